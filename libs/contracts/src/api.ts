@@ -1,0 +1,111 @@
+import { type Static, Type } from 'typebox';
+
+// The gateway's public HTTP API: snake_case fields, money as exact decimal strings.
+const strict = { additionalProperties: false } as const;
+const Decimal = Type.String({ pattern: '^-?\\d+\\.\\d{2}$', examples: ['12.34'] });
+const Timestamp = Type.String({ format: 'date-time' });
+
+export const OrderSide = Type.Union([Type.Literal('sell'), Type.Literal('buy')]);
+export const OrderStatus = Type.Union([
+  Type.Literal('created'),
+  Type.Literal('placed'),
+  Type.Literal('executed'),
+  Type.Literal('failed'),
+  Type.Literal('canceled'),
+  Type.Literal('expired'),
+]);
+export type OrderStatus = Static<typeof OrderStatus>;
+export type OrderSide = Static<typeof OrderSide>;
+
+export const AccountIdParam = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
+export const SymbolParam = Type.String({ minLength: 1, maxLength: 8, pattern: '^[A-Z]+$' });
+export const QuantityParam = Type.Integer({ minimum: 1, maximum: 1_000_000 });
+
+export const PlaceOrderRequest = Type.Object(
+  { account_id: AccountIdParam, symbol: SymbolParam, quantity: QuantityParam },
+  strict,
+);
+export type PlaceOrderRequest = Static<typeof PlaceOrderRequest>;
+
+export const OrderAccepted = Type.Object({ order_id: Type.String({ format: 'uuid' }), status: Type.Literal('created') });
+export type OrderAccepted = Static<typeof OrderAccepted>;
+
+export const OrderIdParams = Type.Object({ order_id: Type.String({ format: 'uuid' }) }, strict);
+export const AccountIdParams = Type.Object({ account_id: AccountIdParam }, strict);
+
+export const StatusChange = Type.Object({
+  status: OrderStatus,
+  at: Timestamp,
+  reason: Type.Optional(Type.String()),
+});
+
+export const Order = Type.Object({
+  order_id: Type.String({ format: 'uuid' }),
+  account_id: Type.String(),
+  side: OrderSide,
+  symbol: Type.String(),
+  quantity: Type.Integer(),
+  status: OrderStatus,
+  limit_price: Decimal,
+  fee: Type.Union([Decimal, Type.Null()]),
+  fill_price: Type.Union([Decimal, Type.Null()]),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+  history: Type.Array(StatusChange),
+});
+export type Order = Static<typeof Order>;
+
+export const Position = Type.Object({
+  symbol: Type.String(),
+  quantity: Type.Integer(),
+  reserved: Type.Integer(),
+  current_value: Type.Union([Decimal, Type.Null()]),
+});
+
+export const Account = Type.Object({
+  account_id: Type.String(),
+  owner: Type.String(),
+  cash: Type.Object({ available: Decimal, reserved: Decimal }),
+  positions: Type.Array(Position),
+});
+export type Account = Static<typeof Account>;
+
+export const Quote = Type.Object({ symbol: Type.String(), price: Decimal, at: Timestamp });
+export const Quotes = Type.Object({ quotes: Type.Array(Quote) });
+export type Quote = Static<typeof Quote>;
+export type Quotes = Static<typeof Quotes>;
+
+export const FeeEstimateQuery = Type.Object(
+  { side: OrderSide, symbol: SymbolParam, quantity: QuantityParam },
+  strict,
+);
+export type FeeEstimateQuery = Static<typeof FeeEstimateQuery>;
+export const FeeEstimate = Type.Object({
+  side: OrderSide,
+  symbol: Type.String(),
+  quantity: Type.Integer(),
+  price: Decimal,
+  value: Decimal,
+  fee: Decimal,
+});
+export type FeeEstimate = Static<typeof FeeEstimate>;
+
+/** Every 4xx/5xx body. `code` is machine-readable and stable. */
+export const ErrorResponse = Type.Object({
+  error: Type.Object({ code: Type.String(), message: Type.String() }),
+});
+export type ErrorResponse = Static<typeof ErrorResponse>;
+
+export const ErrorCode = {
+  validationFailed: 'validation_failed',
+  malformedJson: 'malformed_json',
+  unsupportedMediaType: 'unsupported_media_type',
+  payloadTooLarge: 'payload_too_large',
+  notFound: 'not_found',
+  unknownAccount: 'unknown_account',
+  unknownSymbol: 'unknown_symbol',
+  orderNotFound: 'order_not_found',
+  serviceUnavailable: 'service_unavailable',
+  internal: 'internal_error',
+} as const;

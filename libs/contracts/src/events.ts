@@ -1,0 +1,144 @@
+import { Type } from 'typebox';
+import { defineEvent } from './event.ts';
+
+// Money is integer cents; quantities are whole shares.
+const OrderId = Type.String({ format: 'uuid' });
+const AccountId = Type.String({ minLength: 1, maxLength: 64 });
+const Symbol = Type.String({ pattern: '^[A-Z]{1,8}$' });
+const Side = Type.Union([Type.Literal('sell'), Type.Literal('buy')]);
+const Cents = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+const Quantity = Type.Integer({ minimum: 1, maximum: 1_000_000 });
+const Reason = Type.String({ minLength: 1, maxLength: 200 });
+const strict = { additionalProperties: false } as const;
+
+const orderId = '0b7f5c3e-8a34-4a1e-9a3b-6f1d2c3b4a5e';
+const accountId = 'acc-alice';
+
+/** T1: a customer's order exists. Carries the limit and the highest fee the customer agreed to. */
+export const OrderCreated = defineEvent({
+  name: 'OrderCreated',
+  source: 'orders',
+  schema: Type.Object(
+    {
+      orderId: OrderId,
+      accountId: AccountId,
+      side: Side,
+      symbol: Symbol,
+      quantity: Quantity,
+      /** Sell: the lowest acceptable price. Buy: the highest. */
+      limitPriceCents: Cents,
+      /** The fee quoted to the customer at the limit price; cash for it is reserved at T2. */
+      maxFeeCents: Cents,
+    },
+    strict,
+  ),
+  example: {
+    orderId,
+    accountId,
+    side: 'sell',
+    symbol: 'ACME',
+    quantity: 10,
+    limitPriceCents: 9_500,
+    maxFeeCents: 595,
+  },
+});
+
+/** The customer cancelled an order not yet placed (book §5.3.3, interruption). */
+export const OrderCanceled = defineEvent({
+  name: 'OrderCanceled',
+  source: 'orders',
+  schema: Type.Object({ orderId: OrderId, accountId: AccountId }, strict),
+  example: { orderId, accountId },
+});
+
+/** T2: shares (sell) or cash (buy) plus the fee allowance are held for the order. */
+export const PositionReserved = defineEvent({
+  name: 'PositionReserved',
+  source: 'account-transactions',
+  schema: Type.Object(
+    { orderId: OrderId, accountId: AccountId, reservedShares: Type.Integer({ minimum: 0 }), reservedCashCents: Cents },
+    strict,
+  ),
+  example: { orderId, accountId, reservedShares: 10, reservedCashCents: 595 },
+});
+
+export const ReservationFailed = defineEvent({
+  name: 'ReservationFailed',
+  source: 'account-transactions',
+  schema: Type.Object({ orderId: OrderId, accountId: AccountId, reason: Reason }, strict),
+  example: { orderId, accountId, reason: 'insufficient_shares' },
+});
+
+/** T3: the fee is booked against the order; the cash moves at settlement. */
+export const FeeCharged = defineEvent({
+  name: 'FeeCharged',
+  source: 'fees',
+  schema: Type.Object({ orderId: OrderId, accountId: AccountId, feeCents: Cents }, strict),
+  example: { orderId, accountId, feeCents: 595 },
+});
+
+export const ChargeFailed = defineEvent({
+  name: 'ChargeFailed',
+  source: 'fees',
+  schema: Type.Object({ orderId: OrderId, accountId: AccountId, reason: Reason }, strict),
+  example: { orderId, accountId, reason: 'fee_above_quoted_maximum' },
+});
+
+/** T4: the exchange accepted the order. */
+export const OrderPlaced = defineEvent({
+  name: 'OrderPlaced',
+  source: 'market',
+  schema: Type.Object(
+    { orderId: OrderId, accountId: AccountId, exchangeOrderId: Type.String({ minLength: 1, maxLength: 100 }) },
+    strict,
+  ),
+  example: { orderId, accountId, exchangeOrderId: 'X-1' },
+});
+
+/** Any failure before placement; triggers C1 (orders), C2 (account-transactions), C3 (fees). */
+export const OrderFailed = defineEvent({
+  name: 'OrderFailed',
+  source: 'market',
+  schema: Type.Object({ orderId: OrderId, accountId: AccountId, reason: Reason }, strict),
+  example: { orderId, accountId, reason: 'exchange_rejected' },
+});
+
+/** The exchange filled the order: settlement moves shares and cash. */
+export const TradeExecuted = defineEvent({
+  name: 'TradeExecuted',
+  source: 'market',
+  schema: Type.Object(
+    {
+      orderId: OrderId,
+      accountId: AccountId,
+      side: Side,
+      symbol: Symbol,
+      quantity: Quantity,
+      fillPriceCents: Cents,
+      feeCents: Cents,
+    },
+    strict,
+  ),
+  example: { orderId, accountId, side: 'sell', symbol: 'ACME', quantity: 10, fillPriceCents: 10_012, feeCents: 595 },
+});
+
+/** The order lapsed on the exchange unfilled. */
+export const OrderExpired = defineEvent({
+  name: 'OrderExpired',
+  source: 'market',
+  schema: Type.Object({ orderId: OrderId, accountId: AccountId }, strict),
+  example: { orderId, accountId },
+});
+
+export const allEvents = [
+  OrderCreated,
+  OrderCanceled,
+  PositionReserved,
+  ReservationFailed,
+  FeeCharged,
+  ChargeFailed,
+  OrderPlaced,
+  OrderFailed,
+  TradeExecuted,
+  OrderExpired,
+] as const;

@@ -1,0 +1,5 @@
+export * from './api.ts';
+export * from './event.ts';
+export * from './events.ts';
+export * from './money.ts';
+export * from './rpc.ts';
