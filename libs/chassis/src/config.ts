@@ -1,0 +1,58 @@
+import { type Static, type TObject, type TProperties, Type } from 'typebox';
+import Value from 'typebox/value';
+
+/** Settings every service has. Defaults work on a developer machine with the local services. */
+export const BaseConfig = Type.Object({
+  HOST: Type.String({ default: '127.0.0.1' }),
+  /** HTTP port; each service has its own default. */
+  PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  AMQP_URL: Type.String({ default: 'amqp://guest:guest@127.0.0.1:5672' }),
+  /** A service's database is `<DATABASE_PREFIX><service>`, unless DATABASE_URL names one. */
+  PGHOST_URL: Type.String({ default: 'postgres://postgres@127.0.0.1:5432' }),
+  DATABASE_PREFIX: Type.String({ default: 'simplebank_' }),
+  DATABASE_URL: Type.Optional(Type.String()),
+  DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
+  PREFETCH: Type.Integer({ minimum: 1, maximum: 500, default: 20 }),
+  /** Deliveries of one message before it is dead-lettered. */
+  DELIVERY_LIMIT: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
+  RPC_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 5000 }),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 10_000 }),
+  GIT_COMMIT: Type.String({ default: 'unknown' }),
+});
+export type BaseConfig = Static<typeof BaseConfig>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Reads the environment into a typed config: base settings plus the service's own.
+ * Throws a ConfigError naming the variable and what it should be.
+ */
+export function loadConfig<P extends TProperties>(
+  own: TObject<P>,
+  env: NodeJS.ProcessEnv = process.env,
+): BaseConfig & Static<TObject<P>> {
+  const schema = Type.Object({ ...BaseConfig.properties, ...own.properties });
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.properties)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const withDefaults = Value.Default(schema, raw);
+  const converted = Value.Convert(schema, withDefaults);
+  const errors = [...Value.Errors(schema, converted)];
+  if (errors.length > 0) {
+    const problems = errors.map((e) => {
+      const variable = e.instancePath.replace(/^\//, '') || Object.values(e.params ?? {})[0] || '(config)';
+      const got = typeof variable === 'string' ? env[variable] : undefined;
+      return `${variable} ${e.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`;
+    });
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  return converted as BaseConfig & Static<TObject<P>>;
+}

@@ -1,0 +1,78 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import pg from 'pg';
+
+export type Pool = pg.Pool;
+export type Tx = pg.PoolClient;
+
+// COUNT(*) and SUM() come back as int8/numeric strings; our amounts fit in a JS safe integer.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+/** Creates the database when it does not exist yet; safe when several processes race to do it. */
+export async function ensureDatabase(serverUrl: string, database: string): Promise<void> {
+  const client = new pg.Client({ connectionString: `${serverUrl}/postgres`, connectionTimeoutMillis: 3000 });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (rowCount === 0) {
+      await client.query(`CREATE DATABASE "${database.replaceAll('"', '""')}"`).catch((error: { code?: string }) => {
+        // 42P04 duplicate_database, 23505 unique_violation: another instance won the race
+        if (error.code !== '42P04' && error.code !== '23505') throw error;
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+export function createPool(connectionString: string, max: number): Pool {
+  return new pg.Pool({ connectionString, max, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });
+}
+
+/** Runs `work` in one transaction; rolls back when it throws. */
+export async function transaction<T>(pool: Pool, work: (tx: Tx) => Promise<T>): Promise<T> {
+  const tx = await pool.connect();
+  try {
+    await tx.query('BEGIN');
+    const result = await work(tx);
+    await tx.query('COMMIT');
+    return result;
+  } catch (error) {
+    await tx.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    tx.release();
+  }
+}
+
+const MIGRATION_LOCK = 0x5b4e4b; // one advisory lock key for every service's migrations
+
+/**
+ * Applies `*.sql` files from each directory in name order, each once, recorded in
+ * `schema_migrations`. One transaction under an advisory lock, so instances that start together
+ * apply them once and all see the finished schema.
+ */
+export async function migrate(pool: Pool, directories: string[]): Promise<string[]> {
+  const files: { name: string; path: string }[] = [];
+  for (const dir of directories) {
+    for (const name of (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort()) {
+      files.push({ name, path: join(dir, name) });
+    }
+  }
+  return transaction(pool, async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await tx.query(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+    );
+    const { rows } = await tx.query<{ name: string }>('SELECT name FROM schema_migrations');
+    const applied = new Set(rows.map((r) => r.name));
+    const ran: string[] = [];
+    for (const file of files) {
+      if (applied.has(file.name)) continue;
+      await tx.query(await readFile(file.path, 'utf8'));
+      await tx.query('INSERT INTO schema_migrations (name) VALUES ($1)', [file.name]);
+      ran.push(file.name);
+    }
+    return ran;
+  });
+}

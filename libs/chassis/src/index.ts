@@ -1,0 +1,23 @@
+export { BaseConfig, ConfigError, loadConfig } from './config.ts';
+export { createPool, ensureDatabase, migrate, type Pool, transaction, type Tx } from './database.ts';
+export { type App, createApp, errorBody, HttpError } from './http.ts';
+export { createLogger, type Logger } from './logger.ts';
+export { Broker, PoisonMessageError, RpcError } from './messaging.ts';
+export { createMetrics, type Metrics } from './metrics.ts';
+export type { Cause, Publish } from './outbox.ts';
+export {
+  command,
+  defineService,
+  type EventHandler,
+  type HandlerContext,
+  InfrastructureError,
+  on,
+  type RpcContext,
+  type RunningService,
+  runService,
+  type ServiceContext,
+  type ServiceDefinition,
+  startService,
+  type Worker,
+} from './service.ts';
+export { deadLetterExchange, deadLetterQueue, handlerQueue, rpcQueue } from './topology.ts';

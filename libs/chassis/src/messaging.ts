@@ -1,0 +1,296 @@
+import { type EventDefinition, type RpcReply, validateEnvelope, type Envelope } from '@simplebank/contracts';
+import { type AsyncMessage, Connection, ConsumerStatus, type Consumer, type Publisher, type PublisherProps, type RPCClient } from 'rabbitmq-client';
+import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
+import { deadLetterExchange, deadLetterQueue, rpcQueue } from './topology.ts';
+
+export { ConsumerStatus };
+export type { AsyncMessage };
+
+/** The handler said the message can never succeed: park it now instead of retrying. */
+export class PoisonMessageError extends Error {
+  override name = 'PoisonMessageError';
+}
+
+export class RpcError extends Error {
+  override name = 'RpcError';
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface HandlerQueue {
+  queue: string;
+  event: EventDefinition;
+}
+
+/**
+ * The service's RabbitMQ connection and what it declares (ARCHITECTURE §4). rabbitmq-client
+ * reconnects on its own and re-declares the topology and consumers on every reconnect.
+ */
+export class Broker {
+  readonly connection: Connection;
+  readonly publisher: Publisher;
+  private readonly consumers: Consumer[] = [];
+  private rpcClient: RPCClient | undefined;
+  private readyConsumers = new Set<Consumer>();
+  private readonly topology: Required<Pick<PublisherProps, 'exchanges' | 'queues' | 'queueBindings'>>;
+
+  constructor(
+    url: string,
+    private readonly service: string,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+    options: { publishes: EventDefinition[]; handlerQueues: HandlerQueue[] },
+  ) {
+    this.connection = new Connection({ url, connectionName: service, retryLow: 200, retryHigh: 5000 });
+    this.connection.on('error', (error) => log.warn({ error }, 'RabbitMQ connection error'));
+    this.connection.on('connection', () => log.info('RabbitMQ connected'));
+    const dlx = deadLetterExchange(service);
+    this.topology = {
+      exchanges: [
+        ...[...new Set(options.publishes.map((e) => e.exchange))].map((exchange) => ({
+          exchange,
+          type: 'topic',
+          durable: true,
+        })),
+        { exchange: dlx, type: 'direct', durable: true },
+      ],
+      queues: options.handlerQueues.map(({ queue }) => ({
+        queue: deadLetterQueue(queue),
+        durable: true,
+        arguments: { 'x-queue-type': 'quorum' },
+      })),
+      queueBindings: options.handlerQueues.map(({ queue }) => ({
+        exchange: dlx,
+        queue: deadLetterQueue(queue),
+        routingKey: queue,
+      })),
+    };
+    this.publisher = this.connection.createPublisher({
+      confirm: true,
+      ...this.topology,
+      onReturn: (msg) =>
+        log.warn({ exchange: msg.exchange, routing_key: msg.routingKey, type: msg.type }, 'event had no queue to go to'),
+    });
+  }
+
+  /** Declares exchanges and dead-letter queues now; the publisher re-declares them on reconnect. */
+  async declareTopology(timeoutMs: number): Promise<void> {
+    await this.connection.onConnect(timeoutMs, true);
+    for (const exchange of this.topology.exchanges) await this.connection.exchangeDeclare(exchange);
+    for (const queue of this.topology.queues) await this.connection.queueDeclare(queue);
+    for (const binding of this.topology.queueBindings) await this.connection.queueBind(binding);
+  }
+
+  /**
+   * Consumes one handler queue: a durable quorum queue with a delivery limit and a dead-letter
+   * queue. `handle` resolves once its effect is committed; only then is the message acked.
+   */
+  consume(
+    { queue, event }: HandlerQueue,
+    options: { prefetch: number; deliveryLimit: number },
+    handle: (envelope: Envelope, message: AsyncMessage) => Promise<'handled' | 'duplicate'>,
+  ): Consumer {
+    const consumer = this.connection.createConsumer(
+      {
+        queue,
+        queueOptions: {
+          queue,
+          durable: true,
+          arguments: {
+            'x-queue-type': 'quorum',
+            'x-delivery-limit': options.deliveryLimit,
+            'x-dead-letter-exchange': deadLetterExchange(this.service),
+            'x-dead-letter-routing-key': queue,
+          },
+        },
+        exchanges: [{ exchange: event.exchange, type: 'topic', durable: true }],
+        queueBindings: [{ exchange: event.exchange, queue, routingKey: event.routingKey }],
+        qos: { prefetchCount: options.prefetch },
+        concurrency: options.prefetch,
+        requeue: true,
+      },
+      async (message) => {
+        const started = performance.now();
+        const observe = (outcome: string) =>
+          this.metrics.messagesConsumed.observe({ queue, outcome }, (performance.now() - started) / 1000);
+        const problem = validateMessage(message, event);
+        if (problem) {
+          await this.park(queue, message, problem);
+          observe('dead_lettered');
+          return ConsumerStatus.ACK;
+        }
+        try {
+          const result = await handle(message.body as Envelope, message);
+          observe(result === 'duplicate' ? 'duplicate' : 'ack');
+          return ConsumerStatus.ACK;
+        } catch (error) {
+          if (error instanceof PoisonMessageError) {
+            await this.park(queue, message, error.message);
+            observe('dead_lettered');
+            return ConsumerStatus.ACK;
+          }
+          const attempt = Number(message.headers?.['x-delivery-count'] ?? 0) + 1;
+          this.log.error(
+            { error, queue, message_id: message.messageId, attempt, order_id: orderIdOf(message.body) },
+            'handler failed; message returned to the queue',
+          );
+          observe('retry');
+          return ConsumerStatus.REQUEUE;
+        }
+      },
+    );
+    this.track(consumer, queue);
+    return consumer;
+  }
+
+  /** Serves `rpc-<service>`: each request `{ method, params }` gets a `RpcReply`. */
+  serveRpc(
+    prefetch: number,
+    handle: (method: string, params: unknown, message: AsyncMessage) => Promise<unknown>,
+  ): Consumer {
+    const queue = rpcQueue(this.service);
+    const consumer = this.connection.createConsumer(
+      {
+        queue,
+        queueOptions: { queue, durable: true },
+        qos: { prefetchCount: prefetch },
+        concurrency: prefetch,
+        requeue: false,
+      },
+      async (message, reply) => {
+        const started = performance.now();
+        const deadline = Number(message.headers?.['x-deadline'] ?? Number.POSITIVE_INFINITY);
+        if (Date.now() > deadline) {
+          this.metrics.rpcCalls.observe({ queue, method: String(message.type), side: 'server', outcome: 'expired' }, 0);
+          return;
+        }
+        const body = message.body as { method?: unknown; params?: unknown } | undefined;
+        const method = typeof body?.method === 'string' ? body.method : 'unknown';
+        let response: RpcReply<unknown>;
+        try {
+          response = { ok: true, result: await handle(method, body?.params, message) };
+        } catch (error) {
+          const known = error instanceof RpcError;
+          if (!known) this.log.error({ error, method }, 'RPC method failed');
+          response = {
+            ok: false,
+            error: known ? { code: error.code, message: error.message } : { code: 'internal_error', message: 'internal error' },
+          };
+        }
+        this.metrics.rpcCalls.observe(
+          { queue, method, side: 'server', outcome: response.ok ? 'ok' : response.error.code },
+          (performance.now() - started) / 1000,
+        );
+        if (message.replyTo) await reply(response, { contentType: 'application/json' });
+      },
+    );
+    this.track(consumer, queue);
+    return consumer;
+  }
+
+  /** Calls `method` on `rpc-<service>` over direct reply-to; every call has a timeout. */
+  async call<T>(service: string, method: string, params: unknown, timeoutMs: number): Promise<T> {
+    this.rpcClient ??= this.connection.createRPCClient({ confirm: true, timeout: timeoutMs });
+    const queue = rpcQueue(service);
+    const started = performance.now();
+    let outcome = 'ok';
+    try {
+      const response = await this.rpcClient.send(
+        {
+          routingKey: queue,
+          contentType: 'application/json',
+          type: method,
+          // The server drops a request whose caller has already given up.
+          headers: { 'x-deadline': Date.now() + timeoutMs },
+        },
+        { method, params },
+      );
+      const reply = response.body as RpcReply<T>;
+      if (!reply.ok) {
+        outcome = reply.error.code;
+        throw new RpcError(reply.error.code, reply.error.message);
+      }
+      return reply.result;
+    } catch (error) {
+      if (!(error instanceof RpcError)) {
+        outcome = 'unavailable';
+        throw new RpcError('service_unavailable', `${service}.${method} did not answer: ${(error as Error).message}`);
+      }
+      throw error;
+    } finally {
+      this.metrics.rpcCalls.observe({ queue, method, side: 'client', outcome }, (performance.now() - started) / 1000);
+    }
+  }
+
+  /** True when connected and every consumer has (re)started. */
+  get ready(): boolean {
+    return this.connection.ready && this.readyConsumers.size === this.consumers.length;
+  }
+
+  /** Stops taking messages; resolves once the handlers in flight have settled. */
+  async stopConsuming(): Promise<void> {
+    await Promise.all(this.consumers.map((c) => c.close()));
+  }
+
+  async close(): Promise<void> {
+    await this.stopConsuming();
+    await this.rpcClient?.close();
+    await this.publisher.close();
+    await this.connection.close();
+  }
+
+  private track(consumer: Consumer, queue: string): void {
+    this.consumers.push(consumer);
+    consumer.on('ready', () => this.readyConsumers.add(consumer));
+    consumer.on('error', (error) => {
+      this.readyConsumers.delete(consumer);
+      this.log.warn({ error, queue }, 'consumer error; it restarts when the broker lets it');
+    });
+  }
+
+  /** Sends a message that can never succeed to its dead-letter queue with the reason attached. */
+  private async park(queue: string, message: AsyncMessage, reason: string): Promise<void> {
+    this.log.error({ queue, message_id: message.messageId, reason }, 'message parked in the dead-letter queue');
+    await this.publisher.send(
+      {
+        exchange: deadLetterExchange(this.service),
+        routingKey: queue,
+        messageId: message.messageId,
+        correlationId: message.correlationId,
+        type: message.type,
+        contentType: message.contentType,
+        durable: true,
+        headers: {
+          ...message.headers,
+          'x-death-reason': reason,
+          'x-original-exchange': message.exchange,
+          'x-original-routing-key': message.routingKey,
+          'x-parked-at': new Date().toISOString(),
+        },
+      },
+      message.body,
+    );
+  }
+}
+
+function validateMessage(message: AsyncMessage, event: EventDefinition): string | undefined {
+  if (typeof message.body !== 'object' || message.body === null || Buffer.isBuffer(message.body)) {
+    return 'body is not a JSON object';
+  }
+  const envelopeProblem = validateEnvelope(message.body);
+  if (envelopeProblem) return `envelope: ${envelopeProblem}`;
+  const envelope = message.body as Envelope;
+  if (envelope.type !== event.name) return `expected a ${event.name}, got a ${envelope.type}`;
+  const payloadProblem = event.validate(envelope.payload);
+  return payloadProblem ? `payload: ${payloadProblem}` : undefined;
+}
+
+function orderIdOf(body: unknown): string | undefined {
+  const payload = (body as { payload?: { orderId?: unknown } } | undefined)?.payload;
+  return typeof payload?.orderId === 'string' ? payload.orderId : undefined;
+}

@@ -1,0 +1,48 @@
+import client from 'prom-client';
+
+/**
+ * One registry per process with the chassis' RED metrics. Services add their own metrics to
+ * `registry` with the same client.
+ */
+export function createMetrics(service: string) {
+  const registry = new client.Registry();
+  registry.setDefaultLabels({ service });
+  client.collectDefaultMetrics({ register: registry });
+  const seconds = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+  return {
+    registry,
+    httpRequests: new client.Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP requests served, by route and status code',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: seconds,
+      registers: [registry],
+    }),
+    messagesPublished: new client.Counter({
+      name: 'messages_published_total',
+      help: 'Events published to RabbitMQ (confirmed or failed)',
+      labelNames: ['exchange', 'routing_key', 'outcome'],
+      registers: [registry],
+    }),
+    messagesConsumed: new client.Histogram({
+      name: 'message_handler_duration_seconds',
+      help: 'Messages handled, by queue and outcome (ack, duplicate, retry, dead_lettered)',
+      labelNames: ['queue', 'outcome'],
+      buckets: seconds,
+      registers: [registry],
+    }),
+    rpcCalls: new client.Histogram({
+      name: 'rpc_call_duration_seconds',
+      help: 'RPC calls, by queue, method, side (client or server) and outcome',
+      labelNames: ['queue', 'method', 'side', 'outcome'],
+      buckets: seconds,
+      registers: [registry],
+    }),
+    outboxPending: new client.Gauge({
+      name: 'outbox_pending_messages',
+      help: 'Outbox rows committed but not yet confirmed by the broker, at the last relay pass',
+      registers: [registry],
+    }),
+  };
+}
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,192 @@
+import { randomUUID } from 'node:crypto';
+import { context, propagation } from '@opentelemetry/api';
+import type { Envelope, EventDefinition, PayloadOf } from '@simplebank/contracts';
+import pg from 'pg';
+import type { Publisher } from 'rabbitmq-client';
+import type { Pool, Tx } from './database.ts';
+import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
+
+/** Where a published event came from: the message or request being handled. */
+export interface Cause {
+  correlationId: string;
+  causationId: string | null;
+}
+
+export type Publish = <E extends EventDefinition>(event: E, payload: PayloadOf<E>) => Promise<void>;
+
+/**
+ * Returns the `publish` a handler gets: it writes the event to the outbox in the handler's own
+ * transaction, so the event exists exactly when the state change that caused it does.
+ */
+export function outboxWriter(tx: Tx, source: string, cause: Cause): Publish {
+  return async (event, payload) => {
+    const problem = event.validate(payload);
+    if (problem) throw new Error(`${event.name} payload does not match its schema: ${problem}`);
+    const envelope: Envelope = {
+      id: randomUUID(),
+      type: event.name,
+      version: event.version,
+      occurredAt: new Date().toISOString(),
+      source,
+      correlationId: cause.correlationId,
+      causationId: cause.causationId,
+      payload,
+    };
+    const carrier: Record<string, string> = {};
+    propagation.inject(context.active(), carrier);
+    await tx.query(
+      `INSERT INTO outbox (message_id, exchange, routing_key, type, correlation_id, traceparent, body)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [envelope.id, event.exchange, event.routingKey, event.name, cause.correlationId, carrier.traceparent ?? null, envelope],
+    );
+    await tx.query(`SELECT pg_notify('outbox', '')`);
+  };
+}
+
+interface OutboxRow {
+  id: number;
+  message_id: string;
+  exchange: string;
+  routing_key: string;
+  type: string;
+  correlation_id: string;
+  traceparent: string | null;
+  body: Envelope;
+  created_at: Date;
+}
+
+/**
+ * Publishes committed outbox rows with publisher confirms and deletes a row only once the broker
+ * confirmed it. Woken by LISTEN/NOTIFY, with polling as the fallback; several relays share the work
+ * through `FOR UPDATE SKIP LOCKED`.
+ */
+export class OutboxRelay {
+  private listener: pg.Client | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private lastFailureLogged = 0;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly databaseUrl: string,
+    private readonly publisher: Publisher,
+    private readonly service: string,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+    private readonly options = { batchSize: 250, pollMs: 500 },
+  ) {}
+
+  async start(): Promise<void> {
+    await this.listen();
+    this.timer = setInterval(() => this.wake(), this.options.pollMs);
+    this.timer.unref();
+    this.wake();
+  }
+
+  /** Relays everything committed so far; resolves when the outbox is empty or the broker fails. */
+  async flush(): Promise<void> {
+    this.wake();
+    while (this.running) await this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    while (this.running) await this.running;
+    await this.listener?.end().catch(() => undefined);
+  }
+
+  private async listen(): Promise<void> {
+    if (this.stopped) return;
+    // LISTEN needs a connection of its own, outside the pool.
+    const client = new pg.Client({ connectionString: this.databaseUrl });
+    client.on('notification', () => this.wake());
+    client.on('error', (error) => {
+      this.log.warn({ error }, 'outbox listener lost its connection; polling until it is back');
+      this.listener = undefined;
+      client.end().catch(() => undefined);
+      setTimeout(() => this.listen().catch(() => undefined), 1000).unref();
+    });
+    await client.connect();
+    await client.query('LISTEN outbox');
+    this.listener = client;
+  }
+
+  private wake(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.drain().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  private async drain(): Promise<void> {
+    do {
+      this.again = false;
+      try {
+        while ((await this.relayBatch()) === this.options.batchSize) {}
+      } catch (error) {
+        const now = Date.now();
+        if (now - this.lastFailureLogged > 10_000) {
+          this.lastFailureLogged = now;
+          this.log.warn({ error }, 'outbox relay could not publish; will retry');
+        }
+        return;
+      }
+    } while (this.again && !this.stopped);
+  }
+
+  private async relayBatch(): Promise<number> {
+    const tx = await this.pool.connect();
+    try {
+      await tx.query('BEGIN');
+      const { rows } = await tx.query<OutboxRow>(
+        'SELECT * FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED',
+        [this.options.batchSize],
+      );
+      if (rows.length > 0) {
+        // Sends on one channel go out in order; waiting on all confirms at once batches them.
+        await Promise.all(rows.map((row) => this.send(row)));
+        await tx.query('DELETE FROM outbox WHERE id = ANY($1)', [rows.map((r) => r.id)]);
+      }
+      await tx.query('COMMIT');
+      if (rows.length < this.options.batchSize) this.metrics.outboxPending.set(0);
+      return rows.length;
+    } catch (error) {
+      await tx.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      tx.release();
+    }
+  }
+
+  private async send(row: OutboxRow): Promise<void> {
+    try {
+      await this.publisher.send(
+        {
+          exchange: row.exchange,
+          routingKey: row.routing_key,
+          messageId: row.message_id,
+          correlationId: row.correlation_id,
+          type: row.type,
+          appId: this.service,
+          timestamp: Math.floor(row.created_at.getTime() / 1000),
+          contentType: 'application/json',
+          durable: true,
+          mandatory: true,
+          headers: row.traceparent ? { traceparent: row.traceparent } : {},
+        },
+        row.body,
+      );
+      this.metrics.messagesPublished.inc({ exchange: row.exchange, routing_key: row.routing_key, outcome: 'confirmed' });
+    } catch (error) {
+      this.metrics.messagesPublished.inc({ exchange: row.exchange, routing_key: row.routing_key, outcome: 'failed' });
+      throw error;
+    }
+  }
+}

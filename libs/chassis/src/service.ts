@@ -1,0 +1,349 @@
+import { fileURLToPath } from 'node:url';
+import type { EventDefinition, PayloadOf, Envelope } from '@simplebank/contracts';
+import type { Static, TObject, TProperties, TSchema } from 'typebox';
+import { Compile } from 'typebox/compile';
+import { type BaseConfig, ConfigError, loadConfig } from './config.ts';
+import { createPool, ensureDatabase, migrate, transaction, type Pool, type Tx } from './database.ts';
+import { type App, createApp, HttpError } from './http.ts';
+import { createLogger, type Logger, RecentEntries } from './logger.ts';
+import { Broker, RpcError } from './messaging.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { type Cause, OutboxRelay, outboxWriter, type Publish } from './outbox.ts';
+import { handlerQueue } from './topology.ts';
+
+/** What a handler, RPC method or route of a service gets from the chassis. */
+export interface ServiceContext<C> {
+  name: string;
+  config: BaseConfig & C;
+  log: Logger;
+  metrics: Metrics;
+  /** The service's own database; absent for services without migrations. */
+  pool: Pool;
+  broker: Broker;
+  /** Runs `work` in one transaction whose `publish` writes to the outbox. */
+  transaction<T>(cause: Cause, work: (tx: Tx, publish: Publish) => Promise<T>): Promise<T>;
+}
+
+export interface HandlerContext {
+  tx: Tx;
+  publish: Publish;
+  log: Logger;
+  envelope: Envelope;
+}
+
+export interface EventHandler {
+  event: EventDefinition;
+  handle(payload: unknown, ctx: HandlerContext): Promise<void>;
+}
+
+/** Declares a handler of `event`; it runs in one transaction with its inbox row and outbox rows. */
+export function on<E extends EventDefinition>(
+  event: E,
+  handle: (payload: PayloadOf<E>, ctx: HandlerContext) => Promise<void>,
+): EventHandler {
+  return { event, handle: handle as EventHandler['handle'] };
+}
+
+export interface RpcContext {
+  tx: Tx;
+  publish: Publish;
+  log: Logger;
+  correlationId: string;
+}
+
+export interface RpcMethod {
+  params: TSchema;
+  handle(params: unknown, ctx: RpcContext): Promise<unknown>;
+}
+
+/** Declares an RPC method whose params are validated against `params` before `handle` runs. */
+export function command<S extends TSchema, R>(
+  params: S,
+  handle: (params: Static<S>, ctx: RpcContext) => Promise<R>,
+): RpcMethod {
+  return { params, handle: handle as RpcMethod['handle'] };
+}
+
+/** Something long-running a service owns besides its handlers, like a poller. */
+export interface Worker {
+  start(): Promise<void> | void;
+  stop(): Promise<void> | void;
+}
+
+export interface ServiceDefinition<P extends TProperties> {
+  name: string;
+  version: string;
+  /** Default HTTP port; PORT overrides it. */
+  port: number;
+  /** The service's own environment variables, validated at start. */
+  config?: TObject<P>;
+  /** Directory of `*.sql` migrations; a service with migrations gets a database. */
+  migrations?: URL;
+  /** Whether the service talks to RabbitMQ (default true). */
+  broker?: boolean;
+  publishes?: EventDefinition[];
+  handlers?: (svc: ServiceContext<Static<TObject<P>>>) => Record<string, EventHandler>;
+  rpc?: (svc: ServiceContext<Static<TObject<P>>>) => Record<string, RpcMethod>;
+  routes?: (app: App, svc: ServiceContext<Static<TObject<P>>>) => void | Promise<void>;
+  workers?: (svc: ServiceContext<Static<TObject<P>>>) => Worker[];
+  /** Extra readiness checks (name → ok?), on top of the database and broker. */
+  readiness?: (svc: ServiceContext<Static<TObject<P>>>) => Record<string, () => Promise<boolean>>;
+}
+
+export function defineService<P extends TProperties>(definition: ServiceDefinition<P>): ServiceDefinition<P> {
+  return definition;
+}
+
+export interface RunningService {
+  app: App;
+  context: ServiceContext<unknown>;
+  /** Graceful stop: HTTP, then consumers (in-flight work finishes), workers, outbox flush, close. */
+  stop(): Promise<void>;
+}
+
+const chassisMigrations = fileURLToPath(new URL('../migrations/', import.meta.url));
+
+/** The infrastructure a service could not reach at start, with how to start it. */
+export class InfrastructureError extends Error {
+  override name = 'InfrastructureError';
+}
+
+export async function startService<P extends TProperties>(
+  definition: ServiceDefinition<P>,
+  options: { env?: NodeJS.ProcessEnv; listen?: boolean } = {},
+): Promise<RunningService> {
+  const env = options.env ?? process.env;
+  const { name } = definition;
+  const config = loadConfig(definition.config ?? ({ properties: {} } as TObject<P>), env) as BaseConfig &
+    Static<TObject<P>>;
+  const port = config.PORT ?? definition.port;
+  const recent = new RecentEntries();
+  const log = createLogger(name, config.LOG_LEVEL, { recent });
+  const metrics = createMetrics(name);
+  const handlerCount = { value: 0 };
+
+  let pool: Pool | undefined;
+  let databaseUrl = '';
+  if (definition.migrations) {
+    const database = `${config.DATABASE_PREFIX}${name.replaceAll('-', '_')}`;
+    databaseUrl = config.DATABASE_URL ?? `${config.PGHOST_URL}/${database}`;
+    try {
+      if (!config.DATABASE_URL) await ensureDatabase(config.PGHOST_URL, database);
+      pool = createPool(databaseUrl, config.DATABASE_POOL_SIZE);
+      pool.on('error', (error) => log.warn({ error }, 'idle PostgreSQL connection failed'));
+      const ran = await migrate(pool, [chassisMigrations, fileURLToPath(definition.migrations)]);
+      if (ran.length > 0) log.info({ migrations: ran }, 'migrations applied');
+    } catch (error) {
+      await pool?.end().catch(() => undefined);
+      throw isConnectionError(error) ? infrastructureError('PostgreSQL', databaseUrl || config.PGHOST_URL, error) : error;
+    }
+  }
+
+  const instances: Partial<ServiceContext<Static<TObject<P>>>> = { name, config, log, metrics };
+  const svc = instances as ServiceContext<Static<TObject<P>>>;
+  svc.pool = pool as Pool;
+  svc.transaction = (cause, work) =>
+    transaction(svc.pool, (tx) => work(tx, outboxWriter(tx, name, cause)));
+
+  const handlers = definition.handlers?.(svc) ?? {};
+  const rpcMethods = definition.rpc?.(svc) ?? {};
+  const handlerQueues = Object.entries(handlers).map(([handler, { event }]) => ({
+    queue: handlerQueue(event, name, handler),
+    event,
+    handler,
+  }));
+  handlerCount.value = handlerQueues.length;
+
+  if (definition.broker !== false) {
+    svc.broker = new Broker(config.AMQP_URL, name, log, metrics, {
+      publishes: definition.publishes ?? [],
+      handlerQueues,
+    });
+    try {
+      await svc.broker.declareTopology(5000);
+    } catch (error) {
+      await svc.broker.connection.close().catch(() => undefined);
+      await pool?.end();
+      throw infrastructureError('RabbitMQ', redact(config.AMQP_URL), error);
+    }
+  }
+
+  const app = createApp(log, metrics);
+  const readiness = definition.readiness?.(svc) ?? {};
+  registerChassisRoutes(app, { name, version: definition.version }, svc, recent, readiness);
+  await definition.routes?.(app, svc);
+  await app.ready();
+
+  const relay = pool && svc.broker ? new OutboxRelay(pool, databaseUrl, svc.broker.publisher, name, log, metrics) : undefined;
+  await relay?.start();
+
+  for (const { queue, event, handler } of handlerQueues) {
+    const spec = handlers[handler] as (typeof handlers)[string];
+    svc.broker.consume(
+      { queue, event },
+      { prefetch: config.PREFETCH, deliveryLimit: config.DELIVERY_LIMIT },
+      (envelope) => handleOnce(svc, queue, spec, envelope),
+    );
+  }
+  if (Object.keys(rpcMethods).length > 0) {
+    const validators = Object.fromEntries(Object.entries(rpcMethods).map(([m, spec]) => [m, Compile(spec.params)]));
+    svc.broker.serveRpc(config.PREFETCH, async (method, params, message) => {
+      const spec = rpcMethods[method];
+      const validator = validators[method];
+      if (!spec || !validator) throw new RpcError('unknown_method', `${name} has no method ${method}`);
+      if (!validator.Check(params)) {
+        const first = [...validator.Errors(params)][0];
+        throw new RpcError('validation_failed', `${first?.instancePath || 'params'} ${first?.message ?? 'invalid'}`);
+      }
+      const correlationId = message.correlationId ?? message.messageId ?? 'rpc';
+      return svc.transaction({ correlationId, causationId: message.messageId ?? null }, (tx, publish) =>
+        spec.handle(params, { tx, publish, log, correlationId }),
+      );
+    });
+  }
+
+  const workers = definition.workers?.(svc) ?? [];
+  for (const worker of workers) await worker.start();
+
+  if (options.listen !== false) {
+    await app.listen({ host: config.HOST, port });
+  }
+  log.info({ port: options.listen === false ? null : port, handlers: handlerQueues.length }, `${name} started`);
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      log.info('stopping: no new requests or messages; finishing work in flight');
+      await app.close();
+      await svc.broker?.stopConsuming();
+      for (const worker of workers.toReversed()) await worker.stop();
+      await relay?.flush();
+      await relay?.stop();
+      await svc.broker?.close();
+      await pool?.end();
+      log.info('stopped');
+    })();
+    return stopping;
+  };
+  return { app, context: svc as ServiceContext<unknown>, stop };
+}
+
+/** Runs one event handler at most once per message: inbox row, effect and outbox rows commit together. */
+async function handleOnce<C>(svc: ServiceContext<C>, queue: string, spec: EventHandler, envelope: Envelope) {
+  const cause = { correlationId: envelope.correlationId, causationId: envelope.id };
+  return svc.transaction(cause, async (tx, publish) => {
+    const inserted = await tx.query('INSERT INTO inbox (handler, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+      queue,
+      envelope.id,
+    ]);
+    if (inserted.rowCount === 0) return 'duplicate' as const;
+    const orderId = (envelope.payload as { orderId?: string }).orderId;
+    const log = svc.log.child({ order_id: orderId, event: envelope.type, message_id: envelope.id });
+    await spec.handle(envelope.payload, { tx, publish, log, envelope });
+    return 'handled' as const;
+  });
+}
+
+function registerChassisRoutes<C>(
+  app: App,
+  definition: { name: string; version: string },
+  svc: ServiceContext<C>,
+  recent: RecentEntries,
+  extra: Record<string, () => Promise<boolean>>,
+) {
+  const checks: Record<string, () => Promise<boolean>> = { ...extra };
+  if (svc.pool) checks.database = () => svc.pool.query('SELECT 1').then(() => true);
+  if (svc.broker) checks.broker = async () => svc.broker.ready;
+
+  const runChecks = async () => {
+    const results: Record<string, 'up' | 'down'> = {};
+    await Promise.all(
+      Object.entries(checks).map(async ([name, check]) => {
+        const ok = await Promise.race([
+          check().catch(() => false),
+          new Promise<false>((resolve) => setTimeout(resolve, 1000, false).unref()),
+        ]);
+        results[name] = ok ? 'up' : 'down';
+      }),
+    );
+    return { ready: Object.values(results).every((r) => r === 'up'), checks: results };
+  };
+
+  app.get('/health/live', async () => ({ status: 'live' }));
+  app.get('/health/ready', async (_request, reply) => {
+    const { ready, checks: results } = await runChecks();
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks: results });
+  });
+  app.get('/health', async () => {
+    const { ready, checks: results } = await runChecks();
+    const samples = (await svc.metrics.registry.getMetricsAsJSON()).slice(0, 10);
+    return { status: ready ? 'ready' : 'not_ready', checks: results, recent_logs: recent.entries, metrics: samples };
+  });
+  app.get('/version', async () => ({
+    name: definition.name,
+    version: definition.version,
+    commit: svc.config.GIT_COMMIT,
+  }));
+  app.get('/metrics', async (_request, reply) =>
+    reply.type(svc.metrics.registry.contentType).send(await svc.metrics.registry.metrics()),
+  );
+}
+
+const HOW_TO_START: Record<string, string> = {
+  PostgreSQL: 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start',
+  RabbitMQ: 'rabbitmq-server -detached',
+  Redis:
+    'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log',
+};
+
+export function infrastructureError(what: string, where: string, cause: unknown): InfrastructureError {
+  const detail = (cause as Error)?.message || String(cause);
+  return new InfrastructureError(
+    `${what} is not reachable at ${where} (${detail}). Start it with: ${HOW_TO_START[what]}`,
+    { cause },
+  );
+}
+
+function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: string })?.code;
+  return (
+    ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', '57P03'].includes(code ?? '') ||
+    /timeout|terminated/i.test((error as Error)?.message ?? '')
+  );
+}
+
+/** Starts a service as its own process: signals, graceful stop, one clear line when it cannot start. */
+export async function runService<P extends TProperties>(definition: ServiceDefinition<P>): Promise<RunningService> {
+  let running: RunningService;
+  try {
+    running = await startService(definition);
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof InfrastructureError) {
+      process.stderr.write(`${definition.name}: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const shutdown = (signal: string) => {
+    running.context.log.info({ signal }, 'shutdown requested');
+    const timeout = running.context.config.SHUTDOWN_TIMEOUT_MS;
+    setTimeout(() => {
+      running.context.log.error({ timeout_ms: timeout }, 'shutdown took too long; exiting');
+      process.exit(1);
+    }, timeout).unref();
+    running.stop().then(
+      () => process.exit(0),
+      (error) => {
+        running.context.log.error({ error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+  return running;
+}
+
+const redact = (url: string) => url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+
+export { HttpError };
