@@ -1,0 +1,118 @@
+import { defineService, HttpError, on } from '@simplebank/chassis';
+import {
+  centsToDecimal,
+  ChargeFailed,
+  decimalToCents,
+  ErrorCode,
+  FeeCharged,
+  FeeEstimate,
+  OrderCreated,
+  OrderExpired,
+  OrderFailed,
+  OrderSide,
+  QuantityParam,
+  SymbolParam,
+} from '@simplebank/contracts';
+import { type Static, Type } from 'typebox';
+import { charges } from './charges.ts';
+import { decideCharge, type FeeSchedule, feeFor, orderValue } from './fee-schedule.ts';
+
+const FeesConfig = Type.Object({
+  FEE_FIXED_CENTS: Type.Integer({ minimum: 0, default: 100 }),
+  FEE_RATE_BASIS_POINTS: Type.Integer({ minimum: 0, maximum: 10_000, default: 25 }),
+  FEE_MINIMUM_CENTS: Type.Integer({ minimum: 0, default: 250 }),
+});
+
+const EstimateQuery = Type.Object(
+  {
+    side: OrderSide,
+    symbol: SymbolParam,
+    quantity: QuantityParam,
+    /** The price the order would be valued at (the gateway sends the order's limit). */
+    price: Type.String({ pattern: '^\\d{1,13}(\\.\\d{1,2})?$' }),
+  },
+  { additionalProperties: false },
+);
+
+const scheduleOf = (config: Static<typeof FeesConfig>): FeeSchedule => ({
+  fixedCents: config.FEE_FIXED_CENTS,
+  rateBasisPoints: config.FEE_RATE_BASIS_POINTS,
+  minimumCents: config.FEE_MINIMUM_CENTS,
+});
+
+export default defineService({
+  name: 'fees',
+  version: '0.1.0',
+  port: 8083,
+  config: FeesConfig,
+  migrations: new URL('../migrations/', import.meta.url),
+  publishes: [FeeCharged, ChargeFailed],
+
+  handlers: ({ config }) => {
+    const schedule = scheduleOf(config);
+    return {
+      // T3
+      charge_fee: on(OrderCreated, async (order, { tx, publish, log }) => {
+        if (await charges.find(tx, order.orderId)) return; // already charged, or failed before we got here
+        const decision = decideCharge(schedule, order);
+        const { orderId, accountId } = order;
+        if (decision.charge) {
+          await charges.record(tx, { orderId, accountId, feeCents: decision.feeCents, status: 'charged' });
+          await publish(FeeCharged, { orderId, accountId, feeCents: decision.feeCents });
+        } else {
+          log.info({ reason: decision.reason }, 'fee not charged');
+          await charges.record(tx, { orderId, accountId, feeCents: 0, status: 'declined', reason: decision.reason });
+          await publish(ChargeFailed, { orderId, accountId, reason: decision.reason });
+        }
+      }),
+      // C3
+      refund_fee: on(OrderFailed, async ({ orderId, accountId, reason }, { tx }) => {
+        await charges.refund(tx, orderId, accountId, reason);
+      }),
+      refund_expired_fee: on(OrderExpired, async ({ orderId, accountId }, { tx }) => {
+        await charges.refund(tx, orderId, accountId, 'expired');
+      }),
+    };
+  },
+
+  routes: (app, { config, pool }) => {
+    const schedule = scheduleOf(config);
+    app.get(
+      '/fees/estimate',
+      { schema: { querystring: EstimateQuery, response: { 200: FeeEstimate } } },
+      async ({ query }) => {
+        const priceCents = decimalToCents(query.price);
+        const value = orderValue(query.quantity, priceCents);
+        return {
+          side: query.side,
+          symbol: query.symbol,
+          quantity: query.quantity,
+          price: centsToDecimal(priceCents),
+          value: centsToDecimal(value),
+          fee: centsToDecimal(feeFor(schedule, value)),
+        };
+      },
+    );
+    app.get('/fees/schedule', async () => ({
+      fixed: centsToDecimal(schedule.fixedCents),
+      rate_basis_points: schedule.rateBasisPoints,
+      minimum: centsToDecimal(schedule.minimumCents),
+    }));
+    app.get(
+      '/fees/charges/:order_id',
+      { schema: { params: Type.Object({ order_id: Type.String({ format: 'uuid' }) }) } },
+      async ({ params }) => {
+        const { rows } = await pool.query('SELECT * FROM charges WHERE order_id = $1', [params.order_id]);
+        const charge = rows[0];
+        if (!charge) throw new HttpError(404, ErrorCode.notFound, `no charge for order ${params.order_id}`);
+        return {
+          order_id: charge.order_id,
+          account_id: charge.account_id,
+          fee: centsToDecimal(charge.fee_cents),
+          status: charge.status,
+          reason: charge.reason,
+        };
+      },
+    );
+  },
+});

@@ -1,0 +1,96 @@
+import { type RunningService, startService } from '@simplebank/chassis';
+import { EventProbe, publishEvent, testEnvironment, waitFor } from '@simplebank/chassis/testing';
+import { ChargeFailed, FeeCharged, OrderCreated, OrderFailed } from '@simplebank/contracts';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fees from '../src/service.ts';
+
+let service: RunningService;
+let probe: EventProbe;
+let amqpUrl: string;
+
+beforeAll(async () => {
+  const env = await testEnvironment('fees');
+  amqpUrl = env.AMQP_URL as string;
+  service = await startService(fees, { env, listen: false });
+  probe = await EventProbe.start(amqpUrl, [FeeCharged, ChargeFailed]);
+});
+
+afterAll(async () => {
+  await probe?.close();
+  await service?.stop();
+});
+
+const chargeOf = async (orderId: string) => {
+  const response = await service.app.inject({ method: 'GET', url: `/fees/charges/${orderId}` });
+  return response.statusCode === 200 ? response.json() : undefined;
+};
+
+describe('fees service (real RabbitMQ and PostgreSQL)', () => {
+  it('T3: charges the fee for a new order and announces it', async () => {
+    const order = { ...OrderCreated.example, orderId: randomUUID() };
+    await publishEvent(amqpUrl, OrderCreated, order);
+    const charged = await probe.next(FeeCharged, (p) => p.orderId === order.orderId);
+    // 10 × 95.00 = 950.00 → 1.00 + 2.38 = 3.38
+    expect(charged.payload.feeCents).toBe(338);
+    expect(charged.correlationId).toBe(order.orderId);
+    expect(FeeCharged.validate(charged.payload)).toBeUndefined();
+    expect(await chargeOf(order.orderId)).toMatchObject({ fee: '3.38', status: 'charged' });
+  });
+
+  it('charges once when the broker redelivers the same message', async () => {
+    const order = { ...OrderCreated.example, orderId: randomUUID() };
+    const envelope = await publishEvent(amqpUrl, OrderCreated, order);
+    await publishEvent(amqpUrl, OrderCreated, order, { id: envelope.id });
+    await probe.next(FeeCharged, (p) => p.orderId === order.orderId);
+    const { rows } = await service.context.pool.query(
+      `SELECT count(*) AS handled FROM inbox WHERE message_id = $1`,
+      [envelope.id],
+    );
+    expect(rows[0].handled).toBe(1);
+    expect(probe.received.filter((e) => (e.payload as { orderId: string }).orderId === order.orderId)).toHaveLength(1);
+  });
+
+  it('declines a fee above what the customer was quoted', async () => {
+    const order = { ...OrderCreated.example, orderId: randomUUID(), maxFeeCents: 100 };
+    await publishEvent(amqpUrl, OrderCreated, order);
+    const failed = await probe.next(ChargeFailed, (p) => p.orderId === order.orderId);
+    expect(failed.payload.reason).toBe('fee_above_quoted_maximum');
+  });
+
+  it('C3: refunds a charged fee when the order fails, once', async () => {
+    const order = { ...OrderCreated.example, orderId: randomUUID() };
+    await publishEvent(amqpUrl, OrderCreated, order);
+    await probe.next(FeeCharged, (p) => p.orderId === order.orderId);
+    const failure = { orderId: order.orderId, accountId: order.accountId, reason: 'exchange_rejected' };
+    await publishEvent(amqpUrl, OrderFailed, failure);
+    await publishEvent(amqpUrl, OrderFailed, failure);
+    const charge = await waitFor('the refund', async () => {
+      const c = await chargeOf(order.orderId);
+      return c?.status === 'refunded' ? c : undefined;
+    });
+    expect(charge.reason).toBe('exchange_rejected');
+  });
+
+  it('never charges an order that failed before its OrderCreated arrived', async () => {
+    const order = { ...OrderCreated.example, orderId: randomUUID() };
+    await publishEvent(amqpUrl, OrderFailed, { orderId: order.orderId, accountId: order.accountId, reason: 'insufficient_shares' });
+    await waitFor('the tombstone', async () => (await chargeOf(order.orderId))?.status === 'void');
+    const created = await publishEvent(amqpUrl, OrderCreated, order);
+    await waitFor('OrderCreated to be handled', async () => {
+      const { rowCount } = await service.context.pool.query('SELECT 1 FROM inbox WHERE message_id = $1', [created.id]);
+      return rowCount === 1;
+    });
+    expect(await chargeOf(order.orderId)).toMatchObject({ status: 'void', fee: '0.00' });
+    expect(probe.received.some((e) => (e.payload as { orderId: string }).orderId === order.orderId)).toBe(false);
+  });
+
+  it('estimates the fee for the UI, and rejects bad queries with a 400', async () => {
+    const ok = await service.app.inject({ url: '/fees/estimate?side=sell&symbol=ACME&quantity=10&price=95.00' });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toEqual({ side: 'sell', symbol: 'ACME', quantity: 10, price: '95.00', value: '950.00', fee: '3.38' });
+    const bad = await service.app.inject({ url: '/fees/estimate?side=sell&symbol=ACME&quantity=-1&price=95.00' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.code).toBe('validation_failed');
+  });
+});
