@@ -1,0 +1,125 @@
+import { waitFor } from '@simplebank/chassis/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  account,
+  call,
+  cents,
+  feeCharge,
+  newAccount,
+  noFaults,
+  order,
+  placeOrder,
+  position,
+  setFaults,
+  settled,
+  url,
+} from './system.ts';
+
+afterEach(() => setFaults(noFaults));
+
+describe('the sell and buy saga across all services', () => {
+  it('a sell reaches executed: the shares leave, the proceeds minus the fee arrive', async () => {
+    const accountId = await newAccount('100.00', [{ symbol: 'ACME', quantity: 20 }]);
+    const orderId = await placeOrder('sell', accountId, 'ACME', 5);
+    const done = await settled(orderId);
+    expect(done.status).toBe('executed');
+    expect(done.history.map((h) => h.status)).toEqual(['created', 'placed', 'executed']);
+    const after = await account(accountId);
+    expect(position(after, 'ACME')).toMatchObject({ quantity: 15, reserved: 0 });
+    const proceeds = 5 * cents(done.fill_price) - cents(done.fee);
+    expect(cents(after.cash.available)).toBe(10_000 + proceeds);
+    expect(after.cash.reserved).toBe('0.00');
+    expect(await feeCharge(orderId)).toMatchObject({ status: 'charged', fee: done.fee });
+  });
+
+  it('a buy reaches executed: the cost plus the fee leave, the shares arrive', async () => {
+    const accountId = await newAccount('5000.00');
+    const orderId = await placeOrder('buy', accountId, 'GLOBEX', 10);
+    const done = await settled(orderId);
+    expect(done.status).toBe('executed');
+    const after = await account(accountId);
+    expect(position(after, 'GLOBEX')).toMatchObject({ quantity: 10, reserved: 0 });
+    expect(cents(after.cash.available)).toBe(500_000 - 10 * cents(done.fill_price) - cents(done.fee));
+    expect(after.cash.reserved).toBe('0.00');
+  });
+
+  it('insufficient shares: failed with the reason, nothing held, no fee kept', async () => {
+    const accountId = await newAccount('100.00', [{ symbol: 'ACME', quantity: 3 }]);
+    const orderId = await placeOrder('sell', accountId, 'ACME', 4);
+    const done = await settled(orderId);
+    expect(done).toMatchObject({ status: 'failed', reason: 'insufficient_shares' });
+    const after = await account(accountId);
+    expect(position(after, 'ACME')).toMatchObject({ quantity: 3, reserved: 0 });
+    expect(after.cash).toEqual({ available: '100.00', reserved: '0.00' });
+    await waitFor('the fee to be refunded or never charged', async () =>
+      ['refunded', 'void'].includes((await feeCharge(orderId)).status),
+    );
+  });
+
+  it('insufficient cash: a buy fails with the reason and holds nothing', async () => {
+    const accountId = await newAccount('10.00');
+    const orderId = await placeOrder('buy', accountId, 'UMBRELLA', 1);
+    const done = await settled(orderId);
+    expect(done).toMatchObject({ status: 'failed', reason: 'insufficient_cash' });
+    expect((await account(accountId)).cash).toEqual({ available: '10.00', reserved: '0.00' });
+  });
+
+  it('the exchange rejecting: failed, and C1–C3 undo the order, the hold and the fee', async () => {
+    await setFaults({ reject_rate: 1 });
+    const accountId = await newAccount('100.00', [{ symbol: 'INITECH', quantity: 10 }]);
+    const orderId = await placeOrder('sell', accountId, 'INITECH', 10);
+    const done = await settled(orderId);
+    expect(done).toMatchObject({ status: 'failed', reason: 'exchange_rejected' }); // C1
+    await waitFor('the hold to be released (C2)', async () => {
+      const after = await account(accountId);
+      return position(after, 'INITECH').reserved === 0 && after.cash.reserved === '0.00';
+    });
+    const after = await account(accountId);
+    expect(position(after, 'INITECH').quantity).toBe(10);
+    expect(after.cash.available).toBe('100.00');
+    await waitFor('the fee to be refunded (C3)', async () => (await feeCharge(orderId)).status === 'refunded');
+  });
+
+  it('an order placed while the exchange is down is retried and completes once it is back', async () => {
+    await setFaults({ error_rate: 1 });
+    const accountId = await newAccount('100.00', [{ symbol: 'HOOLI', quantity: 2 }]);
+    const orderId = await placeOrder('sell', accountId, 'HOOLI', 2);
+    await waitFor(
+      'market to have tried the exchange and been refused',
+      async () => {
+        const metrics = await (await fetch(`${url.exchange}/metrics`)).text();
+        return /http_request_duration_seconds_count\{[^}]*method="POST",route="\/orders",status_code="503"\} [1-9]/.test(
+          metrics,
+        );
+      },
+      { timeoutMs: 15_000 },
+    );
+    expect((await order(orderId)).status).toBe('created');
+    await setFaults({ error_rate: 0 });
+    const done = await settled(orderId, 30_000);
+    expect(done.status).toBe('executed');
+    expect(position(await account(accountId), 'HOOLI').quantity).toBe(0);
+  });
+
+  it('bad input gets a 4xx with a machine-readable code, never a 5xx', async () => {
+    const accountId = await newAccount('1.00');
+    const cases: [unknown, number, string][] = [
+      [{ account_id: accountId, symbol: 'ACME', quantity: 0 }, 400, 'validation_failed'],
+      [{ account_id: accountId, symbol: 'ACME', quantity: 1.5 }, 400, 'validation_failed'],
+      [{ account_id: accountId, symbol: 'ACME', quantity: 1, extra: 1 }, 400, 'validation_failed'],
+      [{ account_id: accountId, symbol: 'NOPE', quantity: 1 }, 422, 'unknown_symbol'],
+      [{ account_id: 'nobody', symbol: 'ACME', quantity: 1 }, 422, 'unknown_account'],
+    ];
+    for (const [body, status, code] of cases) {
+      const response = await call<{ error: { code: string } }>(url.gateway, 'POST', '/shares/sell', body);
+      expect({ body, status: response.status, code: response.body.error.code }).toEqual({ body, status, code });
+    }
+    const malformed = await fetch(`${url.gateway}/shares/sell`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"account_id":',
+    });
+    expect(malformed.status).toBe(400);
+    expect((await malformed.json()).error.code).toBe('malformed_json');
+  });
+});

@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import { waitFor } from '@simplebank/chassis/testing';
+import type { Account, Order, OrderStatus } from '@simplebank/contracts';
+import { inject } from 'vitest';
+
+export const url = {
+  gateway: inject('url:gateway'),
+  accounts: inject('url:account-transactions'),
+  fees: inject('url:fees'),
+  market: inject('url:market'),
+  exchange: inject('url:stock-exchange'),
+};
+
+export async function call<T = unknown>(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await response.text();
+  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+/** A funded account of the test's own, so tests never share balances. */
+export async function newAccount(cash: string, positions: { symbol: string; quantity: number }[] = []) {
+  const accountId = `e2e-${randomUUID().slice(0, 8)}`;
+  const created = await call(url.accounts, 'POST', '/accounts', {
+    account_id: accountId,
+    owner: accountId,
+    cash,
+    positions,
+  });
+  if (created.status !== 201) throw new Error(`could not create ${accountId}: ${JSON.stringify(created.body)}`);
+  return accountId;
+}
+
+export async function account(accountId: string): Promise<Account> {
+  const { status, body } = await call<Account>(url.gateway, 'GET', `/accounts/${accountId}`);
+  if (status !== 200) throw new Error(`GET /accounts/${accountId} answered ${status}`);
+  return body;
+}
+
+export const position = (a: Account, symbol: string) =>
+  a.positions.find((p) => p.symbol === symbol) ?? { symbol, quantity: 0, reserved: 0, current_value: null };
+
+export async function placeOrder(side: 'sell' | 'buy', accountId: string, symbol: string, quantity: number) {
+  const { status, body } = await call<{ order_id: string; status: string }>(url.gateway, 'POST', `/shares/${side}`, {
+    account_id: accountId,
+    symbol,
+    quantity,
+  });
+  if (status !== 202) throw new Error(`POST /shares/${side} answered ${status}: ${JSON.stringify(body)}`);
+  return body.order_id;
+}
+
+const TERMINAL: OrderStatus[] = ['executed', 'failed', 'canceled', 'expired'];
+
+export async function order(orderId: string): Promise<Order> {
+  return (await call<Order>(url.gateway, 'GET', `/orders/${orderId}`)).body;
+}
+
+/** Waits until the order reaches a terminal status and returns it. */
+export async function settled(orderId: string, timeoutMs = 20_000): Promise<Order> {
+  return waitFor(
+    `order ${orderId} to finish`,
+    async () => {
+      const current = await order(orderId);
+      return TERMINAL.includes(current.status) ? current : undefined;
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
+}
+
+export async function setFaults(faults: Record<string, number>) {
+  const { status } = await call(url.exchange, 'PUT', '/admin/faults', faults);
+  if (status !== 200) throw new Error(`PUT /admin/faults answered ${status}`);
+}
+
+export const noFaults = { latency_ms: 0, error_rate: 0, reject_rate: 0 };
+
+export async function feeCharge(orderId: string) {
+  return (await call<{ status: string; fee: string }>(url.fees, 'GET', `/fees/charges/${orderId}`)).body;
+}
+
+/** Decimal string → cents, for exact arithmetic in assertions. */
+export const cents = (decimal: string | null): number => {
+  if (decimal === null) throw new Error('no amount');
+  const [whole = '0', fraction = ''] = decimal.replace('-', '').split('.');
+  const value = Number(whole) * 100 + Number(fraction.padEnd(2, '0'));
+  return decimal.startsWith('-') ? -value : value;
+};

@@ -1,0 +1,80 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { type RunningService, startService } from '@simplebank/chassis';
+import { publishEvent, testEnvironment, waitFor } from '@simplebank/chassis/testing';
+import { OrderCreated } from '@simplebank/contracts';
+import { Connection } from 'rabbitmq-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import counter from './fixtures/counter-service.ts';
+
+// These tests stop and start the RabbitMQ application on this machine (`rabbitmqctl stop_app`):
+// every connection drops, exactly as when the broker restarts. Quorum queues keep their messages.
+const run = promisify(execFile);
+const rabbitmqctl = (args: string[]) => run('rabbitmqctl', args);
+const witness = 'outbox-witness';
+
+let env: Record<string, string>;
+let service: RunningService;
+let rabbit: Connection;
+
+beforeAll(async () => {
+  env = await testEnvironment('chassis_restart');
+  service = await startService(counter, { env, listen: false });
+  rabbit = new Connection(env.AMQP_URL);
+  await rabbit.queueDeclare({ queue: witness, durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  await rabbit.queueBind({ queue: witness, exchange: OrderCreated.exchange, routingKey: OrderCreated.routingKey });
+}, 60_000);
+
+afterAll(async () => {
+  await rabbitmqctl(['-q', 'start_app']).catch(() => undefined);
+  await service?.stop();
+  await rabbit?.close();
+}, 60_000);
+
+async function whileBrokerIsDown<T>(work: () => Promise<T>): Promise<T> {
+  await rabbitmqctl(['-q', 'stop_app']);
+  try {
+    return await work();
+  } finally {
+    await rabbitmqctl(['-q', 'start_app']);
+  }
+}
+
+const ready = async () => (await service.app.inject({ url: '/health/ready' })).statusCode === 200;
+const effectsFor = async (orderId: string) =>
+  (await service.context.pool.query('SELECT count(*)::int AS n FROM effects WHERE order_id = $1', [orderId])).rows[0]
+    .n as number;
+
+describe('when RabbitMQ restarts', () => {
+  it('the outbox relay publishes what was committed while the broker was down, once it is back', async () => {
+    const order = { ...OrderCreated.example, orderId: randomUUID() };
+    await whileBrokerIsDown(async () => {
+      await waitFor('the service to notice the broker is gone', async () => !(await ready()));
+      await service.context.transaction({ correlationId: order.orderId, causationId: null }, (_tx, publish) =>
+        publish(OrderCreated, order),
+      );
+      const { rows } = await service.context.pool.query('SELECT count(*)::int AS n FROM outbox');
+      expect(rows[0].n).toBe(1);
+    });
+    await waitFor('the outbox to drain', async () => {
+      const { rows } = await service.context.pool.query('SELECT count(*)::int AS n FROM outbox');
+      return rows[0].n === 0;
+    }, { timeoutMs: 30_000 });
+    const published = await waitFor('the event in the witness queue', () => rabbit.basicGet({ queue: witness, noAck: true }), {
+      timeoutMs: 10_000,
+    });
+    expect((published.body as { payload: { orderId: string } }).payload.orderId).toBe(order.orderId);
+    expect(published.messageId).toBeTruthy();
+  }, 60_000);
+
+  it('consumers come back without a process restart', async () => {
+    await whileBrokerIsDown(() => waitFor('the service to notice the broker is gone', async () => !(await ready())));
+    await waitFor('the service to be ready again', ready, { timeoutMs: 30_000 });
+    const order = { ...OrderCreated.example, orderId: randomUUID() };
+    await publishEvent(env.AMQP_URL as string, OrderCreated, order);
+    await waitFor('the resumed consumer to handle a new message', async () => (await effectsFor(order.orderId)) === 1, {
+      timeoutMs: 15_000,
+    });
+  }, 60_000);
+});

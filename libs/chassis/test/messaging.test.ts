@@ -1,0 +1,123 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { OrderCreated } from '@simplebank/contracts';
+import pg from 'pg';
+import { Connection } from 'rabbitmq-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deadLetterQueue, handlerQueue, type RunningService, startService } from '@simplebank/chassis';
+import { publishEvent, publishRaw, testEnvironment, waitFor } from '@simplebank/chassis/testing';
+import counter from './fixtures/counter-service.ts';
+
+const queue = handlerQueue(OrderCreated, 'chassis-fixture', 'count');
+let env: Record<string, string>;
+let db: pg.Pool;
+let rabbit: Connection;
+
+beforeAll(async () => {
+  env = await testEnvironment('chassis');
+  db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
+  rabbit = new Connection(env.AMQP_URL);
+});
+
+afterAll(async () => {
+  await db?.end();
+  await rabbit?.close();
+});
+
+const effectsFor = async (orderId: string) =>
+  (await db.query('SELECT count(*)::int AS n FROM effects WHERE order_id = $1', [orderId])).rows[0].n as number;
+
+const readyMessages = async () => (await rabbit.queueDeclare({ queue, passive: true })).messageCount;
+
+function runFixture(extraEnv: Record<string, string> = {}): { child: ChildProcess; started: Promise<void> } {
+  const script = fileURLToPath(new URL('./fixtures/run-counter-service.ts', import.meta.url));
+  const child = spawn(process.execPath, [script], {
+    env: { ...env, LOG_LEVEL: 'info', ...extraEnv },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const started = new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('chassis-fixture started')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`fixture exited early (${code})`)));
+  });
+  return { child, started };
+}
+
+describe('consuming against real RabbitMQ and PostgreSQL', () => {
+  it('applies a message once when the process crashes after commit and before the ack', async () => {
+    const crashing = runFixture({ CRASH_AFTER_COMMIT: '1' });
+    await crashing.started;
+    const order = { ...OrderCreated.example, orderId: randomUUID() };
+    const exited = once(crashing.child, 'exit');
+    await publishEvent(env.AMQP_URL as string, OrderCreated, order);
+    const [, signal] = await exited;
+    expect(signal).toBe('SIGKILL');
+    expect(await effectsFor(order.orderId)).toBe(1);
+    // Never acked: the broker gives the message to the next consumer.
+    await waitFor('the unacked message back in the queue', async () => (await readyMessages()) === 1);
+
+    const healthy = runFixture();
+    await healthy.started;
+    await waitFor('the redelivery to be consumed', async () => (await readyMessages()) === 0);
+    const stopped = once(healthy.child, 'exit');
+    healthy.child.kill('SIGTERM');
+    expect((await stopped)[0]).toBe(0);
+    // Acked as a duplicate (nothing requeued on close), and the effect is still there once.
+    expect(await readyMessages()).toBe(0);
+    expect(await effectsFor(order.orderId)).toBe(1);
+  }, 30_000);
+
+  describe('in process', () => {
+    let service: RunningService;
+    beforeAll(async () => {
+      service = await startService(counter, { env, listen: false });
+    });
+    afterAll(async () => service?.stop());
+
+    it('parks a message that does not match its schema, with the reason, and goes on', async () => {
+      const poison = randomUUID();
+      await publishRaw(env.AMQP_URL as string, OrderCreated.exchange, OrderCreated.routingKey, { nonsense: true }, {
+        messageId: poison,
+        type: 'OrderCreated',
+      });
+      const order = { ...OrderCreated.example, orderId: randomUUID() };
+      await publishEvent(env.AMQP_URL as string, OrderCreated, order);
+      await waitFor('the valid message behind it', async () => (await effectsFor(order.orderId)) === 1);
+
+      const parked = await waitFor('the parked message', () => rabbit.basicGet({ queue: deadLetterQueue(queue), noAck: true }));
+      expect(parked.messageId).toBe(poison);
+      expect(String(parked.headers?.['x-death-reason'])).toMatch(/envelope/);
+      expect(parked.headers?.['x-original-routing-key']).toBe('order_created');
+      expect(parked.body).toEqual({ nonsense: true });
+    });
+
+    it('parks an envelope whose payload breaks the event schema', async () => {
+      const orderId = randomUUID();
+      const envelope = await publishEvent(env.AMQP_URL as string, OrderCreated, {
+        ...OrderCreated.example,
+        orderId,
+        quantity: -3,
+      });
+      const parked = await waitFor('the parked message', () => rabbit.basicGet({ queue: deadLetterQueue(queue), noAck: true }));
+      expect(parked.messageId).toBe(envelope.id);
+      expect(String(parked.headers?.['x-death-reason'])).toMatch(/payload.*quantity/);
+      expect(await effectsFor(orderId)).toBe(0);
+    });
+
+    it('reports ready only with its database and broker up and its consumers running', async () => {
+      const response = await service.app.inject({ url: '/health/ready' });
+      expect(response.statusCode).toBe(200);
+      expect(response.json()).toEqual({ status: 'ready', checks: { database: 'up', broker: 'up' } });
+      const version = await service.app.inject({ url: '/version' });
+      expect(version.json()).toMatchObject({ name: 'chassis-fixture', version: '0.0.0' });
+      const metrics = await service.app.inject({ url: '/metrics' });
+      expect(metrics.body).toMatch(
+        /message_handler_duration_seconds_count\{[^}]*queue="evt-orders-order_created--chassis-fixture.count",outcome="ack"\} [1-9]/,
+      );
+      expect(metrics.body).toMatch(/process_cpu_seconds_total/);
+    });
+  });
+});

@@ -1,0 +1,65 @@
+import { createConnection } from 'node:net';
+
+export interface Infrastructure {
+  name: string;
+  url: string;
+  howToStart: string;
+}
+
+/** The three servers the system needs, at their default local addresses unless overridden. */
+export function infrastructure(env: NodeJS.ProcessEnv = process.env): Infrastructure[] {
+  return [
+    {
+      name: 'PostgreSQL',
+      url: env.PGHOST_URL ?? 'postgres://postgres@127.0.0.1:5432',
+      howToStart: 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start',
+    },
+    {
+      name: 'RabbitMQ',
+      url: env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+      howToStart: 'rabbitmq-server -detached',
+    },
+    {
+      name: 'Redis',
+      url: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      howToStart:
+        'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log',
+    },
+  ];
+}
+
+const DEFAULT_PORTS: Record<string, number> = { 'postgres:': 5432, 'amqp:': 5672, 'redis:': 6379 };
+
+/** Resolves when a TCP connection to the server opens; rejects after `timeoutMs`. */
+export function reachable(url: string, timeoutMs = 2000): Promise<void> {
+  const { hostname, port, protocol } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host: hostname, port: Number(port || DEFAULT_PORTS[protocol]) });
+    const fail = (error: Error) => {
+      socket.destroy();
+      reject(error);
+    };
+    socket.setTimeout(timeoutMs, () => fail(new Error('timed out')));
+    socket.once('error', fail);
+    socket.once('connect', () => {
+      socket.end();
+      resolve();
+    });
+  });
+}
+
+/** One line per missing server, saying which and how to start it; empty when all are up. */
+export async function missingInfrastructure(env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
+  const results = await Promise.all(
+    infrastructure(env).map(async (server) => {
+      try {
+        await reachable(server.url);
+        return undefined;
+      } catch (error) {
+        const where = server.url.replace(/\/\/[^@/]*@/, '//');
+        return `${server.name} is not reachable at ${where} (${(error as Error).message}). Start it with: ${server.howToStart}`;
+      }
+    }),
+  );
+  return results.filter((line): line is string => line !== undefined);
+}
