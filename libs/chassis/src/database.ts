@@ -15,10 +15,12 @@ export async function ensureDatabase(serverUrl: string, database: string): Promi
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
     if (rowCount === 0) {
-      await client.query(`CREATE DATABASE "${database.replaceAll('"', '""')}"`).catch((error: { code?: string }) => {
-        // 42P04 duplicate_database, 23505 unique_violation: another instance won the race
-        if (error.code !== '42P04' && error.code !== '23505') throw error;
-      });
+      await client
+        .query(`CREATE DATABASE "${database.replaceAll('"', '""')}"`)
+        .catch((error: { code?: string }) => {
+          // 42P04 duplicate_database, 23505 unique_violation: another instance won the race
+          if (error.code !== '42P04' && error.code !== '23505') throw error;
+        });
     }
   } finally {
     await client.end();

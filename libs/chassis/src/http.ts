@@ -1,5 +1,5 @@
-import { ErrorCode, type ErrorResponse } from '@simplebank/contracts';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { ErrorCode, type ErrorResponse } from '@simplebank/contracts';
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
@@ -52,7 +52,10 @@ export function createApp(log: Logger, metrics: Metrics): App {
       reply.elapsedTime / 1000,
     );
     if (reply.statusCode >= 500) {
-      request.log.warn({ method: request.method, url: request.url, status_code: reply.statusCode }, 'request failed');
+      request.log.warn(
+        { method: request.method, url: request.url, status_code: reply.statusCode },
+        'request failed',
+      );
     }
   });
 
@@ -62,7 +65,9 @@ export function createApp(log: Logger, metrics: Metrics): App {
     }
     if (error.validation) {
       const where = error.validationContext ?? 'request';
-      return reply.status(400).send(errorBody(ErrorCode.validationFailed, `${where}${error.message.replace(/^\w+/, '')}`));
+      return reply
+        .status(400)
+        .send(errorBody(ErrorCode.validationFailed, `${where}${error.message.replace(/^\w+/, '')}`));
     }
     const status = error.statusCode ?? 500;
     if (status < 500) {

@@ -1,5 +1,5 @@
 export { BaseConfig, ConfigError, loadConfig } from './config.ts';
-export { createPool, ensureDatabase, migrate, type Pool, transaction, type Tx } from './database.ts';
+export { createPool, ensureDatabase, migrate, type Pool, type Tx, transaction } from './database.ts';
 export { type App, createApp, errorBody, HttpError } from './http.ts';
 export { createLogger, type Logger } from './logger.ts';
 export { Broker, PoisonMessageError, RpcError } from './messaging.ts';

@@ -1,11 +1,20 @@
-import { type EventDefinition, type RpcReply, validateEnvelope, type Envelope } from '@simplebank/contracts';
-import { type AsyncMessage, Connection, ConsumerStatus, type Consumer, type Publisher, type PublisherProps, type RPCClient } from 'rabbitmq-client';
+import { randomUUID } from 'node:crypto';
+import { type Envelope, type EventDefinition, type RpcReply, validateEnvelope } from '@simplebank/contracts';
+import {
+  type AsyncMessage,
+  Connection,
+  type Consumer,
+  ConsumerStatus,
+  type Publisher,
+  type PublisherProps,
+  type RPCClient,
+} from 'rabbitmq-client';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import { deadLetterExchange, deadLetterQueue, rpcQueue } from './topology.ts';
 
-export { ConsumerStatus };
 export type { AsyncMessage };
+export { ConsumerStatus };
 
 /** The handler said the message can never succeed: park it now instead of retrying. */
 export class PoisonMessageError extends Error {
@@ -35,7 +44,8 @@ export class Broker {
   readonly connection: Connection;
   readonly publisher: Publisher;
   private readonly consumers: Consumer[] = [];
-  private rpcClient: RPCClient | undefined;
+  /** One RPC client per timeout: rabbitmq-client fixes the timeout when a client is made. */
+  private readonly rpcClients = new Map<number, RPCClient>();
   private readyConsumers = new Set<Consumer>();
   private readonly topology: Required<Pick<PublisherProps, 'exchanges' | 'queues' | 'queueBindings'>>;
 
@@ -74,7 +84,10 @@ export class Broker {
       confirm: true,
       ...this.topology,
       onReturn: (msg) =>
-        log.warn({ exchange: msg.exchange, routing_key: msg.routingKey, type: msg.type }, 'event had no queue to go to'),
+        log.warn(
+          { exchange: msg.exchange, routing_key: msg.routingKey, type: msg.type },
+          'event had no queue to go to',
+        ),
     });
   }
 
@@ -166,7 +179,10 @@ export class Broker {
         const started = performance.now();
         const deadline = Number(message.headers?.['x-deadline'] ?? Number.POSITIVE_INFINITY);
         if (Date.now() > deadline) {
-          this.metrics.rpcCalls.observe({ queue, method: String(message.type), side: 'server', outcome: 'expired' }, 0);
+          this.metrics.rpcCalls.observe(
+            { queue, method: String(message.type), side: 'server', outcome: 'expired' },
+            0,
+          );
           return;
         }
         const body = message.body as { method?: unknown; params?: unknown } | undefined;
@@ -179,7 +195,9 @@ export class Broker {
           if (!known) this.log.error({ error, method }, 'RPC method failed');
           response = {
             ok: false,
-            error: known ? { code: error.code, message: error.message } : { code: 'internal_error', message: 'internal error' },
+            error: known
+              ? { code: error.code, message: error.message }
+              : { code: 'internal_error', message: 'internal error' },
           };
         }
         this.metrics.rpcCalls.observe(
@@ -193,20 +211,40 @@ export class Broker {
     return consumer;
   }
 
-  /** Calls `method` on `rpc-<service>` over direct reply-to; every call has a timeout. */
-  async call<T>(service: string, method: string, params: unknown, timeoutMs: number): Promise<T> {
-    this.rpcClient ??= this.connection.createRPCClient({ confirm: true, timeout: timeoutMs });
+  /**
+   * Calls `method` on `rpc-<service>` over direct reply-to; every call has a timeout. The
+   * correlation id (the saga's, e.g. the order id) travels in a header, because AMQP's own
+   * `correlationId` property belongs to the RPC client for matching replies.
+   */
+  async call<T>(
+    service: string,
+    method: string,
+    params: unknown,
+    timeoutMs: number,
+    options: { correlationId?: string } = {},
+  ): Promise<T> {
+    let client = this.rpcClients.get(timeoutMs);
+    if (!client) {
+      client = this.connection.createRPCClient({ confirm: true, timeout: timeoutMs });
+      this.rpcClients.set(timeoutMs, client);
+    }
     const queue = rpcQueue(service);
     const started = performance.now();
+    const messageId = randomUUID();
     let outcome = 'ok';
     try {
-      const response = await this.rpcClient.send(
+      const response = await client.send(
         {
           routingKey: queue,
+          messageId,
           contentType: 'application/json',
           type: method,
+          appId: this.service,
           // The server drops a request whose caller has already given up.
-          headers: { 'x-deadline': Date.now() + timeoutMs },
+          headers: {
+            'x-deadline': Date.now() + timeoutMs,
+            'x-correlation-id': options.correlationId ?? messageId,
+          },
         },
         { method, params },
       );
@@ -219,11 +257,17 @@ export class Broker {
     } catch (error) {
       if (!(error instanceof RpcError)) {
         outcome = 'unavailable';
-        throw new RpcError('service_unavailable', `${service}.${method} did not answer: ${(error as Error).message}`);
+        throw new RpcError(
+          'service_unavailable',
+          `${service}.${method} did not answer: ${(error as Error).message}`,
+        );
       }
       throw error;
     } finally {
-      this.metrics.rpcCalls.observe({ queue, method, side: 'client', outcome }, (performance.now() - started) / 1000);
+      this.metrics.rpcCalls.observe(
+        { queue, method, side: 'client', outcome },
+        (performance.now() - started) / 1000,
+      );
     }
   }
 
@@ -239,7 +283,7 @@ export class Broker {
 
   async close(): Promise<void> {
     await this.stopConsuming();
-    await this.rpcClient?.close();
+    await Promise.all([...this.rpcClients.values()].map((client) => client.close()));
     await this.publisher.close();
     await this.connection.close();
   }
@@ -255,7 +299,10 @@ export class Broker {
 
   /** Sends a message that can never succeed to its dead-letter queue with the reason attached. */
   private async park(queue: string, message: AsyncMessage, reason: string): Promise<void> {
-    this.log.error({ queue, message_id: message.messageId, reason }, 'message parked in the dead-letter queue');
+    this.log.error(
+      { queue, message_id: message.messageId, reason },
+      'message parked in the dead-letter queue',
+    );
     await this.publisher.send(
       {
         exchange: deadLetterExchange(this.service),

@@ -38,7 +38,15 @@ export function outboxWriter(tx: Tx, source: string, cause: Cause): Publish {
     await tx.query(
       `INSERT INTO outbox (message_id, exchange, routing_key, type, correlation_id, traceparent, body)
        VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [envelope.id, event.exchange, event.routingKey, event.name, cause.correlationId, carrier.traceparent ?? null, envelope],
+      [
+        envelope.id,
+        event.exchange,
+        event.routingKey,
+        event.name,
+        cause.correlationId,
+        carrier.traceparent ?? null,
+        envelope,
+      ],
     );
     await tx.query(`SELECT pg_notify('outbox', '')`);
   };
@@ -183,9 +191,17 @@ export class OutboxRelay {
         },
         row.body,
       );
-      this.metrics.messagesPublished.inc({ exchange: row.exchange, routing_key: row.routing_key, outcome: 'confirmed' });
+      this.metrics.messagesPublished.inc({
+        exchange: row.exchange,
+        routing_key: row.routing_key,
+        outcome: 'confirmed',
+      });
     } catch (error) {
-      this.metrics.messagesPublished.inc({ exchange: row.exchange, routing_key: row.routing_key, outcome: 'failed' });
+      this.metrics.messagesPublished.inc({
+        exchange: row.exchange,
+        routing_key: row.routing_key,
+        outcome: 'failed',
+      });
       throw error;
     }
   }

@@ -1,9 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import type { EventDefinition, PayloadOf, Envelope } from '@simplebank/contracts';
+import type { Envelope, EventDefinition, PayloadOf } from '@simplebank/contracts';
 import type { Static, TObject, TProperties, TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { type BaseConfig, ConfigError, loadConfig } from './config.ts';
-import { createPool, ensureDatabase, migrate, transaction, type Pool, type Tx } from './database.ts';
+import { createPool, ensureDatabase, migrate, type Pool, type Tx, transaction } from './database.ts';
 import { type App, createApp, HttpError } from './http.ts';
 import { createLogger, type Logger, RecentEntries } from './logger.ts';
 import { Broker, RpcError } from './messaging.ts';
@@ -135,15 +136,16 @@ export async function startService<P extends TProperties>(
       if (ran.length > 0) log.info({ migrations: ran }, 'migrations applied');
     } catch (error) {
       await pool?.end().catch(() => undefined);
-      throw isConnectionError(error) ? infrastructureError('PostgreSQL', databaseUrl || config.PGHOST_URL, error) : error;
+      throw isConnectionError(error)
+        ? infrastructureError('PostgreSQL', databaseUrl || config.PGHOST_URL, error)
+        : error;
     }
   }
 
   const instances: Partial<ServiceContext<Static<TObject<P>>>> = { name, config, log, metrics };
   const svc = instances as ServiceContext<Static<TObject<P>>>;
   svc.pool = pool as Pool;
-  svc.transaction = (cause, work) =>
-    transaction(svc.pool, (tx) => work(tx, outboxWriter(tx, name, cause)));
+  svc.transaction = (cause, work) => transaction(svc.pool, (tx) => work(tx, outboxWriter(tx, name, cause)));
 
   const handlers = definition.handlers?.(svc) ?? {};
   const rpcMethods = definition.rpc?.(svc) ?? {};
@@ -174,7 +176,10 @@ export async function startService<P extends TProperties>(
   await definition.routes?.(app, svc);
   await app.ready();
 
-  const relay = pool && svc.broker ? new OutboxRelay(pool, databaseUrl, svc.broker.publisher, name, log, metrics) : undefined;
+  const relay =
+    pool && svc.broker
+      ? new OutboxRelay(pool, databaseUrl, svc.broker.publisher, name, log, metrics)
+      : undefined;
   await relay?.start();
 
   for (const { queue, event, handler } of handlerQueues) {
@@ -186,16 +191,22 @@ export async function startService<P extends TProperties>(
     );
   }
   if (Object.keys(rpcMethods).length > 0) {
-    const validators = Object.fromEntries(Object.entries(rpcMethods).map(([m, spec]) => [m, Compile(spec.params)]));
+    const validators = Object.fromEntries(
+      Object.entries(rpcMethods).map(([m, spec]) => [m, Compile(spec.params)]),
+    );
     svc.broker.serveRpc(config.PREFETCH, async (method, params, message) => {
       const spec = rpcMethods[method];
       const validator = validators[method];
       if (!spec || !validator) throw new RpcError('unknown_method', `${name} has no method ${method}`);
       if (!validator.Check(params)) {
         const first = [...validator.Errors(params)][0];
-        throw new RpcError('validation_failed', `${first?.instancePath || 'params'} ${first?.message ?? 'invalid'}`);
+        throw new RpcError(
+          'validation_failed',
+          `${first?.instancePath || 'params'} ${first?.message ?? 'invalid'}`,
+        );
       }
-      const correlationId = message.correlationId ?? message.messageId ?? 'rpc';
+      const header = message.headers?.['x-correlation-id'];
+      const correlationId = typeof header === 'string' ? header : (message.messageId ?? randomUUID());
       return svc.transaction({ correlationId, causationId: message.messageId ?? null }, (tx, publish) =>
         spec.handle(params, { tx, publish, log, correlationId }),
       );
@@ -208,7 +219,10 @@ export async function startService<P extends TProperties>(
   if (options.listen !== false) {
     await app.listen({ host: config.HOST, port });
   }
-  log.info({ port: options.listen === false ? null : port, handlers: handlerQueues.length }, `${name} started`);
+  log.info(
+    { port: options.listen === false ? null : port, handlers: handlerQueues.length },
+    `${name} started`,
+  );
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -232,10 +246,10 @@ export async function startService<P extends TProperties>(
 async function handleOnce<C>(svc: ServiceContext<C>, queue: string, spec: EventHandler, envelope: Envelope) {
   const cause = { correlationId: envelope.correlationId, causationId: envelope.id };
   return svc.transaction(cause, async (tx, publish) => {
-    const inserted = await tx.query('INSERT INTO inbox (handler, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
-      queue,
-      envelope.id,
-    ]);
+    const inserted = await tx.query(
+      'INSERT INTO inbox (handler, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+      [queue, envelope.id],
+    );
     if (inserted.rowCount === 0) return 'duplicate' as const;
     const orderId = (envelope.payload as { orderId?: string }).orderId;
     const log = svc.log.child({ order_id: orderId, event: envelope.type, message_id: envelope.id });
@@ -277,7 +291,12 @@ function registerChassisRoutes<C>(
   app.get('/health', async () => {
     const { ready, checks: results } = await runChecks();
     const samples = (await svc.metrics.registry.getMetricsAsJSON()).slice(0, 10);
-    return { status: ready ? 'ready' : 'not_ready', checks: results, recent_logs: recent.entries, metrics: samples };
+    return {
+      status: ready ? 'ready' : 'not_ready',
+      checks: results,
+      recent_logs: recent.entries,
+      metrics: samples,
+    };
   });
   app.get('/version', async () => ({
     name: definition.name,
@@ -313,7 +332,9 @@ function isConnectionError(error: unknown): boolean {
 }
 
 /** Starts a service as its own process: signals, graceful stop, one clear line when it cannot start. */
-export async function runService<P extends TProperties>(definition: ServiceDefinition<P>): Promise<RunningService> {
+export async function runService<P extends TProperties>(
+  definition: ServiceDefinition<P>,
+): Promise<RunningService> {
   let running: RunningService;
   try {
     running = await startService(definition);

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import type { Envelope, EventDefinition, PayloadOf } from '@simplebank/contracts';
-import { Connection, type Consumer } from 'rabbitmq-client';
 import { promisify } from 'node:util';
+import type { Envelope, EventDefinition, PayloadOf } from '@simplebank/contracts';
 import pg from 'pg';
+import { Connection, type Consumer } from 'rabbitmq-client';
 
 const run = promisify(execFile);
 
@@ -87,7 +87,10 @@ export async function publishEvent<E extends EventDefinition>(
     payload,
     ...overrides,
   };
-  await publishRaw(amqpUrl, event.exchange, event.routingKey, envelope, { messageId: envelope.id, type: event.name });
+  await publishRaw(amqpUrl, event.exchange, event.routingKey, envelope, {
+    messageId: envelope.id,
+    type: event.name,
+  });
   return envelope;
 }
 

@@ -23,7 +23,11 @@ beforeAll(async () => {
   service = await startService(counter, { env, listen: false });
   rabbit = new Connection(env.AMQP_URL);
   await rabbit.queueDeclare({ queue: witness, durable: true, arguments: { 'x-queue-type': 'quorum' } });
-  await rabbit.queueBind({ queue: witness, exchange: OrderCreated.exchange, routingKey: OrderCreated.routingKey });
+  await rabbit.queueBind({
+    queue: witness,
+    exchange: OrderCreated.exchange,
+    routingKey: OrderCreated.routingKey,
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -43,8 +47,8 @@ async function whileBrokerIsDown<T>(work: () => Promise<T>): Promise<T> {
 
 const ready = async () => (await service.app.inject({ url: '/health/ready' })).statusCode === 200;
 const effectsFor = async (orderId: string) =>
-  (await service.context.pool.query('SELECT count(*)::int AS n FROM effects WHERE order_id = $1', [orderId])).rows[0]
-    .n as number;
+  (await service.context.pool.query('SELECT count(*)::int AS n FROM effects WHERE order_id = $1', [orderId]))
+    .rows[0].n as number;
 
 describe('when RabbitMQ restarts', () => {
   it('the outbox relay publishes what was committed while the broker was down, once it is back', async () => {
@@ -57,24 +61,38 @@ describe('when RabbitMQ restarts', () => {
       const { rows } = await service.context.pool.query('SELECT count(*)::int AS n FROM outbox');
       expect(rows[0].n).toBe(1);
     });
-    await waitFor('the outbox to drain', async () => {
-      const { rows } = await service.context.pool.query('SELECT count(*)::int AS n FROM outbox');
-      return rows[0].n === 0;
-    }, { timeoutMs: 30_000 });
-    const published = await waitFor('the event in the witness queue', () => rabbit.basicGet({ queue: witness, noAck: true }), {
-      timeoutMs: 10_000,
-    });
+    await waitFor(
+      'the outbox to drain',
+      async () => {
+        const { rows } = await service.context.pool.query('SELECT count(*)::int AS n FROM outbox');
+        return rows[0].n === 0;
+      },
+      { timeoutMs: 30_000 },
+    );
+    const published = await waitFor(
+      'the event in the witness queue',
+      () => rabbit.basicGet({ queue: witness, noAck: true }),
+      {
+        timeoutMs: 10_000,
+      },
+    );
     expect((published.body as { payload: { orderId: string } }).payload.orderId).toBe(order.orderId);
     expect(published.messageId).toBeTruthy();
   }, 60_000);
 
   it('consumers come back without a process restart', async () => {
-    await whileBrokerIsDown(() => waitFor('the service to notice the broker is gone', async () => !(await ready())));
+    await whileBrokerIsDown(() =>
+      waitFor('the service to notice the broker is gone', async () => !(await ready())),
+    );
     await waitFor('the service to be ready again', ready, { timeoutMs: 30_000 });
     const order = { ...OrderCreated.example, orderId: randomUUID() };
     await publishEvent(env.AMQP_URL as string, OrderCreated, order);
-    await waitFor('the resumed consumer to handle a new message', async () => (await effectsFor(order.orderId)) === 1, {
-      timeoutMs: 15_000,
-    });
+    await waitFor(
+      'the resumed consumer to handle a new message',
+      async () => (await effectsFor(order.orderId)) === 1,
+      {
+        timeoutMs: 15_000,
+      },
+    );
   }, 60_000);
 });

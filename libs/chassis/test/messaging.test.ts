@@ -2,12 +2,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { deadLetterQueue, handlerQueue, type RunningService, startService } from '@simplebank/chassis';
+import { publishEvent, publishRaw, testEnvironment, waitFor } from '@simplebank/chassis/testing';
 import { OrderCreated } from '@simplebank/contracts';
 import pg from 'pg';
 import { Connection } from 'rabbitmq-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deadLetterQueue, handlerQueue, type RunningService, startService } from '@simplebank/chassis';
-import { publishEvent, publishRaw, testEnvironment, waitFor } from '@simplebank/chassis/testing';
 import counter from './fixtures/counter-service.ts';
 
 const queue = handlerQueue(OrderCreated, 'chassis-fixture', 'count');
@@ -27,7 +27,8 @@ afterAll(async () => {
 });
 
 const effectsFor = async (orderId: string) =>
-  (await db.query('SELECT count(*)::int AS n FROM effects WHERE order_id = $1', [orderId])).rows[0].n as number;
+  (await db.query('SELECT count(*)::int AS n FROM effects WHERE order_id = $1', [orderId])).rows[0]
+    .n as number;
 
 const readyMessages = async () => (await rabbit.queueDeclare({ queue, passive: true })).messageCount;
 
@@ -79,15 +80,23 @@ describe('consuming against real RabbitMQ and PostgreSQL', () => {
 
     it('parks a message that does not match its schema, with the reason, and goes on', async () => {
       const poison = randomUUID();
-      await publishRaw(env.AMQP_URL as string, OrderCreated.exchange, OrderCreated.routingKey, { nonsense: true }, {
-        messageId: poison,
-        type: 'OrderCreated',
-      });
+      await publishRaw(
+        env.AMQP_URL as string,
+        OrderCreated.exchange,
+        OrderCreated.routingKey,
+        { nonsense: true },
+        {
+          messageId: poison,
+          type: 'OrderCreated',
+        },
+      );
       const order = { ...OrderCreated.example, orderId: randomUUID() };
       await publishEvent(env.AMQP_URL as string, OrderCreated, order);
       await waitFor('the valid message behind it', async () => (await effectsFor(order.orderId)) === 1);
 
-      const parked = await waitFor('the parked message', () => rabbit.basicGet({ queue: deadLetterQueue(queue), noAck: true }));
+      const parked = await waitFor('the parked message', () =>
+        rabbit.basicGet({ queue: deadLetterQueue(queue), noAck: true }),
+      );
       expect(parked.messageId).toBe(poison);
       expect(String(parked.headers?.['x-death-reason'])).toMatch(/envelope/);
       expect(parked.headers?.['x-original-routing-key']).toBe('order_created');
@@ -101,7 +110,9 @@ describe('consuming against real RabbitMQ and PostgreSQL', () => {
         orderId,
         quantity: -3,
       });
-      const parked = await waitFor('the parked message', () => rabbit.basicGet({ queue: deadLetterQueue(queue), noAck: true }));
+      const parked = await waitFor('the parked message', () =>
+        rabbit.basicGet({ queue: deadLetterQueue(queue), noAck: true }),
+      );
       expect(parked.messageId).toBe(envelope.id);
       expect(String(parked.headers?.['x-death-reason'])).toMatch(/payload.*quantity/);
       expect(await effectsFor(orderId)).toBe(0);

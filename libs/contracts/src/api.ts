@@ -27,7 +27,10 @@ export const PlaceOrderRequest = Type.Object(
 );
 export type PlaceOrderRequest = Static<typeof PlaceOrderRequest>;
 
-export const OrderAccepted = Type.Object({ order_id: Type.String({ format: 'uuid' }), status: Type.Literal('created') });
+export const OrderAccepted = Type.Object({
+  order_id: Type.String({ format: 'uuid' }),
+  status: Type.Literal('created'),
+});
 export type OrderAccepted = Static<typeof OrderAccepted>;
 
 export const OrderIdParams = Type.Object({ order_id: Type.String({ format: 'uuid' }) }, strict);
@@ -55,6 +58,19 @@ export const Order = Type.Object({
   history: Type.Array(StatusChange),
 });
 export type Order = Static<typeof Order>;
+
+export const OrdersQuery = Type.Object(
+  {
+    account_id: AccountIdParam,
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+    /** Paging: only orders created before this instant (the last page's oldest `created_at`). */
+    before: Type.Optional(Type.String({ format: 'date-time' })),
+  },
+  strict,
+);
+export type OrdersQuery = Static<typeof OrdersQuery>;
+export const OrderList = Type.Object({ orders: Type.Array(Order) });
+export type OrderList = Static<typeof OrderList>;
 
 export const Position = Type.Object({
   symbol: Type.String(),

@@ -1,5 +1,5 @@
-import { Compile } from 'typebox/compile';
 import { type Static, type TObject, Type } from 'typebox';
+import { Compile } from 'typebox/compile';
 
 /** The services that publish events; each owns the exchange `<service>.events`. */
 export type Publisher = 'orders' | 'account-transactions' | 'fees' | 'market';

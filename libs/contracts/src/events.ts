@@ -4,7 +4,7 @@ import { defineEvent } from './event.ts';
 // Money is integer cents; quantities are whole shares.
 const OrderId = Type.String({ format: 'uuid' });
 const AccountId = Type.String({ minLength: 1, maxLength: 64 });
-const Symbol = Type.String({ pattern: '^[A-Z]{1,8}$' });
+const Ticker = Type.String({ pattern: '^[A-Z]{1,8}$' });
 const Side = Type.Union([Type.Literal('sell'), Type.Literal('buy')]);
 const Cents = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 const Quantity = Type.Integer({ minimum: 1, maximum: 1_000_000 });
@@ -23,7 +23,7 @@ export const OrderCreated = defineEvent({
       orderId: OrderId,
       accountId: AccountId,
       side: Side,
-      symbol: Symbol,
+      symbol: Ticker,
       quantity: Quantity,
       /** Sell: the lowest acceptable price. Buy: the highest. */
       limitPriceCents: Cents,
@@ -56,7 +56,12 @@ export const PositionReserved = defineEvent({
   name: 'PositionReserved',
   source: 'account-transactions',
   schema: Type.Object(
-    { orderId: OrderId, accountId: AccountId, reservedShares: Type.Integer({ minimum: 0 }), reservedCashCents: Cents },
+    {
+      orderId: OrderId,
+      accountId: AccountId,
+      reservedShares: Type.Integer({ minimum: 0 }),
+      reservedCashCents: Cents,
+    },
     strict,
   ),
   example: { orderId, accountId, reservedShares: 10, reservedCashCents: 595 },
@@ -89,7 +94,11 @@ export const OrderPlaced = defineEvent({
   name: 'OrderPlaced',
   source: 'market',
   schema: Type.Object(
-    { orderId: OrderId, accountId: AccountId, exchangeOrderId: Type.String({ minLength: 1, maxLength: 100 }) },
+    {
+      orderId: OrderId,
+      accountId: AccountId,
+      exchangeOrderId: Type.String({ minLength: 1, maxLength: 100 }),
+    },
     strict,
   ),
   example: { orderId, accountId, exchangeOrderId: 'X-1' },
@@ -112,14 +121,22 @@ export const TradeExecuted = defineEvent({
       orderId: OrderId,
       accountId: AccountId,
       side: Side,
-      symbol: Symbol,
+      symbol: Ticker,
       quantity: Quantity,
       fillPriceCents: Cents,
       feeCents: Cents,
     },
     strict,
   ),
-  example: { orderId, accountId, side: 'sell', symbol: 'ACME', quantity: 10, fillPriceCents: 10_012, feeCents: 595 },
+  example: {
+    orderId,
+    accountId,
+    side: 'sell',
+    symbol: 'ACME',
+    quantity: 10,
+    fillPriceCents: 10_012,
+    feeCents: 595,
+  },
 });
 
 /** The order lapsed on the exchange unfilled. */

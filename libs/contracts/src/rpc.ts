@@ -8,8 +8,8 @@ export const PlaceOrderCommand = Type.Object(
     accountId: Type.String({ minLength: 1, maxLength: 64 }),
     symbol: Type.String({ pattern: '^[A-Z]{1,8}$' }),
     quantity: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
-    limitPriceCents: Type.Integer({ minimum: 0 }),
-    maxFeeCents: Type.Integer({ minimum: 0 }),
+    limitPriceCents: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+    maxFeeCents: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
   },
   { additionalProperties: false },
 );
@@ -20,3 +20,12 @@ export type PlaceOrderResult = Static<typeof PlaceOrderResult>;
 
 /** What an RPC server replies: a result or a machine-readable error. */
 export type RpcReply<T> = { ok: true; result: T } | { ok: false; error: { code: string; message: string } };
+
+/** Error codes an RPC server replies with, beside a method's own. */
+export const RpcErrorCode = {
+  validationFailed: 'validation_failed',
+  unknownMethod: 'unknown_method',
+  internal: 'internal_error',
+  /** The caller's client gave up or the server did not answer in time. */
+  serviceUnavailable: 'service_unavailable',
+} as const;

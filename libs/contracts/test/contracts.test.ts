@@ -1,10 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { allEvents, centsToDecimal, decimalToCents, OrderCreated, snakeCase, validateEnvelope } from '../src/index.ts';
+import {
+  allEvents,
+  centsToDecimal,
+  decimalToCents,
+  OrderCreated,
+  snakeCase,
+  validateEnvelope,
+} from '../src/index.ts';
 
 describe('event contracts', () => {
-  it.each(allEvents.map((e) => [e.name, e] as const))('%s: the canonical example matches its schema', (_, event) => {
-    expect(event.validate(event.example)).toBeUndefined();
-  });
+  it.each(allEvents.map((e) => [e.name, e] as const))(
+    '%s: the canonical example matches its schema',
+    (_, event) => {
+      expect(event.validate(event.example)).toBeUndefined();
+    },
+  );
 
   it('names the routing key and exchange after the book convention', () => {
     expect(OrderCreated.routingKey).toBe('order_created');

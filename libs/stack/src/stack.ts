@@ -81,7 +81,9 @@ export class Stack {
     });
     this.processes.set(name, child);
     for (const stream of ['stdout', 'stderr'] as const) {
-      createInterface({ input: child[stream] }).on('line', (line) => this.options.onLine?.(name, line, stream));
+      createInterface({ input: child[stream] }).on('line', (line) =>
+        this.options.onLine?.(name, line, stream),
+      );
     }
   }
 
@@ -89,9 +91,12 @@ export class Stack {
     const deadline = Date.now() + (this.options.readyTimeoutMs ?? 30_000);
     const child = this.processes.get(name);
     while (Date.now() < deadline) {
-      if (child && child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} while starting`);
+      if (child && child.exitCode !== null)
+        throw new Error(`${name} exited with code ${child.exitCode} while starting`);
       try {
-        const response = await fetch(`${this.urls[name]}/health/ready`, { signal: AbortSignal.timeout(1000) });
+        const response = await fetch(`${this.urls[name]}/health/ready`, {
+          signal: AbortSignal.timeout(1000),
+        });
         if (response.ok) return;
       } catch {
         // not listening yet

@@ -1,0 +1,149 @@
+import type { Pool, Tx } from '@simplebank/chassis';
+import type { OrderSide } from '@simplebank/contracts';
+import { type OrderStatus, type StatusChange, statusChange } from './order-status.ts';
+
+export interface OrderRow {
+  order_id: string;
+  account_id: string;
+  side: OrderSide;
+  symbol: string;
+  quantity: number;
+  limit_price_cents: number;
+  max_fee_cents: number;
+  status: OrderStatus;
+  fee_cents: number | null;
+  fill_price_cents: number | null;
+  reason: string | null;
+  exchange_order_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface HistoryRow {
+  order_id: string;
+  status: OrderStatus;
+  reason: string | null;
+  at: Date;
+}
+
+export interface OrderWithHistory {
+  order: OrderRow;
+  history: HistoryRow[];
+}
+
+export interface NewOrder {
+  orderId: string;
+  accountId: string;
+  side: OrderSide;
+  symbol: string;
+  quantity: number;
+  limitPriceCents: number;
+  maxFeeCents: number;
+}
+
+/** What an event tells about an order besides its status. */
+export interface OrderFacts {
+  reason?: string;
+  feeCents?: number;
+  fillPriceCents?: number;
+  exchangeOrderId?: string;
+}
+
+/** The orders service's store: one row per order and the statuses it went through. */
+export const orders = {
+  /** T1: stores the order `created` with its first history row; returns the existing order instead, if any. */
+  async create(tx: Tx, order: NewOrder): Promise<OrderRow | undefined> {
+    const inserted = await tx.query(
+      `INSERT INTO orders (order_id, account_id, side, symbol, quantity, limit_price_cents, max_fee_cents, status)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'created') ON CONFLICT (order_id) DO NOTHING`,
+      [
+        order.orderId,
+        order.accountId,
+        order.side,
+        order.symbol,
+        order.quantity,
+        order.limitPriceCents,
+        order.maxFeeCents,
+      ],
+    );
+    if (inserted.rowCount === 0) {
+      const { rows } = await tx.query<OrderRow>('SELECT * FROM orders WHERE order_id = $1', [order.orderId]);
+      return rows[0];
+    }
+    await tx.query(
+      `INSERT INTO order_history (order_id, status, at) SELECT order_id, status, created_at FROM orders WHERE order_id = $1`,
+      [order.orderId],
+    );
+    return undefined;
+  },
+
+  /**
+   * Applies news that the order reached `next` (at `at`) as the state machine allows: moves it
+   * forward, or only records it in the history. Undefined when there is no such order.
+   */
+  async moveTo(
+    tx: Tx,
+    orderId: string,
+    next: OrderStatus,
+    at: string,
+    facts: OrderFacts = {},
+  ): Promise<{ from: OrderStatus; change: StatusChange } | undefined> {
+    const { rows } = await tx.query<OrderRow>('SELECT * FROM orders WHERE order_id = $1 FOR UPDATE', [
+      orderId,
+    ]);
+    const order = rows[0];
+    if (!order) return undefined;
+    const change = statusChange(order.status, next);
+    if (change === 'ignore') return { from: order.status, change };
+    await tx.query(
+      `UPDATE orders SET status = COALESCE($2, status), reason = COALESCE($3, reason),
+         fee_cents = COALESCE($4, fee_cents), fill_price_cents = COALESCE($5, fill_price_cents),
+         exchange_order_id = COALESCE($6, exchange_order_id), updated_at = now()
+       WHERE order_id = $1`,
+      [
+        orderId,
+        change === 'advance' ? next : null,
+        facts.reason ?? null,
+        facts.feeCents ?? null,
+        facts.fillPriceCents ?? null,
+        facts.exchangeOrderId ?? null,
+      ],
+    );
+    // Each status is reached once; a second event announcing it adds nothing to the history.
+    await tx.query(
+      `INSERT INTO order_history (order_id, status, reason, at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (order_id, status) DO NOTHING`,
+      [orderId, next, facts.reason ?? null, at],
+    );
+    return { from: order.status, change };
+  },
+
+  async get(pool: Pool, orderId: string): Promise<OrderWithHistory | undefined> {
+    const { rows } = await pool.query<OrderRow>('SELECT * FROM orders WHERE order_id = $1', [orderId]);
+    const [found] = await withHistory(pool, rows);
+    return found;
+  },
+
+  /** An account's orders, newest first, created strictly before `before` when given. */
+  async listByAccount(
+    pool: Pool,
+    accountId: string,
+    page: { limit: number; before?: string | undefined },
+  ): Promise<OrderWithHistory[]> {
+    const { rows } = await pool.query<OrderRow>(
+      `SELECT * FROM orders WHERE account_id = $1 AND ($2::timestamptz IS NULL OR created_at < $2)
+       ORDER BY created_at DESC, order_id DESC LIMIT $3`,
+      [accountId, page.before ?? null, page.limit],
+    );
+    return withHistory(pool, rows);
+  },
+};
+
+async function withHistory(pool: Pool, rows: OrderRow[]): Promise<OrderWithHistory[]> {
+  if (rows.length === 0) return [];
+  const history = await pool.query<HistoryRow>(
+    'SELECT order_id, status, reason, at FROM order_history WHERE order_id = ANY($1) ORDER BY at, id',
+    [rows.map((r) => r.order_id)],
+  );
+  return rows.map((order) => ({ order, history: history.rows.filter((h) => h.order_id === order.order_id) }));
+}

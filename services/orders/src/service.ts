@@ -1,0 +1,134 @@
+import {
+  command,
+  defineService,
+  type HandlerContext,
+  HttpError,
+  on,
+  PoisonMessageError,
+  RpcError,
+} from '@simplebank/chassis';
+import {
+  centsToDecimal,
+  ErrorCode,
+  Order,
+  OrderCreated,
+  OrderExpired,
+  OrderFailed,
+  OrderIdParams,
+  OrderList,
+  OrderPlaced,
+  type OrderSide,
+  OrdersQuery,
+  PlaceOrderCommand,
+  type PlaceOrderResult,
+  TradeExecuted,
+} from '@simplebank/contracts';
+import { Type } from 'typebox';
+import { type OrderStatus, statusOnFailure } from './order-status.ts';
+import { type NewOrder, type OrderFacts, type OrderRow, type OrderWithHistory, orders } from './orders.ts';
+
+const sameOrder = (row: OrderRow, order: NewOrder): boolean =>
+  row.account_id === order.accountId &&
+  row.side === order.side &&
+  row.symbol === order.symbol &&
+  row.quantity === order.quantity &&
+  row.limit_price_cents === order.limitPriceCents &&
+  row.max_fee_cents === order.maxFeeCents;
+
+/** T1: stores the order `created` and announces it; the same command again changes nothing. */
+const placeOrder = (side: OrderSide) =>
+  command(PlaceOrderCommand, async (params, { tx, publish, log }): Promise<PlaceOrderResult> => {
+    const order: NewOrder = { ...params, side };
+    const existing = await orders.create(tx, order);
+    if (existing && !sameOrder(existing, order)) {
+      throw new RpcError('order_id_conflict', `order ${order.orderId} already exists with different content`);
+    }
+    if (!existing) {
+      await publish(OrderCreated, order);
+      log.info(
+        { order_id: order.orderId, side, symbol: order.symbol, quantity: order.quantity },
+        'order created',
+      );
+    }
+    return { orderId: order.orderId, status: 'created' };
+  });
+
+/** Applies an event's news to its order, forward only (docs/saga.md, "Events arrive in any order"). */
+async function moveOrder(
+  { tx, log, envelope }: HandlerContext,
+  orderId: string,
+  next: OrderStatus,
+  facts?: OrderFacts,
+): Promise<void> {
+  const moved = await orders.moveTo(tx, orderId, next, envelope.occurredAt, facts);
+  // Orders commits an order before its OrderCreated leaves, so market cannot know of one we lack.
+  if (!moved) throw new PoisonMessageError(`no order ${orderId}`);
+  if (moved.change === 'ignore') log.warn({ status: moved.from, ignored: next }, 'status change ignored');
+}
+
+const decimalOrNull = (cents: number | null) => (cents === null ? null : centsToDecimal(cents));
+
+/** The API's view of an order: snake_case, money as decimal strings, history oldest first. */
+const orderView = ({ order, history }: OrderWithHistory): Order => ({
+  order_id: order.order_id,
+  account_id: order.account_id,
+  side: order.side,
+  symbol: order.symbol,
+  quantity: order.quantity,
+  status: order.status,
+  limit_price: centsToDecimal(order.limit_price_cents),
+  fee: decimalOrNull(order.fee_cents),
+  fill_price: decimalOrNull(order.fill_price_cents),
+  reason: order.reason,
+  created_at: order.created_at.toISOString(),
+  updated_at: order.updated_at.toISOString(),
+  history: history.map(({ status, at, reason }) => ({
+    status,
+    at: at.toISOString(),
+    ...(reason === null ? {} : { reason }),
+  })),
+});
+
+export default defineService({
+  name: 'orders',
+  version: '0.1.0',
+  port: 8081,
+  migrations: new URL('../migrations/', import.meta.url),
+  publishes: [OrderCreated],
+
+  rpc: () => ({ sell: placeOrder('sell'), buy: placeOrder('buy') }),
+
+  handlers: () => ({
+    // T5
+    mark_placed: on(OrderPlaced, async ({ orderId, exchangeOrderId }, ctx) =>
+      moveOrder(ctx, orderId, 'placed', { exchangeOrderId }),
+    ),
+    // C1
+    mark_failed: on(OrderFailed, async ({ orderId, reason }, ctx) =>
+      moveOrder(ctx, orderId, statusOnFailure(reason), { reason }),
+    ),
+    mark_executed: on(TradeExecuted, async ({ orderId, fillPriceCents, feeCents }, ctx) =>
+      moveOrder(ctx, orderId, 'executed', { fillPriceCents, feeCents }),
+    ),
+    mark_expired: on(OrderExpired, async ({ orderId }, ctx) => moveOrder(ctx, orderId, 'expired')),
+  }),
+
+  routes: (app, { pool }) => {
+    app.get(
+      '/orders/:order_id',
+      { schema: { params: OrderIdParams, response: { 200: Order } } },
+      async ({ params }) => {
+        const found = await orders.get(pool, params.order_id);
+        if (!found) throw new HttpError(404, ErrorCode.orderNotFound, `no order ${params.order_id}`);
+        return orderView(found);
+      },
+    );
+    app.get(
+      '/orders',
+      { schema: { querystring: OrdersQuery, response: { 200: OrderList } } },
+      async ({ query }) => ({
+        orders: (await orders.listByAccount(pool, query.account_id, query)).map(orderView),
+      }),
+    );
+  },
+});

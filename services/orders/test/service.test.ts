@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import { RpcError, type RunningService, startService } from '@simplebank/chassis';
+import { EventProbe, publishEvent, testEnvironment, waitFor } from '@simplebank/chassis/testing';
+import {
+  OrderCreated,
+  OrderExpired,
+  OrderFailed,
+  OrderPlaced,
+  type PlaceOrderCommand,
+  TradeExecuted,
+} from '@simplebank/contracts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import orders from '../src/service.ts';
+
+let service: RunningService;
+let probe: EventProbe;
+let amqpUrl: string;
+
+beforeAll(async () => {
+  const env = await testEnvironment('orders');
+  amqpUrl = env.AMQP_URL as string;
+  service = await startService(orders, { env, listen: false });
+  probe = await EventProbe.start(amqpUrl, [OrderCreated]);
+});
+
+afterAll(async () => {
+  await probe?.close();
+  await service?.stop();
+});
+
+const { side: _side, ...exampleCommand } = OrderCreated.example;
+
+/** A new order's command, as the gateway sends it. */
+const newCommand = (overrides: Partial<PlaceOrderCommand> = {}): PlaceOrderCommand => ({
+  ...exampleCommand,
+  orderId: randomUUID(),
+  ...overrides,
+});
+
+/** Calls the RPC as the gateway does, over `rpc-orders`, correlated by the order id. */
+const call = (method: 'sell' | 'buy', params: unknown) =>
+  service.context.broker.call('orders', method, params, 5000, {
+    correlationId: (params as { orderId?: string }).orderId,
+  });
+
+const orderOf = async (orderId: string) => {
+  const response = await service.app.inject({ method: 'GET', url: `/orders/${orderId}` });
+  return response.statusCode === 200 ? response.json() : undefined;
+};
+
+const statusReached = (orderId: string, status: string) =>
+  waitFor(`order ${orderId} to be ${status}`, async () => {
+    const order = await orderOf(orderId);
+    return order?.status === status ? order : undefined;
+  });
+
+/** Places a sell order and waits until its OrderCreated has left, as the saga would. */
+const placeSell = async (overrides: Partial<PlaceOrderCommand> = {}) => {
+  const command = newCommand(overrides);
+  await call('sell', command);
+  await probe.next(OrderCreated, (p) => p.orderId === command.orderId);
+  return command;
+};
+
+const eventsFor = (orderId: string) =>
+  probe.received.filter((e) => (e.payload as { orderId: string }).orderId === orderId);
+
+describe('orders service (real RabbitMQ and PostgreSQL)', () => {
+  it('T1: a sell creates the order and announces it, correlated by the order id', async () => {
+    const command = newCommand();
+    expect(await call('sell', command)).toEqual({ orderId: command.orderId, status: 'created' });
+    const created = await probe.next(OrderCreated, (p) => p.orderId === command.orderId);
+    expect(created.payload).toEqual({ ...command, side: 'sell' });
+    expect(created.correlationId).toBe(command.orderId);
+    expect(OrderCreated.validate(created.payload)).toBeUndefined();
+    expect(await orderOf(command.orderId)).toMatchObject({
+      status: 'created',
+      side: 'sell',
+      limit_price: '95.00',
+    });
+  });
+
+  it('a buy creates a buy order', async () => {
+    const command = newCommand();
+    await call('buy', command);
+    const created = await probe.next(OrderCreated, (p) => p.orderId === command.orderId);
+    expect(created.payload.side).toBe('buy');
+  });
+
+  it('the same command twice creates one order and one event', async () => {
+    const command = newCommand();
+    const first = await call('sell', command);
+    expect(await call('sell', command)).toEqual(first);
+    await probe.next(OrderCreated, (p) => p.orderId === command.orderId);
+    // The relay publishes in commit order: once a later order's event is out, a duplicate would be too.
+    await placeSell();
+    expect(eventsFor(command.orderId)).toHaveLength(1);
+    const { rows } = await service.context.pool.query(
+      'SELECT count(*) AS n FROM orders WHERE order_id = $1',
+      [command.orderId],
+    );
+    expect(rows[0].n).toBe(1);
+  });
+
+  it('refuses the same order id with different content', async () => {
+    const command = await placeSell();
+    await expect(call('sell', { ...command, quantity: command.quantity + 1 })).rejects.toMatchObject({
+      code: 'order_id_conflict',
+    });
+    await expect(call('buy', command)).rejects.toMatchObject({ code: 'order_id_conflict' });
+  });
+
+  it('refuses invalid params with validation_failed', async () => {
+    const error = await call('sell', newCommand({ quantity: 0 })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RpcError);
+    expect(error).toMatchObject({ code: 'validation_failed' });
+    await expect(call('sell', { ...newCommand(), extra: 1 })).rejects.toMatchObject({
+      code: 'validation_failed',
+    });
+  });
+
+  it('T5: OrderPlaced marks the order placed', async () => {
+    const { orderId, accountId } = await placeSell();
+    await publishEvent(amqpUrl, OrderPlaced, { ...OrderPlaced.example, orderId, accountId });
+    const order = await statusReached(orderId, 'placed');
+    expect(order.history.map((h: { status: string }) => h.status)).toEqual(['created', 'placed']);
+  });
+
+  it('TradeExecuted marks the order executed with its fill price and fee', async () => {
+    const { orderId, accountId } = await placeSell();
+    await publishEvent(amqpUrl, OrderPlaced, { ...OrderPlaced.example, orderId, accountId });
+    await statusReached(orderId, 'placed');
+    await publishEvent(amqpUrl, TradeExecuted, { ...TradeExecuted.example, orderId, accountId });
+    const order = await statusReached(orderId, 'executed');
+    expect(order).toMatchObject({ fill_price: '100.12', fee: '5.95', reason: null });
+    expect(order.history.map((h: { status: string }) => h.status)).toEqual(['created', 'placed', 'executed']);
+  });
+
+  it('a TradeExecuted before its OrderPlaced still ends executed, with placed in the history', async () => {
+    const { orderId, accountId } = await placeSell();
+    await publishEvent(amqpUrl, TradeExecuted, { ...TradeExecuted.example, orderId, accountId });
+    await statusReached(orderId, 'executed');
+    await publishEvent(amqpUrl, OrderPlaced, { ...OrderPlaced.example, orderId, accountId });
+    const order = await waitFor('the late placed in the history', async () => {
+      const o = await orderOf(orderId);
+      return o?.history.some((h: { status: string }) => h.status === 'placed') ? o : undefined;
+    });
+    expect(order).toMatchObject({ status: 'executed', fill_price: '100.12', fee: '5.95' });
+    const { rows } = await service.context.pool.query(
+      'SELECT exchange_order_id FROM orders WHERE order_id = $1',
+      [orderId],
+    );
+    expect(rows[0].exchange_order_id).toBe(OrderPlaced.example.exchangeOrderId);
+  });
+
+  it('C1: OrderFailed marks the order failed with the reason', async () => {
+    const { orderId, accountId } = await placeSell();
+    await publishEvent(amqpUrl, OrderFailed, { orderId, accountId, reason: 'insufficient_shares' });
+    const order = await statusReached(orderId, 'failed');
+    expect(order.reason).toBe('insufficient_shares');
+    expect(order.history.at(-1)).toMatchObject({ status: 'failed', reason: 'insufficient_shares' });
+  });
+
+  it('C1: a customer cancel ends the order canceled, and a late OrderPlaced changes nothing', async () => {
+    const { orderId, accountId } = await placeSell();
+    await publishEvent(amqpUrl, OrderFailed, { orderId, accountId, reason: 'canceled_by_customer' });
+    await statusReached(orderId, 'canceled');
+    const placed = await publishEvent(amqpUrl, OrderPlaced, { ...OrderPlaced.example, orderId, accountId });
+    await waitFor('the late OrderPlaced to be handled', async () => {
+      const { rowCount } = await service.context.pool.query('SELECT 1 FROM inbox WHERE message_id = $1', [
+        placed.id,
+      ]);
+      return rowCount === 1;
+    });
+    const order = await orderOf(orderId);
+    expect(order.status).toBe('canceled');
+    expect(order.history.map((h: { status: string }) => h.status)).toEqual(['created', 'canceled']);
+  });
+
+  it('OrderExpired marks the order expired', async () => {
+    const { orderId, accountId } = await placeSell();
+    await publishEvent(amqpUrl, OrderPlaced, { ...OrderPlaced.example, orderId, accountId });
+    await statusReached(orderId, 'placed');
+    await publishEvent(amqpUrl, OrderExpired, { orderId, accountId });
+    await statusReached(orderId, 'expired');
+  });
+
+  it('GET /orders/:order_id shows the API shape, and 404 for an unknown order', async () => {
+    const command = await placeSell({ limitPriceCents: 12_345, maxFeeCents: 7 });
+    const response = await service.app.inject({ url: `/orders/${command.orderId}` });
+    expect(response.statusCode).toBe(200);
+    const order = response.json();
+    expect(order).toEqual({
+      order_id: command.orderId,
+      account_id: command.accountId,
+      side: 'sell',
+      symbol: 'ACME',
+      quantity: 10,
+      status: 'created',
+      limit_price: '123.45',
+      fee: null,
+      fill_price: null,
+      reason: null,
+      created_at: expect.any(String),
+      updated_at: expect.any(String),
+      history: [{ status: 'created', at: order.created_at }],
+    });
+    const missing = await service.app.inject({ url: `/orders/${randomUUID()}` });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().error.code).toBe('order_not_found');
+    const bad = await service.app.inject({ url: '/orders/not-a-uuid' });
+    expect(bad.statusCode).toBe(400);
+  });
+
+  it("lists an account's orders newest first, a page at a time", async () => {
+    const accountId = `acc-${randomUUID().slice(0, 8)}`;
+    const placed: string[] = [];
+    for (let i = 0; i < 3; i++) placed.push((await placeSell({ accountId })).orderId);
+    await placeSell({ accountId: 'acc-someone-else' });
+
+    const list = async (query: string) => {
+      const response = await service.app.inject({ url: `/orders?account_id=${accountId}${query}` });
+      expect(response.statusCode).toBe(200);
+      return response.json().orders as { order_id: string; created_at: string }[];
+    };
+    const all = await list('');
+    expect(all.map((o) => o.order_id)).toEqual(placed.toReversed());
+
+    const first = await list('&limit=2');
+    expect(first.map((o) => o.order_id)).toEqual(placed.toReversed().slice(0, 2));
+    const second = await list(`&limit=2&before=${encodeURIComponent(first.at(-1)?.created_at ?? '')}`);
+    expect(second.map((o) => o.order_id)).toEqual([placed[0]]);
+
+    const missingAccount = await service.app.inject({ url: '/orders' });
+    expect(missingAccount.statusCode).toBe(400);
+    expect(missingAccount.json().error.code).toBe('validation_failed');
+  });
+});
