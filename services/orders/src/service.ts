@@ -23,7 +23,6 @@ import {
   type PlaceOrderResult,
   TradeExecuted,
 } from '@simplebank/contracts';
-import { Type } from 'typebox';
 import { type OrderStatus, statusOnFailure } from './order-status.ts';
 import { type NewOrder, type OrderFacts, type OrderRow, type OrderWithHistory, orders } from './orders.ts';
 
