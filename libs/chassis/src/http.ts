@@ -1,5 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorCode, type ErrorResponse } from '@simplebank/contracts';
+import { Ajv, type Options as AjvOptions } from 'ajv';
+import addFormats from 'ajv-formats';
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
@@ -25,6 +27,26 @@ export class HttpError extends Error {
 
 export const errorBody = (code: string, message: string): ErrorResponse => ({ error: { code, message } });
 
+/**
+ * Two validators: query strings and path parameters arrive as text and are coerced to the schema's
+ * types; JSON bodies are taken as sent (`"quantity": true` must not become an order for 1 share).
+ * Neither drops unknown fields: schemas that forbid them reject the request.
+ */
+function validatorFor(coerceTypes: boolean) {
+  const options: AjvOptions = {
+    coerceTypes,
+    removeAdditional: false,
+    useDefaults: true,
+    allErrors: false,
+    strict: false,
+  };
+  const ajv = new Ajv(options);
+  addFormats.default(ajv);
+  return ajv;
+}
+const strictAjv = validatorFor(false);
+const coercingAjv = validatorFor(true);
+
 const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_JSON_BODY: ErrorCode.malformedJson,
   FST_ERR_CTP_EMPTY_JSON_BODY: ErrorCode.malformedJson,
@@ -42,8 +64,10 @@ export function createApp(log: Logger, metrics: Metrics): App {
     // Requests are counted in metrics; logging each one would cost more than it tells.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema as object),
+  );
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -64,10 +88,12 @@ export function createApp(log: Logger, metrics: Metrics): App {
       return reply.status(error.statusCode).send(errorBody(error.code, error.message));
     }
     if (error.validation) {
-      const where = error.validationContext ?? 'request';
+      const [first] = error.validation;
+      const extra = (first?.params as { additionalProperty?: string } | undefined)?.additionalProperty;
+      const message = `${error.validationContext ?? 'request'}${first?.instancePath ?? ''} ${first?.message ?? 'is invalid'}`;
       return reply
         .status(400)
-        .send(errorBody(ErrorCode.validationFailed, `${where}${error.message.replace(/^\w+/, '')}`));
+        .send(errorBody(ErrorCode.validationFailed, extra ? `${message} (${extra})` : message));
     }
     const status = error.statusCode ?? 500;
     if (status < 500) {

@@ -11,6 +11,7 @@ export {
   type EventHandler,
   type HandlerContext,
   InfrastructureError,
+  infrastructureError,
   on,
   type RpcContext,
   type RunningService,

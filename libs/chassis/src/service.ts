@@ -166,71 +166,20 @@ export async function startService<P extends TProperties>(
     } catch (error) {
       await svc.broker.connection.close().catch(() => undefined);
       await pool?.end();
-      throw infrastructureError('RabbitMQ', redact(config.AMQP_URL), error);
+      throw infrastructureError('RabbitMQ', config.AMQP_URL, error);
     }
   }
 
   const app = createApp(log, metrics);
-  const readiness = definition.readiness?.(svc) ?? {};
-  registerChassisRoutes(app, { name, version: definition.version }, svc, recent, readiness);
-  await definition.routes?.(app, svc);
-  await app.ready();
-
-  const relay =
-    pool && svc.broker
-      ? new OutboxRelay(pool, databaseUrl, svc.broker.publisher, name, log, metrics)
-      : undefined;
-  await relay?.start();
-
-  for (const { queue, event, handler } of handlerQueues) {
-    const spec = handlers[handler] as (typeof handlers)[string];
-    svc.broker.consume(
-      { queue, event },
-      { prefetch: config.PREFETCH, deliveryLimit: config.DELIVERY_LIMIT },
-      (envelope) => handleOnce(svc, queue, spec, envelope),
-    );
-  }
-  if (Object.keys(rpcMethods).length > 0) {
-    const validators = Object.fromEntries(
-      Object.entries(rpcMethods).map(([m, spec]) => [m, Compile(spec.params)]),
-    );
-    svc.broker.serveRpc(config.PREFETCH, async (method, params, message) => {
-      const spec = rpcMethods[method];
-      const validator = validators[method];
-      if (!spec || !validator) throw new RpcError('unknown_method', `${name} has no method ${method}`);
-      if (!validator.Check(params)) {
-        const first = [...validator.Errors(params)][0];
-        throw new RpcError(
-          'validation_failed',
-          `${first?.instancePath || 'params'} ${first?.message ?? 'invalid'}`,
-        );
-      }
-      const header = message.headers?.['x-correlation-id'];
-      const correlationId = typeof header === 'string' ? header : (message.messageId ?? randomUUID());
-      return svc.transaction({ correlationId, causationId: message.messageId ?? null }, (tx, publish) =>
-        spec.handle(params, { tx, publish, log, correlationId }),
-      );
-    });
-  }
-
-  const workers = definition.workers?.(svc) ?? [];
-  for (const worker of workers) await worker.start();
-
-  if (options.listen !== false) {
-    await app.listen({ host: config.HOST, port });
-  }
-  log.info(
-    { port: options.listen === false ? null : port, handlers: handlerQueues.length },
-    `${name} started`,
-  );
-
+  let relay: OutboxRelay | undefined;
+  const startedWorkers: Worker[] = [];
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       log.info('stopping: no new requests or messages; finishing work in flight');
       await app.close();
       await svc.broker?.stopConsuming();
-      for (const worker of workers.toReversed()) await worker.stop();
+      for (const worker of startedWorkers.toReversed()) await worker.stop();
       await relay?.flush();
       await relay?.stop();
       await svc.broker?.close();
@@ -239,7 +188,66 @@ export async function startService<P extends TProperties>(
     })();
     return stopping;
   };
+
+  try {
+    const readiness = definition.readiness?.(svc) ?? {};
+    registerChassisRoutes(app, { name, version: definition.version }, svc, recent, readiness);
+    await definition.routes?.(app, svc);
+    await app.ready();
+
+    if (pool && svc.broker) {
+      relay = new OutboxRelay(pool, databaseUrl, svc.broker.publisher, name, log, metrics);
+      await relay.start();
+    }
+    for (const { queue, event, handler } of handlerQueues) {
+      const spec = handlers[handler] as (typeof handlers)[string];
+      svc.broker.consume(
+        { queue, event },
+        { prefetch: config.PREFETCH, deliveryLimit: config.DELIVERY_LIMIT },
+        (envelope) => handleOnce(svc, queue, spec, envelope),
+      );
+    }
+    if (Object.keys(rpcMethods).length > 0) serveRpc(svc, rpcMethods);
+
+    for (const worker of definition.workers?.(svc) ?? []) {
+      await worker.start();
+      startedWorkers.push(worker);
+    }
+    if (options.listen !== false) await app.listen({ host: config.HOST, port });
+  } catch (error) {
+    // Leave nothing open behind a failed start.
+    await stop().catch(() => undefined);
+    throw error;
+  }
+  log.info(
+    { port: options.listen === false ? null : port, handlers: handlerQueues.length },
+    `${name} started`,
+  );
   return { app, context: svc as ServiceContext<unknown>, stop };
+}
+
+/** Serves the service's RPC methods on `rpc-<service>`, each call in one transaction with its outbox rows. */
+function serveRpc<C>(svc: ServiceContext<C>, rpcMethods: Record<string, RpcMethod>) {
+  const validators = Object.fromEntries(
+    Object.entries(rpcMethods).map(([m, spec]) => [m, Compile(spec.params)]),
+  );
+  svc.broker.serveRpc(svc.config.PREFETCH, async (method, params, message) => {
+    const spec = rpcMethods[method];
+    const validator = validators[method];
+    if (!spec || !validator) throw new RpcError('unknown_method', `${svc.name} has no method ${method}`);
+    if (!validator.Check(params)) {
+      const first = [...validator.Errors(params)][0];
+      throw new RpcError(
+        'validation_failed',
+        `${first?.instancePath || 'params'} ${first?.message ?? 'invalid'}`,
+      );
+    }
+    const header = message.headers?.['x-correlation-id'];
+    const correlationId = typeof header === 'string' ? header : (message.messageId ?? randomUUID());
+    return svc.transaction({ correlationId, causationId: message.messageId ?? null }, (tx, publish) =>
+      spec.handle(params, { tx, publish, log: svc.log, correlationId }),
+    );
+  });
 }
 
 /** Runs one event handler at most once per message: inbox row, effect and outbox rows commit together. */
@@ -318,7 +326,7 @@ const HOW_TO_START: Record<string, string> = {
 export function infrastructureError(what: string, where: string, cause: unknown): InfrastructureError {
   const detail = (cause as Error)?.message || String(cause);
   return new InfrastructureError(
-    `${what} is not reachable at ${where} (${detail}). Start it with: ${HOW_TO_START[what]}`,
+    `${what} is not reachable at ${redact(where)} (${detail}). Start it with: ${HOW_TO_START[what]}`,
     { cause },
   );
 }

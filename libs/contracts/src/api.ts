@@ -18,7 +18,7 @@ export type OrderStatus = Static<typeof OrderStatus>;
 export type OrderSide = Static<typeof OrderSide>;
 
 export const AccountIdParam = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
-export const SymbolParam = Type.String({ minLength: 1, maxLength: 8, pattern: '^[A-Z]+$' });
+export const SymbolParam = Type.String({ minLength: 1, maxLength: 8, pattern: '^(?!CASH$)[A-Z]+$' });
 export const QuantityParam = Type.Integer({ minimum: 1, maximum: 1_000_000 });
 
 export const PlaceOrderRequest = Type.Object(
@@ -122,6 +122,7 @@ export const ErrorCode = {
   unknownAccount: 'unknown_account',
   unknownSymbol: 'unknown_symbol',
   orderNotFound: 'order_not_found',
+  accountExists: 'account_exists',
   serviceUnavailable: 'service_unavailable',
   internal: 'internal_error',
 } as const;

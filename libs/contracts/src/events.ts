@@ -4,9 +4,12 @@ import { defineEvent } from './event.ts';
 // Money is integer cents; quantities are whole shares.
 const OrderId = Type.String({ format: 'uuid' });
 const AccountId = Type.String({ minLength: 1, maxLength: 64 });
-const Ticker = Type.String({ pattern: '^[A-Z]{1,8}$' });
+// CASH is the ledger's name for money, never a share symbol.
+const Ticker = Type.String({ pattern: '^(?!CASH$)[A-Z]{1,8}$' });
 const Side = Type.Union([Type.Literal('sell'), Type.Literal('buy')]);
 const Cents = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+/** A price per share: at most 10 million, so quantity × price stays an exact integer. */
+const PriceCents = Type.Integer({ minimum: 0, maximum: 1_000_000_000 });
 const Quantity = Type.Integer({ minimum: 1, maximum: 1_000_000 });
 const Reason = Type.String({ minLength: 1, maxLength: 200 });
 const strict = { additionalProperties: false } as const;
@@ -26,7 +29,7 @@ export const OrderCreated = defineEvent({
       symbol: Ticker,
       quantity: Quantity,
       /** Sell: the lowest acceptable price. Buy: the highest. */
-      limitPriceCents: Cents,
+      limitPriceCents: PriceCents,
       /** The fee quoted to the customer at the limit price; cash for it is reserved at T2. */
       maxFeeCents: Cents,
     },
@@ -123,7 +126,7 @@ export const TradeExecuted = defineEvent({
       side: Side,
       symbol: Ticker,
       quantity: Quantity,
-      fillPriceCents: Cents,
+      fillPriceCents: PriceCents,
       feeCents: Cents,
     },
     strict,

@@ -6,9 +6,9 @@ export const PlaceOrderCommand = Type.Object(
     /** Chosen by the caller so that a retried command creates one order. */
     orderId: Type.String({ format: 'uuid' }),
     accountId: Type.String({ minLength: 1, maxLength: 64 }),
-    symbol: Type.String({ pattern: '^[A-Z]{1,8}$' }),
+    symbol: Type.String({ pattern: '^(?!CASH$)[A-Z]{1,8}$' }),
     quantity: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
-    limitPriceCents: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+    limitPriceCents: Type.Integer({ minimum: 0, maximum: 1_000_000_000 }),
     maxFeeCents: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
   },
   { additionalProperties: false },

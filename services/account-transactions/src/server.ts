@@ -1,0 +1,4 @@
+import { runService } from '@simplebank/chassis';
+import accountTransactions from './service.ts';
+
+await runService(accountTransactions);

@@ -1,0 +1,194 @@
+import { defineService, HttpError, on, PoisonMessageError, type Tx, transaction } from '@simplebank/chassis';
+import {
+  AccountIdParams,
+  centsToDecimal,
+  decimalToCents,
+  ErrorCode,
+  OrderCreated,
+  OrderExpired,
+  OrderFailed,
+  PositionReserved,
+  ReservationFailed,
+  TradeExecuted,
+} from '@simplebank/contracts';
+import { Type } from 'typebox';
+import { type AccountBalances, accounts } from './accounts.ts';
+import { AccountView, BalanceCheck, OpenAccount, OwnerQuery, Statement } from './api.ts';
+import { journal } from './journal.ts';
+import { CASH, release, reserve, settle } from './ledger.ts';
+import { holdOf, reservations } from './reservations.ts';
+
+const AccountTransactionsConfig = Type.Object({
+  /** The symbols the exchange trades; an account can only be opened with positions in these. */
+  SYMBOLS: Type.String({
+    pattern: '^[A-Z]{1,8}(,[A-Z]{1,8})*$',
+    default: 'ACME,GLOBEX,INITECH,UMBRELLA,HOOLI',
+  }),
+});
+
+/** C2: gives the whole hold back once; a release that comes first leaves a tombstone. */
+async function releaseHold(tx: Tx, orderId: string, accountId: string, reason: string): Promise<void> {
+  await reservations.lockOrder(tx, orderId);
+  const reservation = await reservations.find(tx, orderId);
+  if (!reservation) return reservations.tombstone(tx, orderId, accountId, reason);
+  if (reservation.status !== 'held') return; // released, settled, declined or void already
+  const hold = holdOf(reservation);
+  await journal.lockBalances(tx, hold.accountId, [CASH, hold.symbol]);
+  await journal.post(tx, { accountId: hold.accountId, orderId, kind: 'release' }, release(hold));
+  await reservations.close(tx, orderId, 'released', reason);
+}
+
+const accountView = ({ account_id, owner, balances }: AccountBalances) => {
+  const cash = balances.get(CASH) ?? { available: 0, reserved: 0 };
+  return {
+    account_id,
+    owner,
+    cash: { available: centsToDecimal(cash.available), reserved: centsToDecimal(cash.reserved) },
+    positions: [...balances]
+      .filter(([asset, { available, reserved }]) => asset !== CASH && available + reserved > 0)
+      .map(([symbol, { available, reserved }]) => ({ symbol, quantity: available + reserved, reserved })),
+  };
+};
+
+const unknownAccount = (accountId: string) =>
+  new HttpError(404, ErrorCode.unknownAccount, `no account ${accountId}`);
+
+export default defineService({
+  name: 'account-transactions',
+  version: '0.1.0',
+  port: 8082,
+  config: AccountTransactionsConfig,
+  migrations: new URL('../migrations/', import.meta.url),
+  publishes: [PositionReserved, ReservationFailed],
+
+  // Every handler first locks the order, then the account's balance rows (in asset order).
+  handlers: () => ({
+    // T2
+    reserve_position: on(OrderCreated, async (order, { tx, publish, log }) => {
+      const { orderId, accountId } = order;
+      await reservations.lockOrder(tx, orderId);
+      if (await reservations.find(tx, orderId)) return; // reserved already, or released before it arrived
+      const outcome = (await accounts.exists(tx, accountId))
+        ? reserve(order, await journal.lockBalances(tx, accountId, [CASH, order.symbol]))
+        : ({ ok: false, reason: 'unknown_account' } as const);
+      if (!outcome.ok) {
+        log.info({ reason: outcome.reason }, 'nothing reserved');
+        await reservations.decline(tx, order, outcome.reason);
+        await publish(ReservationFailed, { orderId, accountId, reason: outcome.reason });
+        return;
+      }
+      const { hold } = outcome;
+      await journal.post(tx, { accountId, orderId, kind: 'reserve' }, outcome.postings);
+      await reservations.hold(tx, orderId, hold);
+      await publish(PositionReserved, {
+        orderId,
+        accountId,
+        reservedShares: hold.shares,
+        reservedCashCents: hold.cashCents,
+      });
+    }),
+    // C2
+    release_reservation: on(OrderFailed, ({ orderId, accountId, reason }, { tx }) =>
+      releaseHold(tx, orderId, accountId, reason),
+    ),
+    release_expired_reservation: on(OrderExpired, ({ orderId, accountId }, { tx }) =>
+      releaseHold(tx, orderId, accountId, 'expired'),
+    ),
+    settle_trade: on(TradeExecuted, async (trade, { tx }) => {
+      const { orderId } = trade;
+      await reservations.lockOrder(tx, orderId);
+      const reservation = await reservations.find(tx, orderId);
+      if (reservation?.status === 'settled') return;
+      // A fill without a hold means an upstream bug; park it for a person rather than guess.
+      if (reservation?.status !== 'held') {
+        throw new PoisonMessageError(
+          `order ${orderId} has no held reservation (${reservation?.status ?? 'none'})`,
+        );
+      }
+      const hold = holdOf(reservation);
+      await journal.lockBalances(tx, hold.accountId, [CASH, hold.symbol]);
+      const outcome = settle(hold, trade);
+      if (!outcome.ok) throw new PoisonMessageError(`cannot settle order ${orderId}: ${outcome.reason}`);
+      await journal.post(tx, { accountId: hold.accountId, orderId, kind: 'settle' }, outcome.postings);
+      await reservations.close(tx, orderId, 'settled');
+    }),
+  }),
+
+  routes: (app, { config, pool }) => {
+    const symbols = new Set(config.SYMBOLS.split(','));
+
+    app.get(
+      '/accounts/:account_id',
+      { schema: { params: AccountIdParams, response: { 200: AccountView } } },
+      async ({ params }) => {
+        const account = await accounts.find(pool, params.account_id);
+        if (!account) throw unknownAccount(params.account_id);
+        return accountView(account);
+      },
+    );
+
+    app.get(
+      '/accounts',
+      {
+        schema: {
+          querystring: OwnerQuery,
+          response: { 200: Type.Object({ accounts: Type.Array(AccountView) }) },
+        },
+      },
+      async ({ query }) => ({ accounts: (await accounts.ofOwner(pool, query.owner)).map(accountView) }),
+    );
+
+    // Opens a funded account; tests and load seeding use it.
+    app.post(
+      '/accounts',
+      { schema: { body: OpenAccount, response: { 201: AccountView } } },
+      async ({ body }, reply) => {
+        const positions = body.positions ?? [];
+        const unknown = positions.find((p) => !symbols.has(p.symbol));
+        if (unknown)
+          throw new HttpError(422, ErrorCode.unknownSymbol, `the exchange does not trade ${unknown.symbol}`);
+        const holdings = new Map([[CASH, decimalToCents(body.cash)]]);
+        for (const { symbol, quantity } of positions)
+          holdings.set(symbol, (holdings.get(symbol) ?? 0) + quantity);
+        const opened = await transaction(pool, (tx) =>
+          accounts.open(tx, { accountId: body.account_id, owner: body.owner, holdings }),
+        );
+        if (!opened) throw new HttpError(409, ErrorCode.accountExists, `account ${body.account_id} exists already`);
+        const account = await accounts.find(pool, body.account_id);
+        return reply.status(201).send(accountView(account as AccountBalances));
+      },
+    );
+
+    app.get(
+      '/accounts/:account_id/statement',
+      { schema: { params: AccountIdParams, response: { 200: Statement } } },
+      async ({ params }) => {
+        const account = await accounts.find(pool, params.account_id);
+        if (!account) throw unknownAccount(params.account_id);
+        const lines = await journal.statement(pool, params.account_id);
+        const cash = lines.find((l) => l.asset === CASH) ?? { opening: 0, fills: 0, fees: 0, closing: 0 };
+        return {
+          account_id: account.account_id,
+          cash: {
+            opening: centsToDecimal(cash.opening),
+            fills: centsToDecimal(cash.fills),
+            fees: centsToDecimal(cash.fees),
+            closing: centsToDecimal(cash.closing),
+          },
+          positions: lines
+            .filter((l) => l.asset !== CASH)
+            .map(({ asset, opening, fills, closing }) => ({ symbol: asset, opening, fills, closing })),
+        };
+      },
+    );
+
+    app.get('/ledger/balance-check', { schema: { response: { 200: BalanceCheck } } }, async () => {
+      const [totals, astray] = await Promise.all([journal.totals(pool), journal.bucketsAstray(pool)]);
+      return {
+        balanced: [...totals.values()].every((total) => total === 0),
+        assets: Object.fromEntries(totals),
+        balances_match_journal: astray === 0,
+      };
+    });
+  },
+});

@@ -1,0 +1,4 @@
+import { runService } from '@simplebank/chassis';
+import gateway from './service.ts';
+
+await runService(gateway);

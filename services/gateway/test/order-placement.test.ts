@@ -1,0 +1,18 @@
+import { RpcError } from '@simplebank/chassis';
+import { describe, expect, it } from 'vitest';
+import { httpErrorOf } from '../src/order-placement.ts';
+
+describe('errors orders replies with', () => {
+  it.each([
+    ['validation_failed', 400],
+    ['unknown_account', 422],
+    ['order_id_conflict', 409],
+    ['unknown_symbol', 422],
+    ['service_unavailable', 503],
+    ['unknown_method', 503],
+    ['internal_error', 500],
+  ])('%s keeps its code, as a %i', (code, status) => {
+    const error = httpErrorOf(new RpcError(code, 'why'));
+    expect(error).toMatchObject({ statusCode: status, code, message: 'why' });
+  });
+});
