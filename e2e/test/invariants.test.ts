@@ -52,7 +52,9 @@ describe('invariants of ARCHITECTURE §3 after a mixed batch of concurrent order
       expect(TERMINAL.has(o.status)).toBe(true);
       expect(o.history.filter((h) => TERMINAL.has(h.status))).toHaveLength(1);
     }
-    const reread = await Promise.all(orderIds.map(async (id) => (await call<Order>(url.gateway, 'GET', `/orders/${id}`)).body));
+    const reread = await Promise.all(
+      orderIds.map(async (id) => (await call<Order>(url.gateway, 'GET', `/orders/${id}`)).body),
+    );
     expect(reread.map((o) => o.status)).toEqual(orders.map((o) => o.status));
     const byStatus = Object.groupBy(orders, (o) => o.status);
     expect(byStatus.executed?.length ?? 0).toBeGreaterThan(ORDERS / 2);
@@ -83,7 +85,11 @@ describe('invariants of ARCHITECTURE §3 after a mixed batch of concurrent order
       for (const symbol of SYMBOLS) {
         const p = position(closing, symbol);
         expect(p.reserved).toBe(0);
-        expect({ accountId, symbol, shares: p.quantity }).toEqual({ accountId, symbol, shares: shares[symbol] ?? 0 });
+        expect({ accountId, symbol, shares: p.quantity }).toEqual({
+          accountId,
+          symbol,
+          shares: shares[symbol] ?? 0,
+        });
         expect(p.quantity).toBeGreaterThanOrEqual(0);
       }
       expect(cents(closing.cash.available)).toBeGreaterThanOrEqual(0);

@@ -77,7 +77,10 @@ describe('the sell and buy saga across all services', () => {
     const after = await account(accountId);
     expect(position(after, 'INITECH').quantity).toBe(10);
     expect(after.cash.available).toBe('100.00');
-    await waitFor('the fee to be refunded (C3)', async () => (await feeCharge(orderId)).status === 'refunded');
+    await waitFor(
+      'the fee to be refunded (C3)',
+      async () => (await feeCharge(orderId)).status === 'refunded',
+    );
   });
 
   it('an order placed while the exchange is down is retried and completes once it is back', async () => {
@@ -112,7 +115,11 @@ describe('the sell and buy saga across all services', () => {
     ];
     for (const [body, status, code] of cases) {
       const response = await call<{ error: { code: string } }>(url.gateway, 'POST', '/shares/sell', body);
-      expect({ body, status: response.status, code: response.body.error.code }).toEqual({ body, status, code });
+      expect({ body, status: response.status, code: response.body.error.code }).toEqual({
+        body,
+        status,
+        code,
+      });
     }
     const malformed = await fetch(`${url.gateway}/shares/sell`, {
       method: 'POST',

@@ -36,7 +36,8 @@ export async function newAccount(cash: string, positions: { symbol: string; quan
     cash,
     positions,
   });
-  if (created.status !== 201) throw new Error(`could not create ${accountId}: ${JSON.stringify(created.body)}`);
+  if (created.status !== 201)
+    throw new Error(`could not create ${accountId}: ${JSON.stringify(created.body)}`);
   return accountId;
 }
 
@@ -50,11 +51,16 @@ export const position = (a: Account, symbol: string) =>
   a.positions.find((p) => p.symbol === symbol) ?? { symbol, quantity: 0, reserved: 0, current_value: null };
 
 export async function placeOrder(side: 'sell' | 'buy', accountId: string, symbol: string, quantity: number) {
-  const { status, body } = await call<{ order_id: string; status: string }>(url.gateway, 'POST', `/shares/${side}`, {
-    account_id: accountId,
-    symbol,
-    quantity,
-  });
+  const { status, body } = await call<{ order_id: string; status: string }>(
+    url.gateway,
+    'POST',
+    `/shares/${side}`,
+    {
+      account_id: accountId,
+      symbol,
+      quantity,
+    },
+  );
   if (status !== 202) throw new Error(`POST /shares/${side} answered ${status}: ${JSON.stringify(body)}`);
   return body.order_id;
 }

@@ -153,7 +153,8 @@ export default defineService({
         const opened = await transaction(pool, (tx) =>
           accounts.open(tx, { accountId: body.account_id, owner: body.owner, holdings }),
         );
-        if (!opened) throw new HttpError(409, ErrorCode.accountExists, `account ${body.account_id} exists already`);
+        if (!opened)
+          throw new HttpError(409, ErrorCode.accountExists, `account ${body.account_id} exists already`);
         const account = await accounts.find(pool, body.account_id);
         return reply.status(201).send(accountView(account as AccountBalances));
       },

@@ -13,7 +13,9 @@ export interface Charge {
 /** The fees service's store: one charge row per order. */
 export const charges = {
   async find(tx: Tx, orderId: string): Promise<Charge | undefined> {
-    const { rows } = await tx.query<Charge>('SELECT * FROM charges WHERE order_id = $1 FOR UPDATE', [orderId]);
+    const { rows } = await tx.query<Charge>('SELECT * FROM charges WHERE order_id = $1 FOR UPDATE', [
+      orderId,
+    ]);
     return rows[0];
   },
 
@@ -35,10 +37,10 @@ export const charges = {
       return 'nothing';
     }
     if (existing.status !== 'charged') return 'nothing';
-    await tx.query(`UPDATE charges SET status = 'refunded', reason = $2, updated_at = now() WHERE order_id = $1`, [
-      orderId,
-      reason,
-    ]);
+    await tx.query(
+      `UPDATE charges SET status = 'refunded', reason = $2, updated_at = now() WHERE order_id = $1`,
+      [orderId, reason],
+    );
     return 'refunded';
   },
 };

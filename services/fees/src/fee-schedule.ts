@@ -8,7 +8,8 @@ export interface FeeSchedule {
 
 /** The fee for an order worth `valueCents`, rounded half up to the cent. Pure integer arithmetic. */
 export function feeFor(schedule: FeeSchedule, valueCents: number): number {
-  if (!Number.isSafeInteger(valueCents) || valueCents < 0) throw new RangeError(`bad order value: ${valueCents}`);
+  if (!Number.isSafeInteger(valueCents) || valueCents < 0)
+    throw new RangeError(`bad order value: ${valueCents}`);
   // BigInt: value × rate can pass 2^53 for large orders.
   const percentage = (BigInt(valueCents) * BigInt(schedule.rateBasisPoints) + 5_000n) / 10_000n;
   return Math.max(schedule.minimumCents, schedule.fixedCents + Number(percentage));

@@ -1,7 +1,7 @@
 import { defineService, HttpError, on } from '@simplebank/chassis';
 import {
-  centsToDecimal,
   ChargeFailed,
+  centsToDecimal,
   decimalToCents,
   ErrorCode,
   FeeCharged,
@@ -61,7 +61,13 @@ export default defineService({
           await publish(FeeCharged, { orderId, accountId, feeCents: decision.feeCents });
         } else {
           log.info({ reason: decision.reason }, 'fee not charged');
-          await charges.record(tx, { orderId, accountId, feeCents: 0, status: 'declined', reason: decision.reason });
+          await charges.record(tx, {
+            orderId,
+            accountId,
+            feeCents: 0,
+            status: 'declined',
+            reason: decision.reason,
+          });
           await publish(ChargeFailed, { orderId, accountId, reason: decision.reason });
         }
       }),

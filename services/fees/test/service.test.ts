@@ -1,7 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { type RunningService, startService } from '@simplebank/chassis';
 import { EventProbe, publishEvent, testEnvironment, waitFor } from '@simplebank/chassis/testing';
 import { ChargeFailed, FeeCharged, OrderCreated, OrderFailed } from '@simplebank/contracts';
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fees from '../src/service.ts';
 
@@ -48,7 +48,9 @@ describe('fees service (real RabbitMQ and PostgreSQL)', () => {
       [envelope.id],
     );
     expect(rows[0].handled).toBe(1);
-    expect(probe.received.filter((e) => (e.payload as { orderId: string }).orderId === order.orderId)).toHaveLength(1);
+    expect(
+      probe.received.filter((e) => (e.payload as { orderId: string }).orderId === order.orderId),
+    ).toHaveLength(1);
   });
 
   it('declines a fee above what the customer was quoted', async () => {
@@ -74,22 +76,41 @@ describe('fees service (real RabbitMQ and PostgreSQL)', () => {
 
   it('never charges an order that failed before its OrderCreated arrived', async () => {
     const order = { ...OrderCreated.example, orderId: randomUUID() };
-    await publishEvent(amqpUrl, OrderFailed, { orderId: order.orderId, accountId: order.accountId, reason: 'insufficient_shares' });
+    await publishEvent(amqpUrl, OrderFailed, {
+      orderId: order.orderId,
+      accountId: order.accountId,
+      reason: 'insufficient_shares',
+    });
     await waitFor('the tombstone', async () => (await chargeOf(order.orderId))?.status === 'void');
     const created = await publishEvent(amqpUrl, OrderCreated, order);
     await waitFor('OrderCreated to be handled', async () => {
-      const { rowCount } = await service.context.pool.query('SELECT 1 FROM inbox WHERE message_id = $1', [created.id]);
+      const { rowCount } = await service.context.pool.query('SELECT 1 FROM inbox WHERE message_id = $1', [
+        created.id,
+      ]);
       return rowCount === 1;
     });
     expect(await chargeOf(order.orderId)).toMatchObject({ status: 'void', fee: '0.00' });
-    expect(probe.received.some((e) => (e.payload as { orderId: string }).orderId === order.orderId)).toBe(false);
+    expect(probe.received.some((e) => (e.payload as { orderId: string }).orderId === order.orderId)).toBe(
+      false,
+    );
   });
 
   it('estimates the fee for the UI, and rejects bad queries with a 400', async () => {
-    const ok = await service.app.inject({ url: '/fees/estimate?side=sell&symbol=ACME&quantity=10&price=95.00' });
+    const ok = await service.app.inject({
+      url: '/fees/estimate?side=sell&symbol=ACME&quantity=10&price=95.00',
+    });
     expect(ok.statusCode).toBe(200);
-    expect(ok.json()).toEqual({ side: 'sell', symbol: 'ACME', quantity: 10, price: '95.00', value: '950.00', fee: '3.38' });
-    const bad = await service.app.inject({ url: '/fees/estimate?side=sell&symbol=ACME&quantity=-1&price=95.00' });
+    expect(ok.json()).toEqual({
+      side: 'sell',
+      symbol: 'ACME',
+      quantity: 10,
+      price: '95.00',
+      value: '950.00',
+      fee: '3.38',
+    });
+    const bad = await service.app.inject({
+      url: '/fees/estimate?side=sell&symbol=ACME&quantity=-1&price=95.00',
+    });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.code).toBe('validation_failed');
   });
