@@ -5,7 +5,9 @@ export { createLogger, type Logger } from './logger.ts';
 export { Broker, PoisonMessageError, RpcError } from './messaging.ts';
 export { createMetrics, type Metrics } from './metrics.ts';
 export type { Cause, Publish } from './outbox.ts';
+export { Poller } from './poller.ts';
 export {
+  type AfterCommit,
   command,
   defineService,
   type EventHandler,

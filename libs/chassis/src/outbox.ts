@@ -6,6 +6,8 @@ import type { Publisher } from 'rabbitmq-client';
 import type { Pool, Tx } from './database.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
+import { Poller } from './poller.ts';
+import type { Worker } from './service.ts';
 
 /** Where a published event came from: the message or request being handled. */
 export interface Cause {
@@ -69,13 +71,10 @@ interface OutboxRow {
  * confirmed it. Woken by LISTEN/NOTIFY, with polling as the fallback; several relays share the work
  * through `FOR UPDATE SKIP LOCKED`.
  */
-export class OutboxRelay {
+export class OutboxRelay implements Worker {
   private listener: pg.Client | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
   private stopped = false;
-  private lastFailureLogged = 0;
+  private readonly poller: Poller;
 
   constructor(
     private readonly pool: Pool,
@@ -85,25 +84,28 @@ export class OutboxRelay {
     private readonly log: Logger,
     private readonly metrics: Metrics,
     private readonly options = { batchSize: 250, pollMs: 500 },
-  ) {}
+  ) {
+    this.poller = new Poller(
+      'relaying the outbox',
+      options.pollMs,
+      async () => (await this.relayBatch()) === options.batchSize,
+      log,
+    );
+  }
 
   async start(): Promise<void> {
     await this.listen();
-    this.timer = setInterval(() => this.wake(), this.options.pollMs);
-    this.timer.unref();
-    this.wake();
+    this.poller.start();
   }
 
   /** Relays everything committed so far; resolves when the outbox is empty or the broker fails. */
-  async flush(): Promise<void> {
-    this.wake();
-    while (this.running) await this.running;
+  flush(): Promise<void> {
+    return this.poller.settle();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.timer);
-    while (this.running) await this.running;
+    await this.poller.stop();
     await this.listener?.end().catch(() => undefined);
   }
 
@@ -111,7 +113,7 @@ export class OutboxRelay {
     if (this.stopped) return;
     // LISTEN needs a connection of its own, outside the pool.
     const client = new pg.Client({ connectionString: this.databaseUrl });
-    client.on('notification', () => this.wake());
+    client.on('notification', () => this.poller.wake());
     client.on('error', (error) => {
       this.log.warn({ error }, 'outbox listener lost its connection; polling until it is back');
       this.listener = undefined;
@@ -121,32 +123,6 @@ export class OutboxRelay {
     await client.connect();
     await client.query('LISTEN outbox');
     this.listener = client;
-  }
-
-  private wake(): void {
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.drain().finally(() => {
-      this.running = undefined;
-    });
-  }
-
-  private async drain(): Promise<void> {
-    do {
-      this.again = false;
-      try {
-        while ((await this.relayBatch()) === this.options.batchSize) {}
-      } catch (error) {
-        const now = Date.now();
-        if (now - this.lastFailureLogged > 10_000) {
-          this.lastFailureLogged = now;
-          this.log.warn({ error }, 'outbox relay could not publish; will retry');
-        }
-        return;
-      }
-    } while (this.again && !this.stopped);
   }
 
   private async relayBatch(): Promise<number> {

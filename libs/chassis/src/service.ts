@@ -5,12 +5,16 @@ import type { Static, TObject, TProperties, TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { type BaseConfig, ConfigError, loadConfig } from './config.ts';
 import { createPool, ensureDatabase, migrate, type Pool, type Tx, transaction } from './database.ts';
+import { registerChassisRoutes } from './health.ts';
 import { type App, createApp, HttpError } from './http.ts';
+import { InfrastructureError, infrastructureError, isConnectionError } from './infrastructure.ts';
 import { createLogger, type Logger, RecentEntries } from './logger.ts';
 import { Broker, RpcError } from './messaging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { type Cause, OutboxRelay, outboxWriter, type Publish } from './outbox.ts';
 import { handlerQueue } from './topology.ts';
+
+export { InfrastructureError, infrastructureError };
 
 /** What a handler, RPC method or route of a service gets from the chassis. */
 export interface ServiceContext<C> {
@@ -21,13 +25,22 @@ export interface ServiceContext<C> {
   /** The service's own database; absent for services without migrations. */
   pool: Pool;
   broker: Broker;
-  /** Runs `work` in one transaction whose `publish` writes to the outbox. */
-  transaction<T>(cause: Cause, work: (tx: Tx, publish: Publish) => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` in one transaction whose `publish` writes to the outbox; `afterCommit` callbacks run
+   * once the transaction has committed (to wake a worker for what it just made visible).
+   */
+  transaction<T>(
+    cause: Cause,
+    work: (tx: Tx, publish: Publish, afterCommit: AfterCommit) => Promise<T>,
+  ): Promise<T>;
 }
+
+export type AfterCommit = (callback: () => void) => void;
 
 export interface HandlerContext {
   tx: Tx;
   publish: Publish;
+  afterCommit: AfterCommit;
   log: Logger;
   envelope: Envelope;
 }
@@ -48,6 +61,7 @@ export function on<E extends EventDefinition>(
 export interface RpcContext {
   tx: Tx;
   publish: Publish;
+  afterCommit: AfterCommit;
   log: Logger;
   correlationId: string;
 }
@@ -71,7 +85,9 @@ export interface Worker {
   stop(): Promise<void> | void;
 }
 
-export interface ServiceDefinition<P extends TProperties> {
+type Context<P extends TProperties> = ServiceContext<Static<TObject<P>>>;
+
+export interface ServiceDefinition<P extends TProperties, S = undefined> {
   name: string;
   version: string;
   /** Default HTTP port; PORT overrides it. */
@@ -83,15 +99,19 @@ export interface ServiceDefinition<P extends TProperties> {
   /** Whether the service talks to RabbitMQ (default true). */
   broker?: boolean;
   publishes?: EventDefinition[];
-  handlers?: (svc: ServiceContext<Static<TObject<P>>>) => Record<string, EventHandler>;
-  rpc?: (svc: ServiceContext<Static<TObject<P>>>) => Record<string, RpcMethod>;
-  routes?: (app: App, svc: ServiceContext<Static<TObject<P>>>) => void | Promise<void>;
-  workers?: (svc: ServiceContext<Static<TObject<P>>>) => Worker[];
+  /** Builds, once per start, what handlers, routes and workers share: clients, caches, workers. */
+  setup?: (svc: Context<P>) => S;
+  handlers?: (svc: Context<P>, shared: S) => Record<string, EventHandler>;
+  rpc?: (svc: Context<P>, shared: S) => Record<string, RpcMethod>;
+  routes?: (app: App, svc: Context<P>, shared: S) => void | Promise<void>;
+  workers?: (svc: Context<P>, shared: S) => Worker[];
   /** Extra readiness checks (name → ok?), on top of the database and broker. */
-  readiness?: (svc: ServiceContext<Static<TObject<P>>>) => Record<string, () => Promise<boolean>>;
+  readiness?: (svc: Context<P>, shared: S) => Record<string, () => Promise<boolean>>;
 }
 
-export function defineService<P extends TProperties>(definition: ServiceDefinition<P>): ServiceDefinition<P> {
+export function defineService<P extends TProperties, S = undefined>(
+  definition: ServiceDefinition<P, S>,
+): ServiceDefinition<P, S> {
   return definition;
 }
 
@@ -104,13 +124,8 @@ export interface RunningService {
 
 const chassisMigrations = fileURLToPath(new URL('../migrations/', import.meta.url));
 
-/** The infrastructure a service could not reach at start, with how to start it. */
-export class InfrastructureError extends Error {
-  override name = 'InfrastructureError';
-}
-
-export async function startService<P extends TProperties>(
-  definition: ServiceDefinition<P>,
+export async function startService<P extends TProperties, S>(
+  definition: ServiceDefinition<P, S>,
   options: { env?: NodeJS.ProcessEnv; listen?: boolean } = {},
 ): Promise<RunningService> {
   const env = options.env ?? process.env;
@@ -121,7 +136,6 @@ export async function startService<P extends TProperties>(
   const recent = new RecentEntries();
   const log = createLogger(name, config.LOG_LEVEL, { recent });
   const metrics = createMetrics(name);
-  const handlerCount = { value: 0 };
 
   let pool: Pool | undefined;
   let databaseUrl = '';
@@ -145,16 +159,23 @@ export async function startService<P extends TProperties>(
   const instances: Partial<ServiceContext<Static<TObject<P>>>> = { name, config, log, metrics };
   const svc = instances as ServiceContext<Static<TObject<P>>>;
   svc.pool = pool as Pool;
-  svc.transaction = (cause, work) => transaction(svc.pool, (tx) => work(tx, outboxWriter(tx, name, cause)));
+  svc.transaction = async (cause, work) => {
+    const committed: (() => void)[] = [];
+    const result = await transaction(svc.pool, (tx) =>
+      work(tx, outboxWriter(tx, name, cause), (callback) => committed.push(callback)),
+    );
+    for (const callback of committed) callback();
+    return result;
+  };
 
-  const handlers = definition.handlers?.(svc) ?? {};
-  const rpcMethods = definition.rpc?.(svc) ?? {};
+  const shared = definition.setup?.(svc) as S;
+  const handlers = definition.handlers?.(svc, shared) ?? {};
+  const rpcMethods = definition.rpc?.(svc, shared) ?? {};
   const handlerQueues = Object.entries(handlers).map(([handler, { event }]) => ({
     queue: handlerQueue(event, name, handler),
     event,
     handler,
   }));
-  handlerCount.value = handlerQueues.length;
 
   if (definition.broker !== false) {
     svc.broker = new Broker(config.AMQP_URL, name, log, metrics, {
@@ -190,9 +211,9 @@ export async function startService<P extends TProperties>(
   };
 
   try {
-    const readiness = definition.readiness?.(svc) ?? {};
+    const readiness = definition.readiness?.(svc, shared) ?? {};
     registerChassisRoutes(app, { name, version: definition.version }, svc, recent, readiness);
-    await definition.routes?.(app, svc);
+    await definition.routes?.(app, svc, shared);
     await app.ready();
 
     if (pool && svc.broker) {
@@ -209,7 +230,7 @@ export async function startService<P extends TProperties>(
     }
     if (Object.keys(rpcMethods).length > 0) serveRpc(svc, rpcMethods);
 
-    for (const worker of definition.workers?.(svc) ?? []) {
+    for (const worker of definition.workers?.(svc, shared) ?? []) {
       await worker.start();
       startedWorkers.push(worker);
     }
@@ -244,8 +265,10 @@ function serveRpc<C>(svc: ServiceContext<C>, rpcMethods: Record<string, RpcMetho
     }
     const header = message.headers?.['x-correlation-id'];
     const correlationId = typeof header === 'string' ? header : (message.messageId ?? randomUUID());
-    return svc.transaction({ correlationId, causationId: message.messageId ?? null }, (tx, publish) =>
-      spec.handle(params, { tx, publish, log: svc.log, correlationId }),
+    return svc.transaction(
+      { correlationId, causationId: message.messageId ?? null },
+      (tx, publish, afterCommit) =>
+        spec.handle(params, { tx, publish, afterCommit, log: svc.log, correlationId }),
     );
   });
 }
@@ -253,7 +276,7 @@ function serveRpc<C>(svc: ServiceContext<C>, rpcMethods: Record<string, RpcMetho
 /** Runs one event handler at most once per message: inbox row, effect and outbox rows commit together. */
 async function handleOnce<C>(svc: ServiceContext<C>, queue: string, spec: EventHandler, envelope: Envelope) {
   const cause = { correlationId: envelope.correlationId, causationId: envelope.id };
-  return svc.transaction(cause, async (tx, publish) => {
+  return svc.transaction(cause, async (tx, publish, afterCommit) => {
     const inserted = await tx.query(
       'INSERT INTO inbox (handler, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
       [queue, envelope.id],
@@ -261,87 +284,14 @@ async function handleOnce<C>(svc: ServiceContext<C>, queue: string, spec: EventH
     if (inserted.rowCount === 0) return 'duplicate' as const;
     const orderId = (envelope.payload as { orderId?: string }).orderId;
     const log = svc.log.child({ order_id: orderId, event: envelope.type, message_id: envelope.id });
-    await spec.handle(envelope.payload, { tx, publish, log, envelope });
+    await spec.handle(envelope.payload, { tx, publish, afterCommit, log, envelope });
     return 'handled' as const;
   });
 }
 
-function registerChassisRoutes<C>(
-  app: App,
-  definition: { name: string; version: string },
-  svc: ServiceContext<C>,
-  recent: RecentEntries,
-  extra: Record<string, () => Promise<boolean>>,
-) {
-  const checks: Record<string, () => Promise<boolean>> = { ...extra };
-  if (svc.pool) checks.database = () => svc.pool.query('SELECT 1').then(() => true);
-  if (svc.broker) checks.broker = async () => svc.broker.ready;
-
-  const runChecks = async () => {
-    const results: Record<string, 'up' | 'down'> = {};
-    await Promise.all(
-      Object.entries(checks).map(async ([name, check]) => {
-        const ok = await Promise.race([
-          check().catch(() => false),
-          new Promise<false>((resolve) => setTimeout(resolve, 1000, false).unref()),
-        ]);
-        results[name] = ok ? 'up' : 'down';
-      }),
-    );
-    return { ready: Object.values(results).every((r) => r === 'up'), checks: results };
-  };
-
-  app.get('/health/live', async () => ({ status: 'live' }));
-  app.get('/health/ready', async (_request, reply) => {
-    const { ready, checks: results } = await runChecks();
-    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks: results });
-  });
-  app.get('/health', async () => {
-    const { ready, checks: results } = await runChecks();
-    const samples = (await svc.metrics.registry.getMetricsAsJSON()).slice(0, 10);
-    return {
-      status: ready ? 'ready' : 'not_ready',
-      checks: results,
-      recent_logs: recent.entries,
-      metrics: samples,
-    };
-  });
-  app.get('/version', async () => ({
-    name: definition.name,
-    version: definition.version,
-    commit: svc.config.GIT_COMMIT,
-  }));
-  app.get('/metrics', async (_request, reply) =>
-    reply.type(svc.metrics.registry.contentType).send(await svc.metrics.registry.metrics()),
-  );
-}
-
-const HOW_TO_START: Record<string, string> = {
-  PostgreSQL: 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start',
-  RabbitMQ: 'rabbitmq-server -detached',
-  Redis:
-    'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log',
-};
-
-export function infrastructureError(what: string, where: string, cause: unknown): InfrastructureError {
-  const detail = (cause as Error)?.message || String(cause);
-  return new InfrastructureError(
-    `${what} is not reachable at ${redact(where)} (${detail}). Start it with: ${HOW_TO_START[what]}`,
-    { cause },
-  );
-}
-
-function isConnectionError(error: unknown): boolean {
-  const code = (error as { code?: string })?.code;
-  return (
-    ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', '57P03'].includes(code ?? '') ||
-    /timeout|terminated/i.test((error as Error)?.message ?? '')
-  );
-}
-
 /** Starts a service as its own process: signals, graceful stop, one clear line when it cannot start. */
-export async function runService<P extends TProperties>(
-  definition: ServiceDefinition<P>,
+export async function runService<P extends TProperties, S>(
+  definition: ServiceDefinition<P, S>,
 ): Promise<RunningService> {
   let running: RunningService;
   try {
@@ -372,7 +322,5 @@ export async function runService<P extends TProperties>(
   process.once('SIGINT', shutdown);
   return running;
 }
-
-const redact = (url: string) => url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 
 export { HttpError };

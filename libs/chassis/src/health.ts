@@ -1,0 +1,54 @@
+import type { App } from './http.ts';
+import type { RecentEntries } from './logger.ts';
+import type { ServiceContext } from './service.ts';
+
+/** `/health/live`, `/health/ready`, `/health`, `/version` and `/metrics`, the same in every service. */
+export function registerChassisRoutes<C>(
+  app: App,
+  definition: { name: string; version: string },
+  svc: ServiceContext<C>,
+  recent: RecentEntries,
+  extra: Record<string, () => Promise<boolean>>,
+) {
+  const checks: Record<string, () => Promise<boolean>> = { ...extra };
+  if (svc.pool) checks.database = () => svc.pool.query('SELECT 1').then(() => true);
+  if (svc.broker) checks.broker = async () => svc.broker.ready;
+
+  const runChecks = async () => {
+    const results: Record<string, 'up' | 'down'> = {};
+    await Promise.all(
+      Object.entries(checks).map(async ([name, check]) => {
+        const ok = await Promise.race([
+          check().catch(() => false),
+          new Promise<false>((resolve) => setTimeout(resolve, 1000, false).unref()),
+        ]);
+        results[name] = ok ? 'up' : 'down';
+      }),
+    );
+    return { ready: Object.values(results).every((r) => r === 'up'), checks: results };
+  };
+
+  app.get('/health/live', async () => ({ status: 'live' }));
+  app.get('/health/ready', async (_request, reply) => {
+    const { ready, checks: results } = await runChecks();
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks: results });
+  });
+  app.get('/health', async () => {
+    const { ready, checks: results } = await runChecks();
+    const samples = (await svc.metrics.registry.getMetricsAsJSON()).slice(0, 10);
+    return {
+      status: ready ? 'ready' : 'not_ready',
+      checks: results,
+      recent_logs: recent.entries,
+      metrics: samples,
+    };
+  });
+  app.get('/version', async () => ({
+    name: definition.name,
+    version: definition.version,
+    commit: svc.config.GIT_COMMIT,
+  }));
+  app.get('/metrics', async (_request, reply) =>
+    reply.type(svc.metrics.registry.contentType).send(await svc.metrics.registry.metrics()),
+  );
+}

@@ -1,0 +1,185 @@
+import { defineService, type HandlerContext, HttpError, on, type ServiceContext } from '@simplebank/chassis';
+import {
+  ChargeFailed,
+  centsToDecimal,
+  ErrorCode,
+  FeeCharged,
+  OrderCanceled,
+  OrderCreated,
+  OrderExpired,
+  OrderFailed,
+  OrderPlaced,
+  PositionReserved,
+  Quote,
+  Quotes,
+  ReservationFailed,
+  SymbolParam,
+  TradeExecuted,
+} from '@simplebank/contracts';
+import { type Static, Type } from 'typebox';
+import { ExchangeClient, type ExchangeQuote } from './exchange-client.ts';
+import { executionFeed } from './execution-feed.ts';
+import { PlacementWorker } from './placement-worker.ts';
+import { placements } from './placements.ts';
+import { type Arrival, afterArrival } from './prerequisites.ts';
+import { quotePoller } from './quote-poller.ts';
+import { QuoteBoard } from './quotes.ts';
+
+const MarketConfig = Type.Object({
+  EXCHANGE_URL: Type.String({ default: 'http://127.0.0.1:8090' }),
+  EXCHANGE_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 2000 }),
+  /** How long after an order is ready market keeps trying an exchange that is down. */
+  PLACEMENT_DEADLINE_MS: Type.Integer({ minimum: 0, default: 60_000 }),
+  PLACEMENT_RETRY_BASE_MS: Type.Integer({ minimum: 1, default: 250 }),
+  PLACEMENT_RETRY_MAX_MS: Type.Integer({ minimum: 1, default: 10_000 }),
+  /** Orders placed at once; each holds a database connection through its HTTP call. */
+  PLACEMENT_BATCH: Type.Integer({ minimum: 1, maximum: 50, default: 5 }),
+  PLACEMENT_POLL_MS: Type.Integer({ minimum: 10, default: 200 }),
+  EXECUTION_POLL_MS: Type.Integer({ minimum: 10, default: 100 }),
+  QUOTE_POLL_MS: Type.Integer({ minimum: 10, default: 500 }),
+});
+type MarketConfig = Static<typeof MarketConfig>;
+
+interface Market {
+  exchange: ExchangeClient;
+  board: QuoteBoard;
+  placement: PlacementWorker;
+}
+
+// handlers, routes and workers are declared apart but share these per running instance
+const markets = new WeakMap<object, Market>();
+function marketOf(svc: ServiceContext<MarketConfig>): Market {
+  let market = markets.get(svc);
+  if (!market) {
+    const { config } = svc;
+    const exchange = new ExchangeClient(config.EXCHANGE_URL, config.EXCHANGE_TIMEOUT_MS);
+    const policy = {
+      baseMs: config.PLACEMENT_RETRY_BASE_MS,
+      maxMs: config.PLACEMENT_RETRY_MAX_MS,
+      deadlineMs: config.PLACEMENT_DEADLINE_MS,
+    };
+    const options = { pollMs: config.PLACEMENT_POLL_MS, batchSize: config.PLACEMENT_BATCH };
+    market = {
+      exchange,
+      board: new QuoteBoard(),
+      placement: new PlacementWorker(svc, exchange, policy, options),
+    };
+    markets.set(svc, market);
+  }
+  return market;
+}
+
+const quoteOf = (quote: ExchangeQuote): Quote => ({
+  symbol: quote.symbol,
+  price: centsToDecimal(quote.priceCents),
+  at: quote.at.toISOString(),
+});
+
+export default defineService({
+  name: 'market',
+  version: '0.1.0',
+  port: 8084,
+  config: MarketConfig,
+  migrations: new URL('../migrations/', import.meta.url),
+  publishes: [OrderPlaced, OrderFailed, TradeExecuted, OrderExpired],
+
+  handlers: (svc) => {
+    const { placement } = marketOf(svc);
+    type Ids = { orderId: string; accountId: string };
+
+    // T4, the first half: one row per order, filled in as its events arrive in any order
+    const track = async (
+      { orderId, accountId }: Ids,
+      arrival: Arrival,
+      { tx, publish, log }: HandlerContext,
+    ) => {
+      const current = await placements.open(tx, orderId, accountId);
+      const verdict = afterArrival(current, arrival);
+      switch (verdict.kind) {
+        case 'ignored':
+          log.info({ status: current.status }, `${arrival.kind} ignored: ${verdict.why}`);
+          return;
+        case 'waiting':
+          await placements.record(tx, orderId, arrival);
+          return;
+        case 'ready':
+          await placements.record(tx, orderId, arrival);
+          await placements.ready(tx, orderId, new Date());
+          placement.wakeAfterCommit(tx);
+          return;
+        case 'failed':
+        case 'canceled':
+          // the first failure ends the order; C1-C3 follow from this one OrderFailed
+          log.info({ reason: verdict.reason }, 'order failed before placement');
+          await placements.close(tx, orderId, verdict.kind, verdict.reason);
+          await publish(OrderFailed, { orderId, accountId, reason: verdict.reason });
+      }
+    };
+
+    return {
+      track_order: on(OrderCreated, (order, ctx) => track(order, { kind: 'order_created', order }, ctx)),
+      track_reservation: on(PositionReserved, (reserved, ctx) =>
+        track(reserved, { kind: 'position_reserved' }, ctx),
+      ),
+      track_fee: on(FeeCharged, (fee, ctx) =>
+        track(fee, { kind: 'fee_charged', feeCents: fee.feeCents }, ctx),
+      ),
+      fail_on_reservation_failure: on(ReservationFailed, (failure, ctx) =>
+        track(failure, { kind: 'reservation_failed', reason: failure.reason }, ctx),
+      ),
+      fail_on_charge_failure: on(ChargeFailed, (failure, ctx) =>
+        track(failure, { kind: 'charge_failed', reason: failure.reason }, ctx),
+      ),
+      cancel_order: on(OrderCanceled, (cancel, ctx) => track(cancel, { kind: 'order_canceled' }, ctx)),
+    };
+  },
+
+  workers: (svc) => {
+    const { exchange, board, placement } = marketOf(svc);
+    const { config, pool, log } = svc;
+    return [
+      quotePoller({ exchange, board, pool, log }, config.QUOTE_POLL_MS),
+      placement,
+      executionFeed(svc, exchange, config.EXECUTION_POLL_MS),
+    ];
+  },
+
+  routes: (app, svc) => {
+    const { board } = marketOf(svc);
+    app.get('/market/quotes', { schema: { response: { 200: Quotes } } }, async () => ({
+      quotes: board.all().map(quoteOf),
+    }));
+    app.get(
+      '/market/quotes/:symbol',
+      { schema: { params: Type.Object({ symbol: SymbolParam }), response: { 200: Quote } } },
+      async ({ params }) => {
+        const quote = board.get(params.symbol);
+        if (!quote) throw new HttpError(404, ErrorCode.unknownSymbol, `no quote for ${params.symbol}`);
+        return quoteOf(quote);
+      },
+    );
+    app.get(
+      '/market/placements/:order_id',
+      { schema: { params: Type.Object({ order_id: Type.String({ format: 'uuid' }) }) } },
+      async ({ params }) => {
+        const placement = await placements.find(svc.pool, params.order_id, { lock: false });
+        if (!placement)
+          throw new HttpError(404, ErrorCode.orderNotFound, `no placement for order ${params.order_id}`);
+        return {
+          order_id: placement.orderId,
+          account_id: placement.accountId,
+          status: placement.status,
+          reason: placement.reason,
+          prerequisites: {
+            order_created: placement.orderCreated,
+            position_reserved: placement.positionReserved,
+            fee_charged: placement.feeCharged,
+          },
+          attempts: placement.attempts,
+          exchange_order_id: placement.exchangeOrderId,
+          fill_price: placement.fillPriceCents === null ? null : centsToDecimal(placement.fillPriceCents),
+        };
+      },
+    );
+  },
+});

@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { assessExecution } from '../src/executions.ts';
+import {
+  type Arrival,
+  afterArrival,
+  type PlacementStatus,
+  type Prerequisites,
+} from '../src/prerequisites.ts';
+
+const nothingYet: Prerequisites = {
+  status: 'waiting',
+  orderCreated: false,
+  positionReserved: false,
+  feeCharged: false,
+};
+const order = { side: 'sell' as const, symbol: 'ACME', quantity: 10, limitPriceCents: 9_500 };
+const created: Arrival = { kind: 'order_created', order };
+const reserved: Arrival = { kind: 'position_reserved' };
+const charged: Arrival = { kind: 'fee_charged', feeCents: 595 };
+const held = {
+  order_created: 'orderCreated',
+  position_reserved: 'positionReserved',
+  fee_charged: 'feeCharged',
+} as const;
+
+/** Applies arrivals one after the other, as the store would, and returns every verdict. */
+function track(arrivals: Arrival[], from = nothingYet) {
+  let state = from;
+  return arrivals.map((arrival) => {
+    const verdict = afterArrival(state, arrival);
+    if (verdict.kind === 'waiting' || verdict.kind === 'ready') {
+      state = { ...state, status: verdict.kind, [held[arrival.kind as keyof typeof held]]: true };
+    }
+    return verdict.kind;
+  });
+}
+
+describe('prerequisites of a placement', () => {
+  it('is ready once OrderCreated, PositionReserved and FeeCharged are all in, in any order', () => {
+    const orders = [
+      [created, reserved, charged],
+      [created, charged, reserved],
+      [reserved, created, charged],
+      [reserved, charged, created],
+      [charged, created, reserved],
+      [charged, reserved, created],
+    ];
+    for (const arrivals of orders) expect(track(arrivals)).toEqual(['waiting', 'waiting', 'ready']);
+  });
+
+  it('ignores a prerequisite arriving again once ready', () => {
+    expect(track([created, reserved, charged, reserved])).toEqual(['waiting', 'waiting', 'ready', 'ignored']);
+  });
+
+  it('fails on the first failed prerequisite, with its reason, whatever arrived before', () => {
+    expect(afterArrival(nothingYet, { kind: 'reservation_failed', reason: 'insufficient_shares' })).toEqual({
+      kind: 'failed',
+      reason: 'insufficient_shares',
+    });
+    const twoIn = { ...nothingYet, orderCreated: true, positionReserved: true };
+    expect(afterArrival(twoIn, { kind: 'charge_failed', reason: 'fee_above_quoted_maximum' })).toEqual({
+      kind: 'failed',
+      reason: 'fee_above_quoted_maximum',
+    });
+  });
+
+  it('ignores everything after the order failed', () => {
+    const failed = { ...nothingYet, status: 'failed' as const };
+    for (const arrival of [created, reserved, charged, { kind: 'charge_failed', reason: 'x' } as const]) {
+      expect(afterArrival(failed, arrival).kind).toBe('ignored');
+    }
+  });
+
+  it('is canceled by the customer while waiting or ready, but not once placed', () => {
+    const cancel: Arrival = { kind: 'order_canceled' };
+    const canceled = { kind: 'canceled', reason: 'canceled_by_customer' };
+    expect(afterArrival(nothingYet, cancel)).toEqual(canceled);
+    expect(afterArrival({ ...nothingYet, status: 'ready' }, cancel)).toEqual(canceled);
+    for (const status of ['placed', 'executed', 'expired', 'failed', 'canceled'] as const) {
+      expect(afterArrival({ ...nothingYet, status }, cancel).kind).toBe('ignored');
+    }
+  });
+
+  it('ignores a failure that contradicts a ready order', () => {
+    const ready = { status: 'ready' as const, orderCreated: true, positionReserved: true, feeCharged: true };
+    expect(afterArrival(ready, { kind: 'reservation_failed', reason: 'insufficient_cash' }).kind).toBe(
+      'ignored',
+    );
+  });
+});
+
+describe('executions from the exchange', () => {
+  const at = (status: PlacementStatus, attempts = 1) => assessExecution({ status, attempts });
+
+  it('settles a placed order', () => {
+    expect(at('placed')).toEqual({ kind: 'settle' });
+  });
+
+  it('places and settles an order whose placement timed out but reached the exchange', () => {
+    expect(at('ready', 1)).toEqual({ kind: 'place_and_settle' });
+    expect(at('ready', 0).kind).toBe('skip');
+  });
+
+  it('skips orders that are not ours or already final', () => {
+    expect(assessExecution(undefined).kind).toBe('skip');
+    for (const status of ['executed', 'expired', 'failed', 'canceled', 'waiting'] as const) {
+      expect(at(status).kind).toBe('skip');
+    }
+  });
+});

@@ -1,0 +1,293 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { type RunningService, startService } from '@simplebank/chassis';
+import { EventProbe, publishEvent, testEnvironment, waitFor } from '@simplebank/chassis/testing';
+import {
+  ChargeFailed,
+  type Envelope,
+  type EventDefinition,
+  FeeCharged,
+  OrderCanceled,
+  OrderCreated,
+  OrderExpired,
+  OrderFailed,
+  OrderPlaced,
+  type PayloadOf,
+  PositionReserved,
+  ReservationFailed,
+  TradeExecuted,
+} from '@simplebank/contracts';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import stockExchange from '../../stock-exchange/src/service.ts';
+import market from '../src/service.ts';
+
+let service: RunningService;
+let exchange: RunningService;
+let probe: EventProbe;
+let env: Record<string, string>;
+let amqpUrl: string;
+
+const startExchange = (port = 0) => startService(stockExchange, { env: { ...env, PORT: String(port) } });
+
+beforeAll(async () => {
+  env = await testEnvironment('market');
+  amqpUrl = env.AMQP_URL as string;
+  exchange = await startExchange();
+  const { port } = exchange.app.server.address() as AddressInfo;
+  service = await startService(market, {
+    env: {
+      ...env,
+      EXCHANGE_URL: `http://127.0.0.1:${port}`,
+      PLACEMENT_RETRY_BASE_MS: '20',
+      PLACEMENT_RETRY_MAX_MS: '100',
+    },
+    listen: false,
+  });
+  probe = await EventProbe.start(amqpUrl, [OrderPlaced, OrderFailed, TradeExecuted, OrderExpired]);
+});
+
+afterAll(async () => {
+  await probe?.close();
+  await service?.stop();
+  await exchange?.stop();
+});
+
+beforeEach(async () => {
+  await setFaults({ latency_ms: 0, error_rate: 0, reject_rate: 0, fill_delay_ms: 50, order_ttl_ms: 30_000 });
+  await exchange.app.inject({ method: 'DELETE', url: '/admin/prices/ACME' });
+});
+
+const setFaults = (faults: object) =>
+  exchange.app.inject({ method: 'PUT', url: '/admin/faults', payload: faults });
+const pin = (symbol: string, price_cents: number) =>
+  exchange.app.inject({ method: 'PUT', url: `/admin/prices/${symbol}`, payload: { price_cents } });
+
+const newOrder = (terms: Partial<PayloadOf<typeof OrderCreated>> = {}) => ({
+  ...OrderCreated.example,
+  orderId: randomUUID(),
+  ...terms,
+});
+type Order = ReturnType<typeof newOrder>;
+const ids = ({ orderId, accountId }: Order) => ({ orderId, accountId });
+
+/** An event to publish, with its payload. */
+type Delivery = readonly [EventDefinition, object];
+const created = (order: Order): Delivery => [OrderCreated, order];
+const reserved = (order: Order): Delivery => [
+  PositionReserved,
+  { ...PositionReserved.example, ...ids(order) },
+];
+const charged = (order: Order): Delivery => [FeeCharged, { ...FeeCharged.example, ...ids(order) }];
+
+/** Publishes an event and waits until market has handled it, so the next one comes strictly after. */
+async function deliver([event, payload]: Delivery): Promise<Envelope> {
+  const envelope = await publishEvent(amqpUrl, event, payload as PayloadOf<typeof event>);
+  await waitFor(`${event.name} to be handled`, async () => {
+    const { rowCount } = await service.context.pool.query('SELECT 1 FROM inbox WHERE message_id = $1', [
+      envelope.id,
+    ]);
+    return rowCount === 1;
+  });
+  return envelope;
+}
+
+const eventsOf = (orderId: string) =>
+  probe.received.filter((e) => (e.payload as { orderId: string }).orderId === orderId).map((e) => e.type);
+const placementOf = async (orderId: string) =>
+  (await service.app.inject({ url: `/market/placements/${orderId}` })).json();
+const sentToExchange = async (orderId: string) =>
+  (await exchange.app.inject({ url: `/orders/${orderId}` })).statusCode === 200;
+
+describe('market service (real RabbitMQ, PostgreSQL and stock-exchange simulator)', {
+  timeout: 30_000,
+}, () => {
+  it('serves the exchange quotes as decimal strings, and keeps them in its database', async () => {
+    await pin('ACME', 10_012);
+    const acme = await waitFor('the pinned ACME quote', async () => {
+      const response = await service.app.inject({ url: '/market/quotes/ACME' });
+      return response.statusCode === 200 && response.json().price === '100.12' && response.json();
+    });
+    expect(acme).toEqual({ symbol: 'ACME', price: '100.12', at: expect.any(String) });
+
+    const all = (await service.app.inject({ url: '/market/quotes' })).json();
+    expect(all.quotes.map((q: { symbol: string }) => q.symbol)).toEqual([
+      'ACME',
+      'GLOBEX',
+      'HOOLI',
+      'INITECH',
+      'UMBRELLA',
+    ]);
+    expect(all.quotes.every((q: { price: string }) => /^\d+\.\d{2}$/.test(q.price))).toBe(true);
+
+    const unknown = await service.app.inject({ url: '/market/quotes/NOPE' });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().error.code).toBe('unknown_symbol');
+
+    // stored too, so a restarted market has prices before its first poll
+    await waitFor('the ACME quote to be stored', async () => {
+      const { rows } = await service.context.pool.query(
+        `SELECT price_cents FROM quotes WHERE symbol = 'ACME'`,
+      );
+      return rows[0]?.price_cents === 10_012;
+    });
+  });
+
+  it('T4: places an order once OrderCreated, PositionReserved and FeeCharged are in, in any order, then executes it', async () => {
+    await pin('ACME', 10_012);
+    const permutations = [
+      [created, reserved, charged],
+      [created, charged, reserved],
+      [reserved, created, charged],
+      [reserved, charged, created],
+      [charged, created, reserved],
+      [charged, reserved, created],
+    ];
+    const orders = await Promise.all(
+      permutations.map(async (events, i) => {
+        const order = newOrder(i % 2 ? { side: 'buy', limitPriceCents: 10_500 } : {});
+        for (const event of events) await deliver(event(order));
+        return order;
+      }),
+    );
+    for (const order of orders) {
+      const placed = await probe.next(OrderPlaced, (p) => p.orderId === order.orderId);
+      expect(placed.correlationId).toBe(order.orderId);
+      const executed = await probe.next(TradeExecuted, (p) => p.orderId === order.orderId);
+      expect(executed.payload).toEqual({
+        orderId: order.orderId,
+        accountId: order.accountId,
+        side: order.side,
+        symbol: 'ACME',
+        quantity: 10,
+        fillPriceCents: 10_012,
+        feeCents: FeeCharged.example.feeCents,
+      });
+      expect(eventsOf(order.orderId)).toEqual(['OrderPlaced', 'TradeExecuted']);
+      expect(await placementOf(order.orderId)).toMatchObject({ status: 'executed', fill_price: '100.12' });
+    }
+  });
+
+  it('fails an order once on a failed reservation, whatever arrives after', async () => {
+    const order = newOrder();
+    await deliver(created(order));
+    await deliver([ReservationFailed, { ...ids(order), reason: 'insufficient_shares' }]);
+    const failed = await probe.next(OrderFailed, (p) => p.orderId === order.orderId);
+    expect(failed.payload).toEqual({ ...ids(order), reason: 'insufficient_shares' });
+
+    await deliver(charged(order));
+    await deliver([ChargeFailed, { ...ids(order), reason: 'fee_above_quoted_maximum' }]);
+    await deliver(reserved(order));
+    expect(eventsOf(order.orderId)).toEqual(['OrderFailed']);
+    expect(await placementOf(order.orderId)).toMatchObject({
+      status: 'failed',
+      reason: 'insufficient_shares',
+    });
+    expect(await sentToExchange(order.orderId)).toBe(false);
+  });
+
+  it('fails on a failed fee charge before OrderCreated has even arrived', async () => {
+    const order = newOrder();
+    await deliver([ChargeFailed, { ...ids(order), reason: 'fee_above_quoted_maximum' }]);
+    await probe.next(
+      OrderFailed,
+      (p) => p.orderId === order.orderId && p.reason === 'fee_above_quoted_maximum',
+    );
+    await deliver(created(order));
+    expect(eventsOf(order.orderId)).toEqual(['OrderFailed']);
+  });
+
+  it('fails an order the exchange rejects', async () => {
+    await setFaults({ reject_rate: 1 });
+    const order = newOrder();
+    for (const event of [created, reserved, charged]) await deliver(event(order));
+    const failed = await probe.next(OrderFailed, (p) => p.orderId === order.orderId);
+    expect(failed.payload.reason).toBe('exchange_rejected');
+    expect(eventsOf(order.orderId)).toEqual(['OrderFailed']);
+  });
+
+  it('keeps trying while the exchange is down, and places the order once it is back', async () => {
+    await pin('ACME', 10_012);
+    await setFaults({ error_rate: 1 });
+    const order = newOrder();
+    for (const event of [created, reserved, charged]) await deliver(event(order));
+    await waitFor('a few failed attempts', async () => (await placementOf(order.orderId)).attempts >= 3);
+    expect(await placementOf(order.orderId)).toMatchObject({ status: 'ready', reason: null });
+    expect(eventsOf(order.orderId)).toEqual([]);
+
+    await setFaults({ error_rate: 0 });
+    await probe.next(OrderPlaced, (p) => p.orderId === order.orderId);
+    const executed = await probe.next(TradeExecuted, (p) => p.orderId === order.orderId);
+    expect(executed.payload.fillPriceCents).toBe(10_012);
+    expect(eventsOf(order.orderId)).toEqual(['OrderPlaced', 'TradeExecuted']);
+  });
+
+  it('gives up on an exchange still down at the placement deadline', async () => {
+    await setFaults({ error_rate: 1 });
+    const order = newOrder();
+    for (const event of [created, reserved, charged]) await deliver(event(order));
+    await waitFor('a failed attempt', async () => (await placementOf(order.orderId)).attempts >= 1);
+    // as if it had been ready for an hour: the deadline (60 s) has passed
+    await service.context.pool.query(
+      `UPDATE placements SET ready_at = ready_at - interval '1 hour' WHERE order_id = $1`,
+      [order.orderId],
+    );
+    const failed = await probe.next(OrderFailed, (p) => p.orderId === order.orderId);
+    expect(failed.payload.reason).toBe('exchange_unavailable');
+    expect(eventsOf(order.orderId)).toEqual(['OrderFailed']);
+  });
+
+  it('announces an order that expired on the exchange unfilled', async () => {
+    await pin('ACME', 9_000);
+    await setFaults({ order_ttl_ms: 200 });
+    const order = newOrder({ limitPriceCents: 9_500 }); // a sell below the market: never fills
+    for (const event of [created, reserved, charged]) await deliver(event(order));
+    await probe.next(OrderPlaced, (p) => p.orderId === order.orderId);
+    const expired = await probe.next(OrderExpired, (p) => p.orderId === order.orderId);
+    expect(expired.payload).toEqual(ids(order));
+    expect(eventsOf(order.orderId)).toEqual(['OrderPlaced', 'OrderExpired']);
+    expect(await placementOf(order.orderId)).toMatchObject({ status: 'expired' });
+  });
+
+  it('cancels an order not yet placed, and never sends it to the exchange', async () => {
+    const order = newOrder();
+    await deliver(created(order));
+    await deliver(reserved(order));
+    await deliver([OrderCanceled, ids(order)]);
+    const failed = await probe.next(OrderFailed, (p) => p.orderId === order.orderId);
+    expect(failed.payload.reason).toBe('canceled_by_customer');
+
+    await deliver(charged(order));
+    expect(await placementOf(order.orderId)).toMatchObject({
+      status: 'canceled',
+      reason: 'canceled_by_customer',
+    });
+    expect(eventsOf(order.orderId)).toEqual(['OrderFailed']);
+    expect(await sentToExchange(order.orderId)).toBe(false);
+  });
+
+  it('ignores a cancel that comes after the order was placed', async () => {
+    await pin('ACME', 10_012);
+    const order = newOrder();
+    for (const event of [created, reserved, charged]) await deliver(event(order));
+    await probe.next(TradeExecuted, (p) => p.orderId === order.orderId);
+    await deliver([OrderCanceled, ids(order)]);
+    expect(eventsOf(order.orderId)).toEqual(['OrderPlaced', 'TradeExecuted']);
+  });
+
+  it('follows a restarted exchange from the start of its new execution feed', async () => {
+    const before = await service.context.pool.query('SELECT epoch, after_seq FROM execution_feed');
+    expect(before.rows[0].after_seq).toBeGreaterThan(0);
+    const { port } = exchange.app.server.address() as AddressInfo;
+    await exchange.stop();
+    exchange = await startExchange(port);
+    await pin('ACME', 10_012);
+
+    const order = newOrder();
+    for (const event of [created, reserved, charged]) await deliver(event(order));
+    const executed = await probe.next(TradeExecuted, (p) => p.orderId === order.orderId);
+    expect(executed.payload.fillPriceCents).toBe(10_012);
+    const after = await service.context.pool.query('SELECT epoch, after_seq FROM execution_feed');
+    expect(after.rows[0].epoch).not.toBe(before.rows[0].epoch);
+    expect(after.rows[0].after_seq).toBe(1);
+  });
+});
