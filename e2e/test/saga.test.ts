@@ -127,6 +127,6 @@ describe('the sell and buy saga across all services', () => {
       body: '{"account_id":',
     });
     expect(malformed.status).toBe(400);
-    expect((await malformed.json()).error.code).toBe('malformed_json');
+    expect(((await malformed.json()) as { error: { code: string } }).error.code).toBe('malformed_json');
   });
 });
