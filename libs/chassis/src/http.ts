@@ -75,7 +75,8 @@ export function createApp(log: Logger, metrics: Metrics): App {
       { method: request.method, route, status_code: reply.statusCode },
       reply.elapsedTime / 1000,
     );
-    if (reply.statusCode >= 500) {
+    // a 503 from /health/ready is an answer, not a failure
+    if (reply.statusCode >= 500 && !route.startsWith('/health')) {
       request.log.warn(
         { method: request.method, url: request.url, status_code: reply.statusCode },
         'request failed',
