@@ -3,35 +3,28 @@ import { Redis } from 'ioredis';
 import type { Gateway } from './config.ts';
 
 const CONNECT_TIMEOUT_MS = 5000;
-const clients = new WeakMap<Gateway, Redis>();
 
 /**
- * The gateway's Redis client, one per running service. The chassis hands readiness, routes and
- * workers the same context but has no hook to create a resource for all three, so the client is
- * created on first use and kept against that context.
+ * The gateway's Redis client. It connects only when `redisLifecycle` starts: setup runs before
+ * the broker connects, and a start that fails before the workers would leave it reconnecting.
  */
-export function redisOf(svc: Gateway): Redis {
-  let redis = clients.get(svc);
-  if (!redis) {
-    redis = new Redis(svc.config.REDIS_URL, {
-      keyPrefix: svc.config.REDIS_PREFIX,
-      lazyConnect: false,
-      // Redis only speeds the gateway up: a command fails fast instead of queueing while it is away.
-      maxRetriesPerRequest: 1,
-      enableOfflineQueue: false,
-      commandTimeout: 500,
-      connectionName: svc.name,
-    });
-    const log = svc.log;
-    redis.on('error', (error) => log.warn({ error }, 'Redis connection error'));
-    clients.set(svc, redis);
-  }
+export function createRedis(svc: Gateway): Redis {
+  const redis = new Redis(svc.config.REDIS_URL, {
+    keyPrefix: svc.config.REDIS_PREFIX,
+    lazyConnect: true,
+    // Redis only speeds the gateway up: a command fails fast instead of queueing while it is away.
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    commandTimeout: 500,
+    connectionName: svc.name,
+  });
+  const log = svc.log;
+  redis.on('error', (error) => log.warn({ error }, 'Redis connection error'));
   return redis;
 }
 
 /** Waits for Redis at start (a clear error when it is not there) and closes the client on stop. */
-export function redisLifecycle(svc: Gateway): Worker {
-  const redis = redisOf(svc);
+export function redisLifecycle(svc: Gateway, redis: Redis): Worker {
   return {
     async start() {
       if (redis.status === 'ready') return;
@@ -45,6 +38,8 @@ export function redisLifecycle(svc: Gateway): Worker {
             clearTimeout(timer);
             resolve();
           });
+          // a failed first attempt is retried until the timeout; the 'error' listener logs it
+          if (redis.status === 'wait') redis.connect().catch(() => undefined);
         });
       } catch (error) {
         redis.disconnect();
@@ -59,5 +54,4 @@ export function redisLifecycle(svc: Gateway): Worker {
 }
 
 /** Readiness: Redis answers a PING. */
-export const redisAnswers = (svc: Gateway) => async (): Promise<boolean> =>
-  (await redisOf(svc).ping()) === 'PONG';
+export const redisAnswers = (redis: Redis) => async (): Promise<boolean> => (await redis.ping()) === 'PONG';

@@ -2,7 +2,7 @@ import { defineService } from '@simplebank/chassis';
 import { GatewayConfig } from './config.ts';
 import { orderPlacement } from './order-placement.ts';
 import { quoteBook } from './quotes.ts';
-import { redisAnswers, redisLifecycle, redisOf } from './redis.ts';
+import { createRedis, redisAnswers, redisLifecycle } from './redis.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { feeRoutes } from './routes/fees.ts';
 import { marketRoutes } from './routes/market.ts';
@@ -20,18 +20,25 @@ export default defineService({
   config: GatewayConfig,
   // no migrations: the gateway keeps nothing durable; Redis holds short-lived data only
 
-  readiness: (svc) => ({ redis: redisAnswers(svc) }),
-  workers: (svc) => [redisLifecycle(svc)],
-
-  routes: (app, svc) => {
+  setup: (svc) => {
     const { config, log } = svc;
     const upstream = (name: string, url: string) => new Upstream(name, url, config.UPSTREAM_TIMEOUT_MS);
-    const orders = upstream('orders', config.ORDERS_URL);
-    const accounts = upstream('account-transactions', config.ACCOUNTS_URL);
-    const fees = upstream('fees', config.FEES_URL);
-    const market = upstream('market', config.MARKET_URL);
+    const redis = createRedis(svc);
+    return {
+      redis,
+      orders: upstream('orders', config.ORDERS_URL),
+      accounts: upstream('account-transactions', config.ACCOUNTS_URL),
+      fees: upstream('fees', config.FEES_URL),
+      quotes: quoteBook(upstream('market', config.MARKET_URL), redis, log),
+    };
+  },
 
-    const quotes = quoteBook(market, redisOf(svc), log);
+  readiness: (_svc, { redis }) => ({ redis: redisAnswers(redis) }),
+  workers: (svc, { redis }) => [redisLifecycle(svc, redis)],
+
+  routes: (app, svc, { orders, accounts, fees, quotes }) => {
+    const { config, log } = svc;
+    // built here, not in setup: the broker is connected only after setup
     const placement = orderPlacement({
       quotes,
       accounts,

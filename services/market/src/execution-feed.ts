@@ -1,9 +1,15 @@
-import type { Pool, Publish, ServiceContext, Tx, Worker } from '@simplebank/chassis';
+import {
+  Poller,
+  type Pool,
+  type Publish,
+  type ServiceContext,
+  type Tx,
+  type Worker,
+} from '@simplebank/chassis';
 import { OrderExpired, OrderPlaced, TradeExecuted } from '@simplebank/contracts';
 import type { ExchangeClient, Execution } from './exchange-client.ts';
 import { assessExecution } from './executions.ts';
 import { type KnownPlacement, placements } from './placements.ts';
-import { Poller } from './poller.ts';
 
 const PAGE = 100;
 

@@ -1,8 +1,7 @@
-import type { Logger, ServiceContext, Tx, Worker } from '@simplebank/chassis';
+import { type Logger, Poller, type ServiceContext, type Worker } from '@simplebank/chassis';
 import { OrderFailed, OrderPlaced } from '@simplebank/contracts';
 import type { ExchangeClient } from './exchange-client.ts';
 import { placements } from './placements.ts';
-import { Poller } from './poller.ts';
 import { nextAttempt, type RetryPolicy } from './retry-schedule.ts';
 
 /**
@@ -12,10 +11,6 @@ import { nextAttempt, type RetryPolicy } from './retry-schedule.ts';
  */
 export class PlacementWorker implements Worker {
   private readonly poller: Poller;
-  private readonly madeReady = new WeakSet<Tx>();
-  private readonly onRelease = (_error: Error | undefined, client: Tx) => {
-    if (this.madeReady.delete(client)) this.poller.wake();
-  };
 
   constructor(
     private readonly svc: ServiceContext<unknown>,
@@ -27,19 +22,16 @@ export class PlacementWorker implements Worker {
   }
 
   start(): void {
-    // The chassis releases a handler's client only after COMMIT: the row is visible to us by then.
-    this.svc.pool.on('release', this.onRelease);
     this.poller.start();
   }
 
-  async stop(): Promise<void> {
-    await this.poller.stop();
-    this.svc.pool.off('release', this.onRelease);
+  stop(): Promise<void> {
+    return this.poller.stop();
   }
 
-  /** Called by a handler that made an order ready: place it as soon as its transaction commits. */
-  wakeAfterCommit(tx: Tx): void {
-    this.madeReady.add(tx);
+  /** Places what became due now instead of at the next poll (call it once the order is committed). */
+  wake(): void {
+    this.poller.wake();
   }
 
   private async placeDue(): Promise<boolean> {

@@ -1,6 +1,5 @@
-import type { Logger, Pool, Worker } from '@simplebank/chassis';
+import { type Logger, Poller, type Pool, type Worker } from '@simplebank/chassis';
 import type { ExchangeClient } from './exchange-client.ts';
-import { Poller } from './poller.ts';
 import { type QuoteBoard, quoteStore } from './quotes.ts';
 
 /** Keeps the quote board current from the exchange's `GET /quotes`, and the quotes table with it. */

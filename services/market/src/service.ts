@@ -40,33 +40,21 @@ const MarketConfig = Type.Object({
 });
 type MarketConfig = Static<typeof MarketConfig>;
 
-interface Market {
-  exchange: ExchangeClient;
-  board: QuoteBoard;
-  placement: PlacementWorker;
-}
-
-// handlers, routes and workers are declared apart but share these per running instance
-const markets = new WeakMap<object, Market>();
-function marketOf(svc: ServiceContext<MarketConfig>): Market {
-  let market = markets.get(svc);
-  if (!market) {
-    const { config } = svc;
-    const exchange = new ExchangeClient(config.EXCHANGE_URL, config.EXCHANGE_TIMEOUT_MS);
-    const policy = {
-      baseMs: config.PLACEMENT_RETRY_BASE_MS,
-      maxMs: config.PLACEMENT_RETRY_MAX_MS,
-      deadlineMs: config.PLACEMENT_DEADLINE_MS,
-    };
-    const options = { pollMs: config.PLACEMENT_POLL_MS, batchSize: config.PLACEMENT_BATCH };
-    market = {
-      exchange,
-      board: new QuoteBoard(),
-      placement: new PlacementWorker(svc, exchange, policy, options),
-    };
-    markets.set(svc, market);
-  }
-  return market;
+/** What the handlers, routes and workers of one running market share. */
+function openMarket(svc: ServiceContext<MarketConfig>) {
+  const { config } = svc;
+  const exchange = new ExchangeClient(config.EXCHANGE_URL, config.EXCHANGE_TIMEOUT_MS);
+  const policy = {
+    baseMs: config.PLACEMENT_RETRY_BASE_MS,
+    maxMs: config.PLACEMENT_RETRY_MAX_MS,
+    deadlineMs: config.PLACEMENT_DEADLINE_MS,
+  };
+  const options = { pollMs: config.PLACEMENT_POLL_MS, batchSize: config.PLACEMENT_BATCH };
+  return {
+    exchange,
+    board: new QuoteBoard(),
+    placement: new PlacementWorker(svc, exchange, policy, options),
+  };
 }
 
 const quoteOf = (quote: ExchangeQuote): Quote => ({
@@ -83,15 +71,16 @@ export default defineService({
   migrations: new URL('../migrations/', import.meta.url),
   publishes: [OrderPlaced, OrderFailed, TradeExecuted, OrderExpired],
 
-  handlers: (svc) => {
-    const { placement } = marketOf(svc);
+  setup: openMarket,
+
+  handlers: (_svc, { placement }) => {
     type Ids = { orderId: string; accountId: string };
 
     // T4, the first half: one row per order, filled in as its events arrive in any order
     const track = async (
       { orderId, accountId }: Ids,
       arrival: Arrival,
-      { tx, publish, log }: HandlerContext,
+      { tx, publish, afterCommit, log }: HandlerContext,
     ) => {
       const current = await placements.open(tx, orderId, accountId);
       const verdict = afterArrival(current, arrival);
@@ -105,7 +94,8 @@ export default defineService({
         case 'ready':
           await placements.record(tx, orderId, arrival);
           await placements.ready(tx, orderId, new Date());
-          placement.wakeAfterCommit(tx);
+          // placed at once rather than at the next poll; only after commit can the worker see it
+          afterCommit(() => placement.wake());
           return;
         case 'failed':
         case 'canceled':
@@ -134,8 +124,7 @@ export default defineService({
     };
   },
 
-  workers: (svc) => {
-    const { exchange, board, placement } = marketOf(svc);
+  workers: (svc, { exchange, board, placement }) => {
     const { config, pool, log } = svc;
     return [
       quotePoller({ exchange, board, pool, log }, config.QUOTE_POLL_MS),
@@ -144,8 +133,7 @@ export default defineService({
     ];
   },
 
-  routes: (app, svc) => {
-    const { board } = marketOf(svc);
+  routes: (app, svc, { board }) => {
     app.get('/market/quotes', { schema: { response: { 200: Quotes } } }, async () => ({
       quotes: board.all().map(quoteOf),
     }));

@@ -17,8 +17,8 @@ import {
   ReservationFailed,
   TradeExecuted,
 } from '@simplebank/contracts';
+import stockExchange from '@simplebank/stock-exchange';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import stockExchange from '../../stock-exchange/src/service.ts';
 import market from '../src/service.ts';
 
 let service: RunningService;

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConfigError, defineService, HttpError, type ServiceContext, type Worker } from '@simplebank/chassis';
+import { ConfigError, defineService, HttpError, type Logger, Poller } from '@simplebank/chassis';
 import { ErrorCode } from '@simplebank/contracts';
 import { type Static, Type } from 'typebox';
 import { SimulatedExchange } from './exchange.ts';
@@ -50,40 +50,31 @@ const ExecutionsQuery = Type.Object({
 /** How often resting orders are matched against the current prices. */
 const MATCH_EVERY_MS = 20;
 
-// routes and workers are declared apart but share one exchange per running instance
-const exchanges = new WeakMap<object, SimulatedExchange>();
-function exchangeOf(svc: ServiceContext<ExchangeConfig>): SimulatedExchange {
-  let exchange = exchanges.get(svc);
-  if (!exchange) {
-    const { config } = svc;
-    let openings: Map<string, number>;
-    try {
-      openings = parseSymbols(config.SYMBOLS);
-    } catch (error) {
-      throw new ConfigError(`Invalid configuration: SYMBOLS ${(error as Error).message}`);
-    }
-    const faults = {
-      latency_ms: config.LATENCY_MS,
-      error_rate: config.ERROR_RATE,
-      reject_rate: config.REJECT_RATE,
-      fill_delay_ms: config.FILL_DELAY_MS,
-      order_ttl_ms: config.ORDER_TTL_MS,
-    };
-    exchange = new SimulatedExchange(openings, faults, Date.now());
-    exchanges.set(svc, exchange);
+/** The simulated exchange, at its opening prices and with the configured faults. */
+function openExchange(config: ExchangeConfig): SimulatedExchange {
+  let openings: Map<string, number>;
+  try {
+    openings = parseSymbols(config.SYMBOLS);
+  } catch (error) {
+    throw new ConfigError(`Invalid configuration: SYMBOLS ${(error as Error).message}`);
   }
-  return exchange;
+  const faults = {
+    latency_ms: config.LATENCY_MS,
+    error_rate: config.ERROR_RATE,
+    reject_rate: config.REJECT_RATE,
+    fill_delay_ms: config.FILL_DELAY_MS,
+    order_ttl_ms: config.ORDER_TTL_MS,
+  };
+  return new SimulatedExchange(openings, faults, Date.now());
 }
 
-/** Runs `tick` every `ms` until stopped. */
-const every = (ms: number, tick: () => void): Worker => {
-  let timer: NodeJS.Timeout | undefined;
-  return {
-    start: () => {
-      timer = setInterval(tick, ms);
-    },
-    stop: () => clearInterval(timer),
+/** Runs `tick` every `ms`; a tick leaves nothing over, so a pass never asks to run again at once. */
+const every = (what: string, ms: number, log: Logger, tick: () => void): Poller => {
+  const pass = async () => {
+    tick();
+    return false;
   };
+  return new Poller(what, ms, pass, log);
 };
 
 /** The external stock exchange, simulated in memory, with faults to inject at run time. */
@@ -94,16 +85,15 @@ export default defineService({
   config: ExchangeConfig,
   broker: false,
 
-  workers: (svc) => {
-    const exchange = exchangeOf(svc);
-    return [
-      every(svc.config.PRICE_STEP_MS, () => exchange.stepPrices(Date.now(), Math.random)),
-      every(MATCH_EVERY_MS, () => exchange.matchOpenOrders(Date.now())),
-    ];
-  },
+  // one exchange per running instance, shared by the routes and the clock that moves it
+  setup: (svc) => openExchange(svc.config),
 
-  routes: (app, svc) => {
-    const exchange = exchangeOf(svc);
+  workers: ({ config, log }, exchange) => [
+    every('stepping prices', config.PRICE_STEP_MS, log, () => exchange.stepPrices(Date.now(), Math.random)),
+    every('matching open orders', MATCH_EVERY_MS, log, () => exchange.matchOpenOrders(Date.now())),
+  ],
+
+  routes: (app, _svc, exchange) => {
     const quoteOrThrow = <Q>(symbol: string, quote: Q | undefined): Q => {
       if (!quote) throw new HttpError(404, ErrorCode.unknownSymbol, `no such symbol ${symbol}`);
       return quote;
