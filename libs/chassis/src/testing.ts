@@ -128,6 +128,7 @@ export class EventProbe {
 
   static async start(amqpUrl: string, events: readonly EventDefinition[]): Promise<EventProbe> {
     const connection = new Connection(amqpUrl);
+    connection.on('error', () => undefined); // it reconnects by itself
     const queue = `probe-${randomUUID()}`;
     let probe: EventProbe | undefined;
     const pending: Envelope[] = [];

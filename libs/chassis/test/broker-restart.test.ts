@@ -22,6 +22,7 @@ beforeAll(async () => {
   env = await testEnvironment('chassis_restart');
   service = await startService(counter, { env, listen: false });
   rabbit = new Connection(env.AMQP_URL);
+  rabbit.on('error', () => undefined); // it reconnects by itself; the restarts here are on purpose
   await rabbit.queueDeclare({ queue: witness, durable: true, arguments: { 'x-queue-type': 'quorum' } });
   await rabbit.queueBind({
     queue: witness,

@@ -19,6 +19,7 @@ beforeAll(async () => {
   env = await testEnvironment('chassis');
   db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
   rabbit = new Connection(env.AMQP_URL);
+  rabbit.on('error', () => undefined); // it reconnects by itself
 });
 
 afterAll(async () => {
