@@ -7,10 +7,10 @@ import {
   ConsumerStatus,
   type Publisher,
   type PublisherProps,
-  type RPCClient,
 } from 'rabbitmq-client';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
+import { DirectReplyClient } from './rpc-client.ts';
 import { deadLetterExchange, deadLetterQueue, rpcQueue } from './topology.ts';
 
 export type { AsyncMessage };
@@ -44,8 +44,7 @@ export class Broker {
   readonly connection: Connection;
   readonly publisher: Publisher;
   private readonly consumers: Consumer[] = [];
-  /** One RPC client per timeout: rabbitmq-client fixes the timeout when a client is made. */
-  private readonly rpcClients = new Map<number, RPCClient>();
+  private rpcClient: DirectReplyClient | undefined;
   private readyConsumers = new Set<Consumer>();
   private readonly topology: Required<Pick<PublisherProps, 'exchanges' | 'queues' | 'queueBindings'>>;
 
@@ -223,31 +222,22 @@ export class Broker {
     timeoutMs: number,
     options: { correlationId?: string } = {},
   ): Promise<T> {
-    let client = this.rpcClients.get(timeoutMs);
-    if (!client) {
-      client = this.connection.createRPCClient({ confirm: true, timeout: timeoutMs });
-      this.rpcClients.set(timeoutMs, client);
-    }
+    this.rpcClient ??= new DirectReplyClient(this.connection);
     const queue = rpcQueue(service);
     const started = performance.now();
     const messageId = randomUUID();
     let outcome = 'ok';
     try {
-      const response = await client.send(
-        {
-          routingKey: queue,
-          messageId,
-          contentType: 'application/json',
-          type: method,
-          appId: this.service,
-          // The server drops a request whose caller has already given up.
-          headers: {
-            'x-deadline': Date.now() + timeoutMs,
-            'x-correlation-id': options.correlationId ?? messageId,
-          },
+      const response = await this.rpcClient.call(queue, { method, params }, timeoutMs, {
+        messageId,
+        type: method,
+        appId: this.service,
+        // The server drops a request whose caller has already given up.
+        headers: {
+          'x-deadline': Date.now() + timeoutMs,
+          'x-correlation-id': options.correlationId ?? messageId,
         },
-        { method, params },
-      );
+      });
       const reply = response.body as RpcReply<T>;
       if (!reply.ok) {
         outcome = reply.error.code;
@@ -283,7 +273,7 @@ export class Broker {
 
   async close(): Promise<void> {
     await this.stopConsuming();
-    await Promise.all([...this.rpcClients.values()].map((client) => client.close()));
+    await this.rpcClient?.close();
     await this.publisher.close();
     await this.connection.close();
   }

@@ -119,6 +119,30 @@ describe('consuming against real RabbitMQ and PostgreSQL', () => {
       expect(await effectsFor(orderId)).toBe(0);
     });
 
+    it('answers a burst of RPC calls made before the reply channel exists, each with its own reply', async () => {
+      // Spread over event-loop turns, as requests arriving over HTTP are, so some land while the
+      // reply consumer is still being set up.
+      const calls: Promise<{ n: number }>[] = [];
+      for (let n = 0; n < 300; n++) {
+        calls.push(service.context.broker.call<{ n: number }>('chassis-fixture', 'echo', { n }, 5000));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect((await Promise.all(calls)).map((r) => r.n)).toEqual(Array.from({ length: 300 }, (_, n) => n));
+    });
+
+    it('answers RPC errors with a code: bad params, and no server at all', async () => {
+      await expect(
+        service.context.broker.call('chassis-fixture', 'echo', { n: 'x' }, 5000),
+      ).rejects.toMatchObject({
+        code: 'validation_failed',
+      });
+      const started = Date.now();
+      await expect(service.context.broker.call('nobody', 'echo', {}, 5000)).rejects.toMatchObject({
+        code: 'service_unavailable',
+      });
+      expect(Date.now() - started).toBeLessThan(2000); // returned as unroutable, not timed out
+    });
+
     it('reports ready only with its database and broker up and its consumers running', async () => {
       const response = await service.app.inject({ url: '/health/ready' });
       expect(response.statusCode).toBe(200);
