@@ -1,7 +1,7 @@
 import { waitFor } from '@simplebank/chassis/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  account,
+  accountWithoutHolds,
   call,
   cents,
   feeCharge,
@@ -24,7 +24,7 @@ describe('the sell and buy saga across all services', () => {
     const done = await settled(orderId);
     expect(done.status).toBe('executed');
     expect(done.history.map((h) => h.status)).toEqual(['created', 'placed', 'executed']);
-    const after = await account(accountId);
+    const after = await accountWithoutHolds(accountId);
     expect(position(after, 'ACME')).toMatchObject({ quantity: 15, reserved: 0 });
     const proceeds = 5 * cents(done.fill_price) - cents(done.fee);
     expect(cents(after.cash.available)).toBe(10_000 + proceeds);
@@ -37,7 +37,7 @@ describe('the sell and buy saga across all services', () => {
     const orderId = await placeOrder('buy', accountId, 'GLOBEX', 10);
     const done = await settled(orderId);
     expect(done.status).toBe('executed');
-    const after = await account(accountId);
+    const after = await accountWithoutHolds(accountId);
     expect(position(after, 'GLOBEX')).toMatchObject({ quantity: 10, reserved: 0 });
     expect(cents(after.cash.available)).toBe(500_000 - 10 * cents(done.fill_price) - cents(done.fee));
     expect(after.cash.reserved).toBe('0.00');
@@ -48,7 +48,7 @@ describe('the sell and buy saga across all services', () => {
     const orderId = await placeOrder('sell', accountId, 'ACME', 4);
     const done = await settled(orderId);
     expect(done).toMatchObject({ status: 'failed', reason: 'insufficient_shares' });
-    const after = await account(accountId);
+    const after = await accountWithoutHolds(accountId);
     expect(position(after, 'ACME')).toMatchObject({ quantity: 3, reserved: 0 });
     expect(after.cash).toEqual({ available: '100.00', reserved: '0.00' });
     await waitFor('the fee to be refunded or never charged', async () =>
@@ -61,7 +61,7 @@ describe('the sell and buy saga across all services', () => {
     const orderId = await placeOrder('buy', accountId, 'UMBRELLA', 1);
     const done = await settled(orderId);
     expect(done).toMatchObject({ status: 'failed', reason: 'insufficient_cash' });
-    expect((await account(accountId)).cash).toEqual({ available: '10.00', reserved: '0.00' });
+    expect((await accountWithoutHolds(accountId)).cash).toEqual({ available: '10.00', reserved: '0.00' });
   });
 
   it('the exchange rejecting: failed, and C1–C3 undo the order, the hold and the fee', async () => {
@@ -71,10 +71,10 @@ describe('the sell and buy saga across all services', () => {
     const done = await settled(orderId);
     expect(done).toMatchObject({ status: 'failed', reason: 'exchange_rejected' }); // C1
     await waitFor('the hold to be released (C2)', async () => {
-      const after = await account(accountId);
+      const after = await accountWithoutHolds(accountId);
       return position(after, 'INITECH').reserved === 0 && after.cash.reserved === '0.00';
     });
-    const after = await account(accountId);
+    const after = await accountWithoutHolds(accountId);
     expect(position(after, 'INITECH').quantity).toBe(10);
     expect(after.cash.available).toBe('100.00');
     await waitFor(
@@ -101,7 +101,7 @@ describe('the sell and buy saga across all services', () => {
     await setFaults({ error_rate: 0 });
     const done = await settled(orderId, 30_000);
     expect(done.status).toBe('executed');
-    expect(position(await account(accountId), 'HOOLI').quantity).toBe(0);
+    expect(position(await accountWithoutHolds(accountId), 'HOOLI').quantity).toBe(0);
   });
 
   it('bad input gets a 4xx with a machine-readable code, never a 5xx', async () => {

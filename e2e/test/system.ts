@@ -47,6 +47,18 @@ export async function account(accountId: string): Promise<Account> {
   return body;
 }
 
+/**
+ * The account once nothing is held any more. Each service applies an order's outcome from its own
+ * queue, so orders may say `executed` a moment before account-transactions has settled.
+ */
+export async function accountWithoutHolds(accountId: string): Promise<Account> {
+  return waitFor(`account ${accountId} to hold nothing`, async () => {
+    const current = await account(accountId);
+    const held = current.cash.reserved !== '0.00' || current.positions.some((p) => p.reserved !== 0);
+    return held ? undefined : current;
+  });
+}
+
 export const position = (a: Account, symbol: string) =>
   a.positions.find((p) => p.symbol === symbol) ?? { symbol, quantity: 0, reserved: 0, current_value: null };
 
