@@ -17,8 +17,10 @@ export const BaseConfig = Type.Object({
   DATABASE_URL: Type.Optional(Type.String()),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
   PREFETCH: Type.Integer({ minimum: 1, maximum: 500, default: 20 }),
-  /** Deliveries of one message before it is dead-lettered. */
-  DELIVERY_LIMIT: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
+  /** Runs of a failing handler before its message is parked in the dead-letter queue. */
+  HANDLER_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
+  /** Waits before the 2nd, 3rd, … run of a failing handler (the last repeats), ±20 % jitter. */
+  RETRY_DELAYS_MS: Type.String({ pattern: '^\\d+(,\\d+)*$', default: '1000,5000,30000' }),
   RPC_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 5000 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 10_000 }),
   GIT_COMMIT: Type.String({ default: 'unknown' }),

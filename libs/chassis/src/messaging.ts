@@ -11,7 +11,7 @@ import {
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import { DirectReplyClient } from './rpc-client.ts';
-import { deadLetterExchange, deadLetterQueue, rpcQueue } from './topology.ts';
+import { DELIVERY_LIMIT, deadLetterExchange, deadLetterQueue, retryQueue, rpcQueue } from './topology.ts';
 
 export type { AsyncMessage };
 export { ConsumerStatus };
@@ -53,7 +53,11 @@ export class Broker {
     private readonly service: string,
     private readonly log: Logger,
     private readonly metrics: Metrics,
-    options: { publishes: EventDefinition[]; handlerQueues: HandlerQueue[] },
+    private readonly options: {
+      publishes: EventDefinition[];
+      handlerQueues: HandlerQueue[];
+      retry: { attempts: number; delaysMs: number[] };
+    },
   ) {
     this.connection = new Connection({ url, connectionName: service, retryLow: 200, retryHigh: 5000 });
     this.connection.on('error', (error) => log.warn({ error }, 'RabbitMQ connection error'));
@@ -68,11 +72,15 @@ export class Broker {
         })),
         { exchange: dlx, type: 'direct', durable: true },
       ],
-      queues: options.handlerQueues.map(({ queue }) => ({
-        queue: deadLetterQueue(queue),
-        durable: true,
-        arguments: { 'x-queue-type': 'quorum' },
-      })),
+      queues: options.handlerQueues.flatMap(({ queue }) => [
+        { queue: deadLetterQueue(queue), durable: true, arguments: { 'x-queue-type': 'quorum' } },
+        // Classic queues: messages carry their own expiry, then go back to the handler queue.
+        ...options.retry.delaysMs.map((_, i) => ({
+          queue: retryQueue(queue, i + 1),
+          durable: true,
+          arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': queue },
+        })),
+      ]),
       queueBindings: options.handlerQueues.map(({ queue }) => ({
         exchange: dlx,
         queue: deadLetterQueue(queue),
@@ -100,11 +108,13 @@ export class Broker {
 
   /**
    * Consumes one handler queue: a durable quorum queue with a delivery limit and a dead-letter
-   * queue. `handle` resolves once its effect is committed; only then is the message acked.
+   * queue. `handle` resolves once its effect is committed; only then is the message acked. A
+   * failing handler's message waits in a retry queue and comes back, with growing delays, until
+   * it has failed `retry.attempts` times; then it is parked with the error.
    */
   consume(
     { queue, event }: HandlerQueue,
-    options: { prefetch: number; deliveryLimit: number },
+    options: { prefetch: number },
     handle: (envelope: Envelope, message: AsyncMessage) => Promise<'handled' | 'duplicate'>,
   ): Consumer {
     const consumer = this.connection.createConsumer(
@@ -115,7 +125,7 @@ export class Broker {
           durable: true,
           arguments: {
             'x-queue-type': 'quorum',
-            'x-delivery-limit': options.deliveryLimit,
+            'x-delivery-limit': DELIVERY_LIMIT,
             'x-dead-letter-exchange': deadLetterExchange(this.service),
             'x-dead-letter-routing-key': queue,
           },
@@ -146,13 +156,8 @@ export class Broker {
             observe('dead_lettered');
             return ConsumerStatus.ACK;
           }
-          const attempt = Number(message.headers?.['x-delivery-count'] ?? 0) + 1;
-          this.log.error(
-            { error, queue, message_id: message.messageId, attempt, order_id: orderIdOf(message.body) },
-            'handler failed; message returned to the queue',
-          );
-          observe('retry');
-          return ConsumerStatus.REQUEUE;
+          observe(await this.retryLater(queue, message, error as Error));
+          return ConsumerStatus.ACK;
         }
       },
     );
@@ -287,23 +292,68 @@ export class Broker {
     });
   }
 
+  /**
+   * Puts a failed message in the retry queue of its attempt, or parks it after the last attempt.
+   * If this publish fails the handler's error propagates and the broker requeues the message.
+   */
+  private async retryLater(
+    queue: string,
+    message: AsyncMessage,
+    error: Error,
+  ): Promise<'retry' | 'dead_lettered'> {
+    const { attempts, delaysMs } = this.options.retry;
+    const attempt = Number(message.headers?.['x-attempt'] ?? 0) + 1;
+    if (attempt >= attempts) {
+      await this.park(queue, message, `failed ${attempt} times; last error: ${error.message}`, {
+        'x-attempts': attempt,
+      });
+      return 'dead_lettered';
+    }
+    const level = Math.min(attempt, delaysMs.length);
+    const delay = Math.round((delaysMs[level - 1] ?? 1000) * (0.8 + Math.random() * 0.4));
+    this.log.warn(
+      {
+        error,
+        queue,
+        message_id: message.messageId,
+        attempt,
+        retry_in_ms: delay,
+        order_id: orderIdOf(message.body),
+      },
+      'handler failed; will retry',
+    );
+    await this.publisher.send(
+      {
+        ...forwardedProperties(message),
+        exchange: '',
+        routingKey: retryQueue(queue, level),
+        expiration: String(delay),
+        headers: { ...message.headers, 'x-attempt': attempt, 'x-last-error': error.message },
+      },
+      message.body,
+    );
+    return 'retry';
+  }
+
   /** Sends a message that can never succeed to its dead-letter queue with the reason attached. */
-  private async park(queue: string, message: AsyncMessage, reason: string): Promise<void> {
+  private async park(
+    queue: string,
+    message: AsyncMessage,
+    reason: string,
+    extraHeaders: Record<string, unknown> = {},
+  ): Promise<void> {
     this.log.error(
       { queue, message_id: message.messageId, reason },
       'message parked in the dead-letter queue',
     );
     await this.publisher.send(
       {
+        ...forwardedProperties(message),
         exchange: deadLetterExchange(this.service),
         routingKey: queue,
-        messageId: message.messageId,
-        correlationId: message.correlationId,
-        type: message.type,
-        contentType: message.contentType,
-        durable: true,
         headers: {
           ...message.headers,
+          ...extraHeaders,
           'x-death-reason': reason,
           'x-original-exchange': message.exchange,
           'x-original-routing-key': message.routingKey,
@@ -313,6 +363,19 @@ export class Broker {
       message.body,
     );
   }
+}
+
+/** The properties a re-published copy keeps from the original delivery. */
+function forwardedProperties(message: AsyncMessage) {
+  return {
+    messageId: message.messageId,
+    correlationId: message.correlationId,
+    type: message.type,
+    contentType: message.contentType,
+    appId: message.appId,
+    timestamp: message.timestamp,
+    durable: true,
+  };
 }
 
 function validateMessage(message: AsyncMessage, event: EventDefinition): string | undefined {

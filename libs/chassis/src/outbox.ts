@@ -74,6 +74,7 @@ interface OutboxRow {
 export class OutboxRelay implements Worker {
   private listener: pg.Client | undefined;
   private stopped = false;
+  private relistening = false;
   private readonly poller: Poller;
 
   constructor(
@@ -118,11 +119,21 @@ export class OutboxRelay implements Worker {
       this.log.warn({ error }, 'outbox listener lost its connection; polling until it is back');
       this.listener = undefined;
       client.end().catch(() => undefined);
-      setTimeout(() => this.listen().catch(() => undefined), 1000).unref();
+      this.listenAgainLater();
     });
     await client.connect();
     await client.query('LISTEN outbox');
     this.listener = client;
+  }
+
+  /** Keeps trying to LISTEN again, every second, for as long as the relay runs. */
+  private listenAgainLater(): void {
+    if (this.relistening || this.stopped) return;
+    this.relistening = true;
+    setTimeout(() => {
+      this.relistening = false;
+      this.listen().catch(() => this.listenAgainLater());
+    }, 1000).unref();
   }
 
   private async relayBatch(): Promise<number> {

@@ -181,6 +181,7 @@ export async function startService<P extends TProperties, S>(
     svc.broker = new Broker(config.AMQP_URL, name, log, metrics, {
       publishes: definition.publishes ?? [],
       handlerQueues,
+      retry: { attempts: config.HANDLER_ATTEMPTS, delaysMs: config.RETRY_DELAYS_MS.split(',').map(Number) },
     });
     try {
       await svc.broker.declareTopology(5000);
@@ -222,10 +223,8 @@ export async function startService<P extends TProperties, S>(
     }
     for (const { queue, event, handler } of handlerQueues) {
       const spec = handlers[handler] as (typeof handlers)[string];
-      svc.broker.consume(
-        { queue, event },
-        { prefetch: config.PREFETCH, deliveryLimit: config.DELIVERY_LIMIT },
-        (envelope) => handleOnce(svc, queue, spec, envelope),
+      svc.broker.consume({ queue, event }, { prefetch: config.PREFETCH }, (envelope) =>
+        handleOnce(svc, queue, spec, envelope),
       );
     }
     if (Object.keys(rpcMethods).length > 0) serveRpc(svc, rpcMethods);
@@ -265,11 +264,15 @@ function serveRpc<C>(svc: ServiceContext<C>, rpcMethods: Record<string, RpcMetho
     }
     const header = message.headers?.['x-correlation-id'];
     const correlationId = typeof header === 'string' ? header : (message.messageId ?? randomUUID());
-    return svc.transaction(
-      { correlationId, causationId: message.messageId ?? null },
-      (tx, publish, afterCommit) =>
-        spec.handle(params, { tx, publish, afterCommit, log: svc.log, correlationId }),
-    );
+    const deadline = Number(message.headers?.['x-deadline'] ?? Number.POSITIVE_INFINITY);
+    const cause = { correlationId, causationId: message.messageId ?? null };
+    return svc.transaction(cause, async (tx, publish, afterCommit) => {
+      const result = await spec.handle(params, { tx, publish, afterCommit, log: svc.log, correlationId });
+      // The caller has given up and told its customer so: commit nothing it does not know of.
+      if (Date.now() > deadline)
+        throw new RpcError('service_unavailable', 'the caller gave up before this committed');
+      return result;
+    });
   });
 }
 

@@ -13,3 +13,16 @@ export const deadLetterQueue = (queue: string): string => `${queue}.dlq`;
 export const deadLetterExchange = (service: string): string => `${service}.dlx`;
 
 export const rpcQueue = (service: string): string => `rpc-${service}`;
+
+/**
+ * Where a failed message waits before its next attempt: one queue per retry level, whose expired
+ * messages dead-letter back to the handler queue through the default exchange.
+ */
+export const retryQueue = (queue: string, level: number): string => `${queue}.retry.${level}`;
+
+/**
+ * Deliveries of one message before the broker itself dead-letters it: a safety net for a message
+ * that crashes its process every time (normal failures are retried through the retry queues).
+ * A queue argument, so fixed: changing it would make existing queues refuse the declaration.
+ */
+export const DELIVERY_LIMIT = 20;

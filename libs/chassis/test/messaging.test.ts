@@ -8,7 +8,7 @@ import { OrderCreated } from '@simplebank/contracts';
 import pg from 'pg';
 import { Connection } from 'rabbitmq-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import counter from './fixtures/counter-service.ts';
+import counter, { ALWAYS_FAILS, FAILS_TWICE } from './fixtures/counter-service.ts';
 
 const queue = handlerQueue(OrderCreated, 'chassis-fixture', 'count');
 let env: Record<string, string>;
@@ -75,9 +75,34 @@ describe('consuming against real RabbitMQ and PostgreSQL', () => {
   describe('in process', () => {
     let service: RunningService;
     beforeAll(async () => {
-      service = await startService(counter, { env, listen: false });
+      service = await startService(counter, {
+        env: { ...env, HANDLER_ATTEMPTS: '3', RETRY_DELAYS_MS: '50,100' },
+        listen: false,
+      });
     });
     afterAll(async () => service?.stop());
+
+    it('retries a failing handler after a delay, through the retry queues, until it succeeds', async () => {
+      const order = { ...OrderCreated.example, orderId: randomUUID(), quantity: FAILS_TWICE };
+      await publishEvent(env.AMQP_URL as string, OrderCreated, order);
+      await waitFor('the third attempt to succeed', async () => (await effectsFor(order.orderId)) === 1);
+      const metrics = (await service.app.inject({ url: '/metrics' })).body;
+      expect(metrics).toMatch(/message_handler_duration_seconds_count\{[^}]*outcome="retry"\} [2-9]/);
+    });
+
+    it('parks a message whose handler fails every attempt, with the error and the attempt count', async () => {
+      const order = { ...OrderCreated.example, orderId: randomUUID(), quantity: ALWAYS_FAILS };
+      const envelope = await publishEvent(env.AMQP_URL as string, OrderCreated, order);
+      const parked = await waitFor('the parked message', () =>
+        rabbit.basicGet({ queue: deadLetterQueue(queue), noAck: true }),
+      );
+      expect(parked.messageId).toBe(envelope.id);
+      expect(parked.headers?.['x-attempts']).toBe(3);
+      expect(String(parked.headers?.['x-death-reason'])).toMatch(
+        /failed 3 times; last error: cannot count order/,
+      );
+      expect(await effectsFor(order.orderId)).toBe(0);
+    });
 
     it('parks a message that does not match its schema, with the reason, and goes on', async () => {
       const poison = randomUUID();
@@ -141,6 +166,19 @@ describe('consuming against real RabbitMQ and PostgreSQL', () => {
         code: 'service_unavailable',
       });
       expect(Date.now() - started).toBeLessThan(2000); // returned as unroutable, not timed out
+    });
+
+    it('commits no RPC command whose caller gave up before it finished', async () => {
+      const orderId = randomUUID();
+      await expect(
+        service.context.broker.call('chassis-fixture', 'slowCount', { orderId, ms: 600 }, 200),
+      ).rejects.toMatchObject({ code: 'service_unavailable' });
+      await waitFor('the server to finish and refuse to commit', async () =>
+        /rpc_call_duration_seconds_count\{[^}]*method="slowCount",side="server",outcome="service_unavailable"\} 1/.test(
+          (await service.app.inject({ url: '/metrics' })).body,
+        ),
+      );
+      expect(await effectsFor(orderId)).toBe(0);
     });
 
     it('reports ready only with its database and broker up and its consumers running', async () => {

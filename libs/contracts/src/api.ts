@@ -63,13 +63,17 @@ export const OrdersQuery = Type.Object(
   {
     account_id: AccountIdParam,
     limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-    /** Paging: only orders created before this instant (the last page's oldest `created_at`). */
-    before: Type.Optional(Type.String({ format: 'date-time' })),
+    /** Paging: the previous page's `next_cursor`, as it came (opaque). */
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 256, pattern: '^[A-Za-z0-9_-]+$' })),
   },
   strict,
 );
 export type OrdersQuery = Static<typeof OrdersQuery>;
-export const OrderList = Type.Object({ orders: Type.Array(Order) });
+export const OrderList = Type.Object({
+  orders: Type.Array(Order),
+  /** The `cursor` of the next page; null on the last page. */
+  next_cursor: Type.Union([Type.String(), Type.Null()]),
+});
 export type OrderList = Static<typeof OrderList>;
 
 export const Position = Type.Object({

@@ -162,3 +162,15 @@ export const allEvents = [
   TradeExecuted,
   OrderExpired,
 ] as const;
+
+/** The reasons an order fails with, as they appear in ReservationFailed, ChargeFailed and OrderFailed. */
+export const FailureReason = {
+  insufficientShares: 'insufficient_shares',
+  insufficientCash: 'insufficient_cash',
+  unknownAccount: 'unknown_account',
+  feeAboveQuotedMaximum: 'fee_above_quoted_maximum',
+  exchangeRejected: 'exchange_rejected',
+  exchangeUnavailable: 'exchange_unavailable',
+  /** OrderFailed for a customer's cancel: orders shows the order `canceled`, not `failed`. */
+  canceledByCustomer: 'canceled_by_customer',
+} as const;
