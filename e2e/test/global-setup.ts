@@ -31,8 +31,8 @@ export default async function setup(project: TestProject) {
     },
     serviceEnv: {
       'stock-exchange': { FILL_DELAY_MS: '100' },
-      // Short enough that the "exchange down" test sees retries, long enough not to fail under load.
-      market: { PLACEMENT_DEADLINE_MS: '30000' },
+      // Short enough for the deadline test, long enough that the outage test recovers in time.
+      market: { PLACEMENT_DEADLINE_MS: '8000' },
     },
     onLine: (service, line) => log.write(`${service} ${line}\n`),
   });

@@ -104,6 +104,34 @@ describe('the sell and buy saga across all services', () => {
     expect(position(await accountWithoutHolds(accountId), 'HOOLI').quantity).toBe(0);
   });
 
+  it('an exchange down past the placement deadline: failed exchange_unavailable, hold released, fee refunded', async () => {
+    await setFaults({ error_rate: 1 });
+    const accountId = await newAccount('100.00', [{ symbol: 'GLOBEX', quantity: 4 }]);
+    const orderId = await placeOrder('sell', accountId, 'GLOBEX', 4);
+    const done = await settled(orderId, 30_000);
+    expect(done).toMatchObject({ status: 'failed', reason: 'exchange_unavailable' });
+    const after = await accountWithoutHolds(accountId);
+    expect(position(after, 'GLOBEX').quantity).toBe(4);
+    expect(after.cash.available).toBe('100.00');
+    await waitFor(
+      'the fee to be refunded (C3)',
+      async () => (await feeCharge(orderId)).status === 'refunded',
+    );
+  });
+
+  it('an order that lapses on the exchange: expired, hold released, fee refunded', async () => {
+    await setFaults({ fill_delay_ms: 60_000, order_ttl_ms: 1_000 });
+    const accountId = await newAccount('100.00', [{ symbol: 'UMBRELLA', quantity: 1 }]);
+    const orderId = await placeOrder('sell', accountId, 'UMBRELLA', 1);
+    const done = await settled(orderId);
+    expect(done.status).toBe('expired');
+    expect(done.history.map((h) => h.status)).toEqual(['created', 'placed', 'expired']);
+    const after = await accountWithoutHolds(accountId);
+    expect(position(after, 'UMBRELLA').quantity).toBe(1);
+    expect(after.cash.available).toBe('100.00');
+    await waitFor('the fee to be refunded', async () => (await feeCharge(orderId)).status === 'refunded');
+  });
+
   it('bad input gets a 4xx with a machine-readable code, never a 5xx', async () => {
     const accountId = await newAccount('1.00');
     const cases: [unknown, number, string][] = [

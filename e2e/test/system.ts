@@ -100,7 +100,13 @@ export async function setFaults(faults: Record<string, number>) {
   if (status !== 200) throw new Error(`PUT /admin/faults answered ${status}`);
 }
 
-export const noFaults = { latency_ms: 0, error_rate: 0, reject_rate: 0 };
+export const noFaults = {
+  latency_ms: 0,
+  error_rate: 0,
+  reject_rate: 0,
+  fill_delay_ms: 100,
+  order_ttl_ms: 30_000,
+};
 
 export async function feeCharge(orderId: string) {
   return (await call<{ status: string; fee: string }>(url.fees, 'GET', `/fees/charges/${orderId}`)).body;
