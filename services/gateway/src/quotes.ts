@@ -3,8 +3,9 @@ import { decimalToCents, ErrorCode, type Quote, type Quotes } from '@simplebank/
 import type { Redis } from 'ioredis';
 import { segment, type Upstream } from './upstream.ts';
 
-const BOARD_KEY = 'quotes';
-const BOARD_TTL_MS = 1000;
+/** The Redis key (under REDIS_PREFIX) the quote board is cached at, and for how long. */
+export const BOARD_KEY = 'quotes';
+export const BOARD_TTL_MS = 1000;
 
 /** Prices from market, the system's quote service. */
 export interface QuoteBook {

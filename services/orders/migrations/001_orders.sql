@@ -12,7 +12,7 @@ CREATE TABLE orders (
   fill_price_cents bigint CHECK (fill_price_cents >= 0),
   reason text,
   exchange_order_id text,
-  -- Milliseconds, so the ISO timestamp the API shows is exactly what `before` pages on.
+  -- Milliseconds, so the ISO timestamp the API shows (and a page cursor holds) is exactly what is stored.
   created_at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
   updated_at timestamptz NOT NULL DEFAULT now()
 );

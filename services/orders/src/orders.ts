@@ -1,5 +1,6 @@
 import type { Pool, Tx } from '@simplebank/chassis';
 import type { OrderSide } from '@simplebank/contracts';
+import type { PagePosition } from './cursor.ts';
 import { type OrderStatus, type StatusChange, statusChange } from './order-status.ts';
 
 export interface OrderRow {
@@ -124,18 +125,34 @@ export const orders = {
     return found;
   },
 
-  /** An account's orders, newest first, created strictly before `before` when given. */
+  /**
+   * A page of an account's orders, newest first (by created_at, then order_id), starting after
+   * `after` when given. Reads one more than `limit` to tell whether another page follows.
+   */
   async listByAccount(
     pool: Pool,
     accountId: string,
-    page: { limit: number; before?: string | undefined },
-  ): Promise<OrderWithHistory[]> {
-    const { rows } = await pool.query<OrderRow>(
-      `SELECT * FROM orders WHERE account_id = $1 AND ($2::timestamptz IS NULL OR created_at < $2)
-       ORDER BY created_at DESC, order_id DESC LIMIT $3`,
-      [accountId, page.before ?? null, page.limit],
-    );
-    return withHistory(pool, rows);
+    page: { limit: number; after?: PagePosition | undefined },
+  ): Promise<{ orders: OrderWithHistory[]; next: PagePosition | null }> {
+    // Row comparison on the index's own order (account_id, created_at DESC, order_id DESC).
+    const { rows } = page.after
+      ? await pool.query<OrderRow>(
+          `SELECT * FROM orders WHERE account_id = $1 AND (created_at, order_id) < ($2, $3)
+           ORDER BY created_at DESC, order_id DESC LIMIT $4`,
+          [accountId, page.after.createdAt, page.after.orderId, page.limit + 1],
+        )
+      : await pool.query<OrderRow>(
+          `SELECT * FROM orders WHERE account_id = $1
+           ORDER BY created_at DESC, order_id DESC LIMIT $2`,
+          [accountId, page.limit + 1],
+        );
+    const more = rows.length > page.limit;
+    const shown = more ? rows.slice(0, page.limit) : rows;
+    const last = shown.at(-1);
+    return {
+      orders: await withHistory(pool, shown),
+      next: more && last ? { createdAt: last.created_at, orderId: last.order_id } : null,
+    };
   },
 };
 

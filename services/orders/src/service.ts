@@ -23,6 +23,7 @@ import {
   type PlaceOrderResult,
   TradeExecuted,
 } from '@simplebank/contracts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
 import { type OrderStatus, statusOnFailure } from './order-status.ts';
 import { type NewOrder, type OrderFacts, type OrderRow, type OrderWithHistory, orders } from './orders.ts';
 
@@ -125,9 +126,18 @@ export default defineService({
     app.get(
       '/orders',
       { schema: { querystring: OrdersQuery, response: { 200: OrderList } } },
-      async ({ query }) => ({
-        orders: (await orders.listByAccount(pool, query.account_id, query)).map(orderView),
-      }),
+      async ({ query }): Promise<OrderList> => {
+        const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+        if (query.cursor !== undefined && !after) {
+          throw new HttpError(
+            400,
+            ErrorCode.validationFailed,
+            'querystring/cursor must be the next_cursor of an earlier page',
+          );
+        }
+        const page = await orders.listByAccount(pool, query.account_id, { limit: query.limit, after });
+        return { orders: page.orders.map(orderView), next_cursor: page.next && encodeCursor(page.next) };
+      },
     );
   },
 });

@@ -62,6 +62,24 @@ const placeSell = async (overrides: Partial<PlaceOrderCommand> = {}) => {
   return command;
 };
 
+interface OrderPage {
+  orders: { order_id: string; created_at: string }[];
+  next_cursor: string | null;
+}
+
+/** GET /orders for `accountId`; expects a 200. */
+const listOrders = async (
+  accountId: string,
+  query: { limit?: number; cursor?: string | null } = {},
+): Promise<OrderPage> => {
+  const params = new URLSearchParams({ account_id: accountId });
+  if (query.limit !== undefined) params.set('limit', String(query.limit));
+  if (query.cursor) params.set('cursor', query.cursor);
+  const response = await service.app.inject({ url: `/orders?${params}` });
+  expect(response.statusCode).toBe(200);
+  return response.json();
+};
+
 const eventsFor = (orderId: string) =>
   probe.received.filter((e) => (e.payload as { orderId: string }).orderId === orderId);
 
@@ -217,22 +235,85 @@ describe('orders service (real RabbitMQ and PostgreSQL)', () => {
     const placed: string[] = [];
     for (let i = 0; i < 3; i++) placed.push((await placeSell({ accountId })).orderId);
     await placeSell({ accountId: 'acc-someone-else' });
+    const newestFirst = placed.toReversed();
 
-    const list = async (query: string) => {
-      const response = await service.app.inject({ url: `/orders?account_id=${accountId}${query}` });
-      expect(response.statusCode).toBe(200);
-      return response.json().orders as { order_id: string; created_at: string }[];
-    };
-    const all = await list('');
-    expect(all.map((o) => o.order_id)).toEqual(placed.toReversed());
+    const all = await listOrders(accountId);
+    expect(all.orders.map((o) => o.order_id)).toEqual(newestFirst);
+    expect(all.next_cursor).toBeNull();
+    // a page that holds exactly the rest says there is no more
+    expect((await listOrders(accountId, { limit: 3 })).next_cursor).toBeNull();
 
-    const first = await list('&limit=2');
-    expect(first.map((o) => o.order_id)).toEqual(placed.toReversed().slice(0, 2));
-    const second = await list(`&limit=2&before=${encodeURIComponent(first.at(-1)?.created_at ?? '')}`);
-    expect(second.map((o) => o.order_id)).toEqual([placed[0]]);
+    const first = await listOrders(accountId, { limit: 2 });
+    expect(first.orders.map((o) => o.order_id)).toEqual(newestFirst.slice(0, 2));
+    expect(first.next_cursor).toEqual(expect.stringMatching(/^[A-Za-z0-9_-]+$/));
+    const second = await listOrders(accountId, { limit: 2, cursor: first.next_cursor });
+    expect(second.orders.map((o) => o.order_id)).toEqual([placed[0]]);
+    expect(second.next_cursor).toBeNull();
 
     const missingAccount = await service.app.inject({ url: '/orders' });
     expect(missingAccount.statusCode).toBe(400);
     expect(missingAccount.json().error.code).toBe('validation_failed');
+  });
+
+  it('pages through orders that share one created_at without losing or repeating any', async () => {
+    const accountId = `acc-${randomUUID().slice(0, 8)}`;
+    const commands = await Promise.all(Array.from({ length: 7 }, () => placeSell({ accountId })));
+    const [newer, older, ...tied] = commands.map((c) => c.orderId);
+    // Many orders placed at once share a millisecond; make it certain for five of them.
+    const at = new Date('2025-06-01T12:00:00.123Z');
+    const setCreatedAt = (ids: string[], createdAt: Date) =>
+      service.context.pool.query('UPDATE orders SET created_at = $1 WHERE order_id = ANY($2)', [
+        createdAt,
+        ids,
+      ]);
+    await setCreatedAt(tied, at);
+    await setCreatedAt([newer as string], new Date(at.getTime() + 1));
+    await setCreatedAt([older as string], new Date(at.getTime() - 1));
+    // newest first; orders of the same instant by order id, descending (uuids compare as hex text)
+    const expected = [newer, ...tied.toSorted().toReversed(), older];
+
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page: OrderPage = await listOrders(accountId, { limit: 2, ...(cursor ? { cursor } : {}) });
+      seen.push(...page.orders.map((o) => o.order_id));
+      cursor = page.next_cursor;
+      pages++;
+    } while (cursor !== null && pages < 10);
+    expect(seen).toEqual(expected);
+    expect(pages).toBe(4);
+  });
+
+  it.each([
+    ['text that is not a cursor', 'not-a-cursor'],
+    ['a cursor that is not JSON', Buffer.from('2025-06-01').toString('base64url')],
+    [
+      'a cursor with a bad timestamp',
+      Buffer.from(JSON.stringify(['yesterday', randomUUID()])).toString('base64url'),
+    ],
+    [
+      'a cursor with a bad order id',
+      Buffer.from(JSON.stringify(['2025-06-01T12:00:00.000Z', 'x'])).toString('base64url'),
+    ],
+    [
+      'a cursor of another shape',
+      Buffer.from(JSON.stringify({ created_at: '2025-06-01T12:00:00.000Z' })).toString('base64url'),
+    ],
+    ['characters outside base64url', 'abc+/='],
+  ])('refuses %s with validation_failed', async (_, cursor) => {
+    const response = await service.app.inject({
+      url: `/orders?account_id=acc-1&cursor=${encodeURIComponent(cursor)}`,
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.code).toBe('validation_failed');
+  });
+
+  it('no longer takes before=', async () => {
+    const response = await service.app.inject({
+      url: '/orders?account_id=acc-1&before=2025-06-01T12:00:00.000Z',
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.code).toBe('validation_failed');
   });
 });

@@ -30,10 +30,12 @@ export function orderRoutes(app: App, placement: OrderPlacement, orders: Upstrea
       }),
   );
 
-  // An account's orders, newest first; the next page is `before` = the last one's `created_at`.
+  // An account's orders, newest first; the next page is `cursor` = this page's `next_cursor`,
+  // passed on as it came: only orders can read it (a malformed one is its 400 validation_failed).
   app.get(
     '/orders',
     { schema: { querystring: OrdersQuery, response: { 200: OrderList } } },
-    async ({ query }) => orders.get<OrderList>('/orders', { query }),
+    async ({ query: { account_id, limit, cursor } }) =>
+      orders.get<OrderList>('/orders', { query: { account_id, limit, cursor } }),
   );
 }
