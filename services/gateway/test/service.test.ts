@@ -1,14 +1,19 @@
 import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { type RunningService, startService } from '@simplebank/chassis';
-import { testEnvironment } from '@simplebank/chassis/testing';
+import { freshDatabase, testEnvironment, waitFor } from '@simplebank/chassis/testing';
+import type { PlaceOrderCommand } from '@simplebank/contracts';
+import marketService from '@simplebank/market';
+import ordersService from '@simplebank/orders';
+import stockExchange from '@simplebank/stock-exchange';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOARD_KEY, BOARD_TTL_MS } from '../src/quotes.ts';
 import gateway from '../src/service.ts';
-import { closedPort, type FakeUpstream, fakeUpstream } from './network.ts';
+import { closedPort } from './network.ts';
 
-// Real RabbitMQ and Redis; every upstream points at a port nothing listens on. Answers of the
-// real upstreams are covered by the end-to-end tests.
+// Real RabbitMQ and Redis; every upstream of this gateway points at a port nothing listens on.
+// The last block starts a second gateway in front of the real market and orders.
 let service: RunningService;
 let redis: Redis;
 let env: Record<string, string>;
@@ -155,57 +160,85 @@ describe('gateway: upstreams that are down are a 503, never a crash', () => {
   });
 });
 
-// A second gateway whose market and orders answer: what it asks them, and what it makes of it.
-describe('gateway: with upstreams that answer', () => {
+// A second gateway in front of the real market (quoting a real stock exchange) and orders, each
+// started with the chassis as in production, on its own database, all in the suite's vhost.
+describe('gateway: with upstreams that answer', { timeout: 30_000 }, () => {
+  let exchange: RunningService;
+  let market: RunningService;
+  let orders: RunningService;
   let live: RunningService;
-  let upstream: FakeUpstream;
   let liveRedis: Redis;
   const livePrefix = `gateway-test-${randomUUID()}:`;
   const get = (url: string) => live.app.inject({ method: 'GET', url });
-
-  const board = { quotes: [{ symbol: 'ACME', price: '95.00', at: '2025-01-01T00:00:00.000Z' }] };
-  const order = {
-    order_id: randomUUID(),
-    account_id: 'acc-1',
-    side: 'sell',
-    symbol: 'ACME',
-    quantity: 10,
-    status: 'created',
-    limit_price: '95.00',
-    fee: null,
-    fill_price: null,
-    reason: null,
-    created_at: '2025-01-01T00:00:00.000Z',
-    updated_at: '2025-01-01T00:00:00.000Z',
-    history: [{ status: 'created', at: '2025-01-01T00:00:00.000Z' }],
-  };
+  const urlOf = ({ app }: RunningService) => `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 
   beforeAll(async () => {
-    upstream = await fakeUpstream();
-    upstream.answers.set('/market/quotes', { status: 200, body: board });
+    const [marketDb, ordersDb] = await Promise.all([
+      freshDatabase('simplebank_test_gateway_market'),
+      freshDatabase('simplebank_test_gateway_orders'),
+    ]);
+    exchange = await startService(stockExchange, { env: { ...env, PORT: '0' }, listen: true });
+    market = await startService(marketService, {
+      env: { ...env, DATABASE_URL: marketDb, EXCHANGE_URL: urlOf(exchange) },
+      listen: true,
+    });
+    orders = await startService(ordersService, { env: { ...env, DATABASE_URL: ordersDb }, listen: true });
     live = await startService(gateway, {
-      env: { ...env, REDIS_PREFIX: livePrefix, ORDERS_URL: upstream.url, MARKET_URL: upstream.url },
+      env: { ...env, REDIS_PREFIX: livePrefix, ORDERS_URL: urlOf(orders), MARKET_URL: urlOf(market) },
       listen: false,
     });
     liveRedis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { keyPrefix: livePrefix });
-  });
+    await waitFor('market to have quotes', async () => {
+      const response = await market.app.inject({ method: 'GET', url: '/market/quotes' });
+      return response.statusCode === 200 && response.json().quotes.length > 0;
+    });
+  }, 30_000);
 
   afterAll(async () => {
     await liveRedis?.del(BOARD_KEY);
     await liveRedis?.quit();
     await live?.stop();
-    await upstream?.close();
+    await orders?.stop();
+    await market?.stop();
+    await exchange?.stop();
   });
 
-  it('caches the quote board in Redis for its own TTL, then asks market again', async () => {
-    const askedMarket = () => upstream.requests.filter((url) => url === '/market/quotes').length;
-    await liveRedis.del(BOARD_KEY);
+  /** How many times market has served GET /market/quotes, by its own metrics. */
+  const askedMarket = async (): Promise<number> => {
+    const text = (await market.app.inject({ method: 'GET', url: '/metrics' })).body;
+    let count = 0;
+    for (const line of text.split('\n')) {
+      if (
+        line.startsWith('http_request_duration_seconds_count{') &&
+        line.includes('route="/market/quotes"')
+      ) {
+        count += Number(line.slice(line.lastIndexOf(' ') + 1));
+      }
+    }
+    return count;
+  };
+  // market records a request once its answer has gone, so the gateway may have it first
+  const marketAsked = (times: number) =>
+    waitFor(
+      `market to have served /market/quotes ${times} times`,
+      async () => (await askedMarket()) === times,
+    );
 
-    // a miss: market is asked, and the board is cached with the gateway's TTL
+  it('caches the quote board in Redis for its own TTL, then asks market again', async () => {
+    await liveRedis.del(BOARD_KEY);
+    const before = await askedMarket();
+
+    // a miss: market is asked, and its board is cached with the gateway's TTL
     const missed = await get('/market/quotes');
     expect(missed.statusCode).toBe(200);
-    expect(missed.json()).toEqual(board);
-    expect(askedMarket()).toBe(1);
+    const board = missed.json();
+    expect(board.quotes.length).toBeGreaterThan(0);
+    expect(board.quotes[0]).toEqual({
+      symbol: expect.any(String),
+      price: expect.any(String),
+      at: expect.any(String),
+    });
+    await marketAsked(before + 1);
     const ttl = await liveRedis.pttl(BOARD_KEY);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(BOARD_TTL_MS);
@@ -216,36 +249,74 @@ describe('gateway: with upstreams that answer', () => {
     await liveRedis.set(BOARD_KEY, JSON.stringify(cachedBoard), 'PX', 60_000);
     const hit = await get('/market/quotes');
     expect(hit.json()).toEqual(cachedBoard);
-    expect(askedMarket()).toBe(1);
+    expect(await askedMarket()).toBe(before + 1);
 
     // gone from Redis, as once the TTL lapses: market is asked again and the cache refilled
     await liveRedis.del(BOARD_KEY);
     const again = await get('/market/quotes');
-    expect(again.json()).toEqual(board);
-    expect(askedMarket()).toBe(2);
+    expect(again.statusCode).toBe(200);
+    expect(again.json().quotes.map((q: { symbol: string }) => q.symbol)).toEqual(
+      board.quotes.map((q: { symbol: string }) => q.symbol),
+    );
+    await marketAsked(before + 2);
     expect(await liveRedis.pttl(BOARD_KEY)).toBeGreaterThan(0);
   });
 
-  it('passes GET /orders on with the cursor as it came, and the page and next_cursor back', async () => {
-    const page = { orders: [order], next_cursor: 'WyIyMDI1LTAxLTAxVDAwOjAwOjAwLjAwMFoiXQ' };
-    upstream.answers.set('/orders', { status: 200, body: page });
-    const cursor = 'WyIyMDI1LTAyLTAxVDAwOjAwOjAwLjAwMFoiXQ';
-    const response = await get(`/orders?account_id=acc-1&limit=1&cursor=${cursor}`);
-    expect(response.statusCode).toBe(200);
-    expect(response.json()).toEqual(page);
-    expect(upstream.requests.at(-1)).toBe(`/orders?account_id=acc-1&limit=1&cursor=${cursor}`);
+  it('pages through GET /orders with the cursor orders made, as it came', async () => {
+    const accountId = `acc-${randomUUID()}`;
+    const placed: string[] = [];
+    for (const quantity of [1, 2, 3]) {
+      const command: PlaceOrderCommand = {
+        orderId: randomUUID(),
+        accountId,
+        symbol: 'ACME',
+        quantity,
+        limitPriceCents: 9500,
+        maxFeeCents: 500,
+      };
+      await live.context.broker.call('orders', 'sell', command, 5000, { correlationId: command.orderId });
+      placed.push(command.orderId);
+    }
 
-    upstream.answers.set('/orders', { status: 200, body: { orders: [], next_cursor: null } });
-    const first = await get('/orders?account_id=acc-1');
-    expect(first.json()).toEqual({ orders: [], next_cursor: null });
-    expect(upstream.requests.at(-1)).toBe('/orders?account_id=acc-1&limit=20');
+    // limit=1: one order a page, each page the same as orders' own, until next_cursor is null
+    const seen: string[] = [];
+    let query = `account_id=${accountId}&limit=1`;
+    for (let page = 1; ; page++) {
+      const response = await get(`/orders?${query}`);
+      expect(response.statusCode).toBe(200);
+      const body = response.json();
+      expect(body).toEqual((await orders.app.inject({ method: 'GET', url: `/orders?${query}` })).json());
+      expect(body.orders).toHaveLength(1);
+      expect(body.orders[0]).toMatchObject({ account_id: accountId, side: 'sell', status: 'created' });
+      seen.push(body.orders[0].order_id);
+      if (page === placed.length) {
+        expect(body.next_cursor).toBeNull();
+        break;
+      }
+      expect(body.next_cursor).toEqual(expect.stringMatching(/^[A-Za-z0-9_-]+$/));
+      query = `account_id=${accountId}&limit=1&cursor=${body.next_cursor}`;
+    }
+    expect(seen.toSorted()).toEqual(placed.toSorted());
+
+    // without a limit, the default page holds them all, newest first as the pages were
+    const all = await get(`/orders?account_id=${accountId}`);
+    expect(all.json().orders.map((o: { order_id: string }) => o.order_id)).toEqual(seen);
+    expect(all.json().next_cursor).toBeNull();
   });
 
   it("passes on orders' 400 for a cursor it did not make", async () => {
-    const error = { error: { code: 'validation_failed', message: 'querystring/cursor must be …' } };
-    upstream.answers.set('/orders', { status: 400, body: error });
-    const response = await get('/orders?account_id=acc-1&cursor=bm90LWEtY3Vyc29y');
-    expect(response.statusCode).toBe(400);
-    expect(response.json()).toEqual(error);
+    const madeUp = Buffer.from(JSON.stringify(['2025-01-01T00:00:00.000Z', 'not-an-order-id'])).toString(
+      'base64url',
+    );
+    for (const cursor of ['bm90LWEtY3Vyc29y', madeUp]) {
+      const response = await get(`/orders?account_id=acc-1&cursor=${cursor}`);
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toEqual({
+        error: {
+          code: 'validation_failed',
+          message: 'querystring/cursor must be the next_cursor of an earlier page',
+        },
+      });
+    }
   });
 });
