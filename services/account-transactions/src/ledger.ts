@@ -5,6 +5,8 @@
  * `<account>:available` and `<account>:reserved` buckets plus the system accounts below. Every
  * entry's postings sum to zero per asset, so nothing is created or lost, only moved.
  */
+import { FailureReason } from '@simplebank/contracts';
+
 export const CASH = 'CASH';
 export const EXCHANGE = 'exchange'; // the counterparty of every trade
 export const FEES = 'fees'; // fee income
@@ -56,7 +58,9 @@ export interface Fill {
   feeCents: number;
 }
 
-export type ReservationRefused = 'insufficient_shares' | 'insufficient_cash';
+export type ReservationRefused =
+  | typeof FailureReason.insufficientShares
+  | typeof FailureReason.insufficientCash;
 export type ReserveOutcome =
   | { ok: true; hold: Hold; postings: Posting[] }
   | { ok: false; reason: ReservationRefused };
@@ -84,12 +88,12 @@ const availableOf = (buckets: Buckets, asset: string): number => buckets.get(ass
 
 /** T2: move the hold from available to reserved, when the account has it. */
 export function reserve(order: OrderTerms, buckets: Buckets): ReserveOutcome {
-  // The contracts' symbol pattern admits 'CASH'; no account holds shares of it.
-  if (order.symbol === CASH) return { ok: false, reason: 'insufficient_shares' };
   const hold = holdFor(order);
-  if (!hold) return { ok: false, reason: 'insufficient_cash' };
-  if (hold.shares > availableOf(buckets, hold.symbol)) return { ok: false, reason: 'insufficient_shares' };
-  if (hold.cashCents > availableOf(buckets, CASH)) return { ok: false, reason: 'insufficient_cash' };
+  if (!hold) return { ok: false, reason: FailureReason.insufficientCash };
+  if (hold.shares > availableOf(buckets, hold.symbol))
+    return { ok: false, reason: FailureReason.insufficientShares };
+  if (hold.cashCents > availableOf(buckets, CASH))
+    return { ok: false, reason: FailureReason.insufficientCash };
   const { accountId, symbol, shares, cashCents } = hold;
   return {
     ok: true,

@@ -4,6 +4,7 @@ import {
   centsToDecimal,
   decimalToCents,
   ErrorCode,
+  FailureReason,
   OrderCreated,
   OrderExpired,
   OrderFailed,
@@ -70,7 +71,7 @@ export default defineService({
       if (await reservations.find(tx, orderId)) return; // reserved already, or released before it arrived
       const outcome = (await accounts.exists(tx, accountId))
         ? reserve(order, await journal.lockBalances(tx, accountId, [CASH, order.symbol]))
-        : ({ ok: false, reason: 'unknown_account' } as const);
+        : ({ ok: false, reason: FailureReason.unknownAccount } as const);
       if (!outcome.ok) {
         log.info({ reason: outcome.reason }, 'nothing reserved');
         await reservations.decline(tx, order, outcome.reason);

@@ -82,14 +82,6 @@ describe('ledger: reserve (T2)', () => {
     });
   });
 
-  it('refuses a sell of the cash asset as if it were shares', () => {
-    const cashAsShares = { ...sell, symbol: CASH };
-    expect(reserve(cashAsShares, buckets({ CASH: { available: 10_000 } }))).toEqual({
-      ok: false,
-      reason: 'insufficient_shares',
-    });
-  });
-
   it('refuses a sell without the cash for its fee, and a buy without the cash for its cost', () => {
     expect(reserve(sell, buckets({ CASH: { available: 594 }, ACME: { available: 10 } }))).toEqual({
       ok: false,

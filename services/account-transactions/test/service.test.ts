@@ -62,6 +62,20 @@ const handled = (envelope: Envelope) =>
 const statusOf = (orderId: string, status: string) =>
   waitFor(`reservation ${orderId} ${status}`, async () => (await reservationOf(orderId))?.status === status);
 
+/**
+ * Everything account-transactions has published so far has reached the probe: its outbox is empty
+ * (relayed and confirmed), and a marker published after that has arrived (a queue delivers in order).
+ */
+async function drained(): Promise<void> {
+  await waitFor('the outbox to be empty', async () => {
+    const { rows } = await service.context.pool.query('SELECT count(*)::int AS n FROM outbox');
+    return rows[0].n === 0;
+  });
+  const marker = { ...PositionReserved.example, orderId: randomUUID() };
+  await publishEvent(amqpUrl, PositionReserved, marker);
+  await probe.next(PositionReserved, (p) => p.orderId === marker.orderId);
+}
+
 const eventsAbout = (orderId: string) =>
   probe.received.filter((e) => (e.payload as { orderId: string }).orderId === orderId);
 
@@ -238,6 +252,7 @@ describe('account-transactions saga steps (real RabbitMQ and PostgreSQL)', () =>
       cash: { available: '1000.00', reserved: '0.00' },
       positions: [{ symbol: 'ACME', quantity: 100, reserved: 0 }],
     });
+    await drained(); // so a PositionReserved or ReservationFailed would be in by now
     expect(eventsAbout(order.orderId)).toHaveLength(0);
   });
 

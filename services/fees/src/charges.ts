@@ -12,6 +12,15 @@ export interface Charge {
 
 /** The fees service's store: one charge row per order. */
 export const charges = {
+  /**
+   * Serializes everything about one order until the transaction ends, including the first insert
+   * of its row: OrderCreated (charge) and OrderFailed (refund) arrive on different queues and may
+   * run at once; without it both could find no row and one insert would fail on the primary key.
+   */
+  async lockOrder(tx: Tx, orderId: string): Promise<void> {
+    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [orderId]);
+  },
+
   async find(tx: Tx, orderId: string): Promise<Charge | undefined> {
     const { rows } = await tx.query<Charge>('SELECT * FROM charges WHERE order_id = $1 FOR UPDATE', [
       orderId,
@@ -31,6 +40,7 @@ export const charges = {
 
   /** C3. Refunds a charged fee once; leaves a tombstone when there was nothing to refund yet. */
   async refund(tx: Tx, orderId: string, accountId: string, reason: string): Promise<'refunded' | 'nothing'> {
+    await charges.lockOrder(tx, orderId);
     const existing = await charges.find(tx, orderId);
     if (!existing) {
       await charges.record(tx, { orderId, accountId, feeCents: 0, status: 'void', reason });

@@ -1,3 +1,5 @@
+import { FailureReason } from '@simplebank/contracts';
+
 /** The fee schedule: a fixed part plus a percentage of the order's value, never below a minimum. */
 export interface FeeSchedule {
   fixedCents: number;
@@ -18,7 +20,9 @@ export function feeFor(schedule: FeeSchedule, valueCents: number): number {
 /** The value the fee is charged on: the order's quantity at its limit price. */
 export const orderValue = (quantity: number, limitPriceCents: number): number => quantity * limitPriceCents;
 
-export type ChargeDecision = { charge: true; feeCents: number } | { charge: false; reason: string };
+export type ChargeDecision =
+  | { charge: true; feeCents: number }
+  | { charge: false; reason: typeof FailureReason.feeAboveQuotedMaximum };
 
 /** T3: charge the schedule's fee unless it exceeds what the customer was quoted. */
 export function decideCharge(
@@ -28,5 +32,5 @@ export function decideCharge(
   const feeCents = feeFor(schedule, orderValue(order.quantity, order.limitPriceCents));
   return feeCents <= order.maxFeeCents
     ? { charge: true, feeCents }
-    : { charge: false, reason: 'fee_above_quoted_maximum' };
+    : { charge: false, reason: FailureReason.feeAboveQuotedMaximum };
 }

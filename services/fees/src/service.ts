@@ -53,6 +53,7 @@ export default defineService({
     return {
       // T3
       charge_fee: on(OrderCreated, async (order, { tx, publish, log }) => {
+        await charges.lockOrder(tx, order.orderId);
         if (await charges.find(tx, order.orderId)) return; // already charged, or failed before we got here
         const decision = decideCharge(schedule, order);
         const { orderId, accountId } = order;

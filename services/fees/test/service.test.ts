@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { type RunningService, startService } from '@simplebank/chassis';
+import { type RunningService, startService, transaction } from '@simplebank/chassis';
 import { EventProbe, publishEvent, testEnvironment, waitFor } from '@simplebank/chassis/testing';
 import { ChargeFailed, FeeCharged, OrderCreated, OrderFailed } from '@simplebank/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { charges } from '../src/charges.ts';
 import fees from '../src/service.ts';
 
 let service: RunningService;
@@ -26,6 +27,20 @@ const chargeOf = async (orderId: string) => {
   return response.statusCode === 200 ? response.json() : undefined;
 };
 
+/**
+ * Everything fees has published so far has reached the probe: its outbox is empty (relayed and
+ * confirmed), and a marker published after that has arrived (a queue delivers in order).
+ */
+async function drained(): Promise<void> {
+  await waitFor('the outbox to be empty', async () => {
+    const { rows } = await service.context.pool.query('SELECT count(*)::int AS n FROM outbox');
+    return rows[0].n === 0;
+  });
+  const marker = { ...FeeCharged.example, orderId: randomUUID() };
+  await publishEvent(amqpUrl, FeeCharged, marker);
+  await probe.next(FeeCharged, (p) => p.orderId === marker.orderId);
+}
+
 describe('fees service (real RabbitMQ and PostgreSQL)', () => {
   it('T3: charges the fee for a new order and announces it', async () => {
     const order = { ...OrderCreated.example, orderId: randomUUID() };
@@ -48,6 +63,7 @@ describe('fees service (real RabbitMQ and PostgreSQL)', () => {
       [envelope.id],
     );
     expect(rows[0].handled).toBe(1);
+    await drained(); // so a second FeeCharged would be in by now
     expect(
       probe.received.filter((e) => (e.payload as { orderId: string }).orderId === order.orderId),
     ).toHaveLength(1);
@@ -90,9 +106,40 @@ describe('fees service (real RabbitMQ and PostgreSQL)', () => {
       return rowCount === 1;
     });
     expect(await chargeOf(order.orderId)).toMatchObject({ status: 'void', fee: '0.00' });
+    await drained(); // so a FeeCharged or ChargeFailed would be in by now
     expect(probe.received.some((e) => (e.payload as { orderId: string }).orderId === order.orderId)).toBe(
       false,
     );
+  });
+
+  it('C3 on an order being charged at that moment waits for the charge, then refunds it', async () => {
+    const { orderId, accountId } = { ...OrderCreated.example, orderId: randomUUID() };
+    const { pool } = service.context;
+    const charging = await pool.connect();
+    try {
+      // T3 has found no charge and is about to record one when the order's OrderFailed is handled
+      await charging.query('BEGIN');
+      await charges.lockOrder(charging, orderId);
+      expect(await charges.find(charging, orderId)).toBeUndefined();
+      const refund = transaction(pool, (tx) => charges.refund(tx, orderId, accountId, 'exchange_rejected'));
+      await waitFor(
+        'the refund to wait for the order lock',
+        async () => {
+          const { rowCount } = await pool.query(
+            `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+          );
+          return rowCount === 1;
+        },
+        { timeoutMs: 3_000 },
+      );
+      await charges.record(charging, { orderId, accountId, feeCents: 338, status: 'charged' });
+      await charging.query('COMMIT');
+      expect(await refund).toBe('refunded');
+    } finally {
+      charging.release();
+    }
+    expect(await chargeOf(orderId)).toMatchObject({ status: 'refunded', fee: '3.38' });
   });
 
   it('estimates the fee for the UI, and rejects bad queries with a 400', async () => {

@@ -1,3 +1,4 @@
+import { explain } from '@simplebank/contracts';
 import { type Static, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { OrderTerms } from './prerequisites.ts';
@@ -12,27 +13,42 @@ const ExchangeQuotes = Compile(
     ),
   }),
 );
+/** The contracts' bound on a price per share (TradeExecuted's `fillPriceCents`). */
+const MAX_PRICE_CENTS = 1_000_000_000;
 const ExecutionOf = {
   seq: Type.Integer({ minimum: 1 }),
   client_order_id: Type.String({ minLength: 1, maxLength: 100 }),
   exchange_order_id: Type.String({ minLength: 1, maxLength: 100 }),
 };
-const ExecutionFeedSchema = Type.Object({
-  epoch: Type.String({ minLength: 1 }),
-  executions: Type.Array(
-    Type.Union([
-      Type.Object({
-        ...ExecutionOf,
-        kind: Type.Literal('filled'),
-        price_cents: Type.Integer({ minimum: 0 }),
-      }),
-      Type.Object({ ...ExecutionOf, kind: Type.Literal('expired') }),
-    ]),
-  ),
-});
-const ExecutionFeed = Compile(ExecutionFeedSchema);
-export type ExecutionFeed = Static<typeof ExecutionFeedSchema>;
-export type Execution = ExecutionFeed['executions'][number];
+const ExecutionSchema = Type.Union([
+  Type.Object({
+    ...ExecutionOf,
+    kind: Type.Literal('filled'),
+    price_cents: Type.Integer({ minimum: 0, maximum: MAX_PRICE_CENTS }),
+  }),
+  Type.Object({ ...ExecutionOf, kind: Type.Literal('expired') }),
+]);
+const ValidExecution = Compile(ExecutionSchema);
+// The page itself, checked as a whole; each entry only needs its seq here, so an entry that is not
+// a valid execution can be passed over on its own instead of blocking every later one.
+const FeedPage = Compile(
+  Type.Object({
+    epoch: Type.String({ minLength: 1 }),
+    executions: Type.Array(Type.Object({ seq: Type.Integer({ minimum: 1 }) })),
+  }),
+);
+export type Execution = Static<typeof ExecutionSchema>;
+/** An entry of the feed that is not a valid execution: it can never be applied. */
+export interface InvalidExecution {
+  kind: 'invalid';
+  seq: number;
+  problem: string;
+  entry: unknown;
+}
+export interface ExecutionFeed {
+  epoch: string;
+  executions: (Execution | InvalidExecution)[];
+}
 export interface ExchangeQuote {
   symbol: string;
   priceCents: number;
@@ -69,7 +85,7 @@ export class ExchangeClient {
         }),
       });
     } catch (error) {
-      return { kind: 'unavailable', detail: explain(error) };
+      return { kind: 'unavailable', detail: describe(error) };
     }
     const body = await response.json().catch(() => undefined);
     const detail = `${response.status} ${JSON.stringify(body)}`;
@@ -91,9 +107,17 @@ export class ExchangeClient {
 
   async executionsAfter(after: number, limit: number): Promise<ExecutionFeed> {
     const body = await this.get(`/executions?after=${after}&limit=${limit}`);
-    if (!ExecutionFeed.Check(body))
+    if (!FeedPage.Check(body))
       throw new Error(`unexpected executions from the exchange: ${JSON.stringify(body)}`);
-    return body;
+    return {
+      epoch: body.epoch,
+      executions: body.executions.map((entry) => {
+        const problem = explain(ValidExecution, entry);
+        return problem === undefined
+          ? (entry as Execution)
+          : { kind: 'invalid', seq: entry.seq, problem, entry };
+      }),
+    };
   }
 
   private async get(path: string): Promise<unknown> {
@@ -107,7 +131,7 @@ export class ExchangeClient {
   }
 }
 
-const explain = (error: unknown): string => {
+const describe = (error: unknown): string => {
   const cause = (error as { cause?: { code?: string } }).cause?.code;
   return [(error as Error).name, (error as Error).message, cause].filter(Boolean).join(': ');
 };

@@ -6,7 +6,13 @@ import {
   type Tx,
   type Worker,
 } from '@simplebank/chassis';
-import { OrderExpired, OrderPlaced, TradeExecuted } from '@simplebank/contracts';
+import {
+  type EventDefinition,
+  OrderExpired,
+  OrderPlaced,
+  type PayloadOf,
+  TradeExecuted,
+} from '@simplebank/contracts';
 import type { ExchangeClient, Execution } from './exchange-client.ts';
 import { assessExecution } from './executions.ts';
 import { type KnownPlacement, placements } from './placements.ts';
@@ -29,9 +35,24 @@ const feedCursor = {
   },
 };
 
+/** An execution market can never apply: applying it again would fail the same way. */
+class UnusableExecution extends Error {}
+
+/** A `publish` that refuses, as unusable, a payload its event's schema would refuse. */
+const publishValid =
+  (publish: Publish): Publish =>
+  async <E extends EventDefinition>(event: E, payload: PayloadOf<E>) => {
+    const problem = event.validate(payload);
+    if (problem) throw new UnusableExecution(`${event.name} would not match its schema: ${problem}`);
+    await publish(event, payload);
+  };
+
 /**
  * Follows the exchange's execution feed: each fill becomes TradeExecuted, each lapse OrderExpired,
- * in one transaction with the cursor, so an execution is announced exactly once.
+ * in one transaction with the cursor, so an execution is announced exactly once. An execution that
+ * can never be applied (invalid, or its event would not match the contracts) is logged as an error
+ * and passed over, so it does not hold up every later one; any other failure (the database, the
+ * network) leaves the cursor where it is, to try again.
  */
 export function executionFeed(
   svc: ServiceContext<unknown>,
@@ -48,13 +69,31 @@ export function executionFeed(
       return true;
     }
     for (const execution of feed.executions) {
-      const cause = { correlationId: execution.client_order_id, causationId: null };
-      await svc.transaction(cause, async (tx, publish) => {
+      const correlationId =
+        execution.kind === 'invalid' ? `execution-${feed.epoch}-${execution.seq}` : execution.client_order_id;
+      const skipped = await svc.transaction({ correlationId, causationId: null }, async (tx, publish) => {
         const current = await feedCursor.read(tx, { lock: true });
         if (current.epoch !== feed.epoch || execution.seq <= current.afterSeq) return; // another instance took it
-        await settle(tx, publish, execution);
+        await tx.query('SAVEPOINT execution');
+        let unusable: string | undefined;
+        try {
+          if (execution.kind === 'invalid') throw new UnusableExecution(execution.problem);
+          await settle(tx, publishValid(publish), execution);
+        } catch (error) {
+          if (!(error instanceof UnusableExecution)) throw error;
+          await tx.query('ROLLBACK TO SAVEPOINT execution'); // none of it applied, only the cursor moves
+          unusable = error.message;
+        }
         await feedCursor.move(tx, feed.epoch, execution.seq);
+        return unusable;
       });
+      if (skipped !== undefined) {
+        const entry = execution.kind === 'invalid' ? execution.entry : execution;
+        svc.log.error(
+          { epoch: feed.epoch, seq: execution.seq, execution: entry, problem: skipped },
+          'execution skipped: it can never be applied',
+        );
+      }
     }
     return feed.executions.length === PAGE;
   };

@@ -1,5 +1,5 @@
 import { type Logger, Poller, type ServiceContext, type Worker } from '@simplebank/chassis';
-import { OrderFailed, OrderPlaced } from '@simplebank/contracts';
+import { FailureReason, OrderFailed, OrderPlaced } from '@simplebank/contracts';
 import type { ExchangeClient } from './exchange-client.ts';
 import { placements } from './placements.ts';
 import { nextAttempt, type RetryPolicy } from './retry-schedule.ts';
@@ -61,7 +61,7 @@ export class PlacementWorker implements Worker {
         log.info({ exchange_order_id: answer.exchangeOrderId }, 'order placed on the exchange');
       } else if (answer.kind === 'rejected') {
         log.warn({ detail: answer.detail }, 'the exchange rejected the order');
-        await fail('exchange_rejected');
+        await fail(FailureReason.exchangeRejected);
       } else {
         const attempts = placement.attempts + 1;
         const readyAt = (placement.readyAt as Date).getTime();
@@ -71,7 +71,7 @@ export class PlacementWorker implements Worker {
             { detail: answer.detail, attempts },
             'the exchange could not take the order before the deadline',
           );
-          await fail('exchange_unavailable');
+          await fail(FailureReason.exchangeUnavailable);
         } else {
           logRetry(log, attempts, answer.detail);
           await placements.retryAt(tx, orderId, new Date(next.at), answer.detail);

@@ -2,6 +2,7 @@
  * T4's bookkeeping: market places an order once it holds OrderCreated, PositionReserved and
  * FeeCharged, which arrive in any order; the first failure (or a customer cancel) ends it. Pure.
  */
+import { FailureReason } from '@simplebank/contracts';
 
 export type PlacementStatus = 'waiting' | 'ready' | 'placed' | 'executed' | 'expired' | 'failed' | 'canceled';
 
@@ -28,13 +29,11 @@ export type Arrival =
   | { kind: 'charge_failed'; reason: string }
   | { kind: 'order_canceled' };
 
-export const CANCELED_BY_CUSTOMER = 'canceled_by_customer';
-
 export type Verdict =
   | { kind: 'waiting' }
   | { kind: 'ready' }
   | { kind: 'failed'; reason: string }
-  | { kind: 'canceled'; reason: typeof CANCELED_BY_CUSTOMER }
+  | { kind: 'canceled'; reason: typeof FailureReason.canceledByCustomer }
   | { kind: 'ignored'; why: string };
 
 /** What `arrival` means for an order in the state `current`. */
@@ -45,7 +44,7 @@ export function afterArrival(current: Prerequisites, arrival: Arrival): Verdict 
   switch (arrival.kind) {
     case 'order_canceled':
       // a cancel interrupts an order until the moment it is placed
-      return { kind: 'canceled', reason: CANCELED_BY_CUSTOMER };
+      return { kind: 'canceled', reason: FailureReason.canceledByCustomer };
     case 'reservation_failed':
     case 'charge_failed':
       // a ready order holds the matching success already: the two cannot both be true

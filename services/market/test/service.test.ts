@@ -91,6 +91,20 @@ async function deliver([event, payload]: Delivery): Promise<Envelope> {
   return envelope;
 }
 
+/**
+ * Everything market has published so far has reached the probe: its outbox is empty (relayed and
+ * confirmed), and a marker published after that has arrived (a queue delivers in order).
+ */
+async function drained(): Promise<void> {
+  await waitFor('the outbox to be empty', async () => {
+    const { rows } = await service.context.pool.query('SELECT count(*)::int AS n FROM outbox');
+    return rows[0].n === 0;
+  });
+  const marker = { orderId: randomUUID(), accountId: 'marker' };
+  await publishEvent(amqpUrl, OrderExpired, marker);
+  await probe.next(OrderExpired, (p) => p.orderId === marker.orderId);
+}
+
 const eventsOf = (orderId: string) =>
   probe.received.filter((e) => (e.payload as { orderId: string }).orderId === orderId).map((e) => e.type);
 const placementOf = async (orderId: string) =>
@@ -177,6 +191,7 @@ describe('market service (real RabbitMQ, PostgreSQL and stock-exchange simulator
     await deliver(charged(order));
     await deliver([ChargeFailed, { ...ids(order), reason: 'fee_above_quoted_maximum' }]);
     await deliver(reserved(order));
+    await drained(); // so a second OrderFailed (or an OrderPlaced) would be in by now
     expect(eventsOf(order.orderId)).toEqual(['OrderFailed']);
     expect(await placementOf(order.orderId)).toMatchObject({
       status: 'failed',
@@ -193,6 +208,7 @@ describe('market service (real RabbitMQ, PostgreSQL and stock-exchange simulator
       (p) => p.orderId === order.orderId && p.reason === 'fee_above_quoted_maximum',
     );
     await deliver(created(order));
+    await drained(); // so a second OrderFailed would be in by now
     expect(eventsOf(order.orderId)).toEqual(['OrderFailed']);
   });
 
@@ -257,6 +273,7 @@ describe('market service (real RabbitMQ, PostgreSQL and stock-exchange simulator
     expect(failed.payload.reason).toBe('canceled_by_customer');
 
     await deliver(charged(order));
+    await drained(); // so a second OrderFailed (or an OrderPlaced) would be in by now
     expect(await placementOf(order.orderId)).toMatchObject({
       status: 'canceled',
       reason: 'canceled_by_customer',
@@ -271,6 +288,7 @@ describe('market service (real RabbitMQ, PostgreSQL and stock-exchange simulator
     for (const event of [created, reserved, charged]) await deliver(event(order));
     await probe.next(TradeExecuted, (p) => p.orderId === order.orderId);
     await deliver([OrderCanceled, ids(order)]);
+    await drained(); // so an OrderFailed for the cancel would be in by now
     expect(eventsOf(order.orderId)).toEqual(['OrderPlaced', 'TradeExecuted']);
   });
 

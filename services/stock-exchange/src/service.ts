@@ -154,9 +154,11 @@ export default defineService({
     );
 
     const SymbolParams = { params: Type.Object({ symbol: SymbolName }) };
+    // at most the contracts' bound on a price, so every fill at it is one market can announce
+    const PinnedPrice = Type.Object({ price_cents: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }) });
     app.put(
       '/admin/prices/:symbol',
-      { schema: { ...SymbolParams, body: Type.Object({ price_cents: Type.Integer({ minimum: 1 }) }) } },
+      { schema: { ...SymbolParams, body: PinnedPrice } },
       async ({ params, body }) =>
         quoteOrThrow(params.symbol, exchange.pin(params.symbol, body.price_cents, Date.now())),
     );

@@ -76,6 +76,14 @@ describe('stock-exchange simulator HTTP API', () => {
     expect((await pin('NOPE', 100)).json().error.code).toBe('unknown_symbol');
   });
 
+  it("pins a price only up to the contracts' bound of 10 million per share", async () => {
+    expect((await pin('GLOBEX', 1_000_000_000)).statusCode).toBe(200);
+    const above = await pin('GLOBEX', 1_000_000_001);
+    expect(above.statusCode).toBe(400);
+    expect(above.json().error.code).toBe('validation_failed');
+    expect((await quotes()).GLOBEX?.price_cents).toBe(1_000_000_000);
+  });
+
   it('takes an order once per client_order_id and fills it at the current price', async () => {
     await pin('ACME', 10_012);
     const first = await placeOrder({ client_order_id: 'fill-me' });
