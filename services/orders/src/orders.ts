@@ -16,6 +16,8 @@ export interface OrderRow {
   fill_price_cents: number | null;
   reason: string | null;
   exchange_order_id: string | null;
+  /** When the customer asked to cancel; the status stays `created` until market answers. */
+  cancel_requested_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -117,6 +119,29 @@ export const orders = {
       [orderId, next, facts.reason ?? null, at],
     );
     return { from: order.status, change };
+  },
+
+  /**
+   * Records the customer's wish to cancel an order of `accountId` still `created`, once. Returns
+   * the order as it was (locked until the transaction ends) and whether this call recorded the
+   * request; undefined when the account has no such order.
+   */
+  async requestCancel(
+    tx: Tx,
+    orderId: string,
+    accountId: string,
+  ): Promise<{ order: OrderRow; recorded: boolean } | undefined> {
+    const { rows } = await tx.query<OrderRow>(
+      'SELECT * FROM orders WHERE order_id = $1 AND account_id = $2 FOR UPDATE',
+      [orderId, accountId],
+    );
+    const order = rows[0];
+    if (!order) return undefined;
+    if (order.status !== 'created' || order.cancel_requested_at !== null) return { order, recorded: false };
+    await tx.query('UPDATE orders SET cancel_requested_at = now(), updated_at = now() WHERE order_id = $1', [
+      orderId,
+    ]);
+    return { order, recorded: true };
   },
 
   async get(pool: Pool, orderId: string): Promise<OrderWithHistory | undefined> {

@@ -11,6 +11,7 @@ import {
   centsToDecimal,
   ErrorCode,
   Order,
+  OrderCanceled,
   OrderCreated,
   OrderExpired,
   OrderFailed,
@@ -23,6 +24,7 @@ import {
   type PlaceOrderResult,
   TradeExecuted,
 } from '@simplebank/contracts';
+import { type Static, Type } from 'typebox';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { type OrderStatus, statusOnFailure } from './order-status.ts';
 import { type NewOrder, type OrderFacts, type OrderRow, type OrderWithHistory, orders } from './orders.ts';
@@ -52,6 +54,44 @@ const placeOrder = (side: OrderSide) =>
     }
     return { orderId: order.orderId, status: 'created' };
   });
+
+/**
+ * The gateway's cancel: `accountId` is the account the gateway checked the customer owns; an order
+ * of another account is not found.
+ */
+export const CancelOrderCommand = Type.Object(
+  {
+    orderId: Type.String({ format: 'uuid' }),
+    accountId: Type.String({ minLength: 1, maxLength: 64 }),
+  },
+  { additionalProperties: false },
+);
+export type CancelOrderCommand = Static<typeof CancelOrderCommand>;
+/** The order stays `created` until market confirms the cancel (docs/saga.md, "The customer cancel"). */
+export type CancelOrderResult = PlaceOrderResult;
+
+/**
+ * A customer cancel (book §5.3.3, interruption): only an order still `created` can be cancelled.
+ * The first call records the request and announces OrderCanceled; market fails the order with
+ * `canceled_by_customer` unless it placed it already. A repeated call returns the same and
+ * publishes nothing.
+ */
+const cancelOrder = command(
+  CancelOrderCommand,
+  async ({ orderId, accountId }, { tx, publish, log }): Promise<CancelOrderResult> => {
+    const found = await orders.requestCancel(tx, orderId, accountId);
+    if (!found) throw new RpcError(ErrorCode.orderNotFound, `no order ${orderId}`);
+    const { order, recorded } = found;
+    if (order.status !== 'created') {
+      throw new RpcError('order_not_cancelable', `order ${orderId} is ${order.status}`);
+    }
+    if (recorded) {
+      await publish(OrderCanceled, { orderId, accountId });
+      log.info({ order_id: orderId }, 'cancel requested');
+    }
+    return { orderId, status: 'created' };
+  },
+);
 
 /** Applies an event's news to its order, forward only (docs/saga.md, "Events arrive in any order"). */
 async function moveOrder(
@@ -94,9 +134,9 @@ export default defineService({
   version: '0.1.0',
   port: 8081,
   migrations: new URL('../migrations/', import.meta.url),
-  publishes: [OrderCreated],
+  publishes: [OrderCreated, OrderCanceled],
 
-  rpc: () => ({ sell: placeOrder('sell'), buy: placeOrder('buy') }),
+  rpc: () => ({ sell: placeOrder('sell'), buy: placeOrder('buy'), cancel: cancelOrder }),
 
   handlers: () => ({
     // T5

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { RpcError, type RunningService, startService } from '@simplebank/chassis';
 import { EventProbe, publishEvent, testEnvironment, waitFor } from '@simplebank/chassis/testing';
 import {
+  OrderCanceled,
   OrderCreated,
   OrderExpired,
   OrderFailed,
@@ -20,7 +21,7 @@ beforeAll(async () => {
   const env = await testEnvironment('orders');
   amqpUrl = env.AMQP_URL as string;
   service = await startService(orders, { env, listen: false });
-  probe = await EventProbe.start(amqpUrl, [OrderCreated]);
+  probe = await EventProbe.start(amqpUrl, [OrderCreated, OrderCanceled]);
 });
 
 afterAll(async () => {
@@ -38,7 +39,7 @@ const newCommand = (overrides: Partial<PlaceOrderCommand> = {}): PlaceOrderComma
 });
 
 /** Calls the RPC as the gateway does, over `rpc-orders`, correlated by the order id. */
-const call = (method: 'sell' | 'buy', params: unknown) =>
+const call = (method: 'sell' | 'buy' | 'cancel', params: unknown) =>
   service.context.broker.call('orders', method, params, 5000, {
     correlationId: (params as { orderId?: string }).orderId,
   });
@@ -82,6 +83,18 @@ const listOrders = async (
 
 const eventsFor = (orderId: string) =>
   probe.received.filter((e) => (e.payload as { orderId: string }).orderId === orderId);
+
+/** Waits until every event committed so far has left: the relay publishes in commit order. */
+const outboxDrained = () => placeSell();
+
+/** Waits until orders has handled the event with envelope id `messageId`. */
+const handled = (messageId: string) =>
+  waitFor('the event to be handled', async () => {
+    const { rowCount } = await service.context.pool.query('SELECT 1 FROM inbox WHERE message_id = $1', [
+      messageId,
+    ]);
+    return rowCount === 1;
+  });
 
 describe('orders service (real RabbitMQ and PostgreSQL)', () => {
   it('T1: a sell creates the order and announces it, correlated by the order id', async () => {
@@ -184,12 +197,7 @@ describe('orders service (real RabbitMQ and PostgreSQL)', () => {
     await publishEvent(amqpUrl, OrderFailed, { orderId, accountId, reason: 'canceled_by_customer' });
     await statusReached(orderId, 'canceled');
     const placed = await publishEvent(amqpUrl, OrderPlaced, { ...OrderPlaced.example, orderId, accountId });
-    await waitFor('the late OrderPlaced to be handled', async () => {
-      const { rowCount } = await service.context.pool.query('SELECT 1 FROM inbox WHERE message_id = $1', [
-        placed.id,
-      ]);
-      return rowCount === 1;
-    });
+    await handled(placed.id);
     const order = await orderOf(orderId);
     expect(order.status).toBe('canceled');
     expect(order.history.map((h: { status: string }) => h.status)).toEqual(['created', 'canceled']);
@@ -315,5 +323,110 @@ describe('orders service (real RabbitMQ and PostgreSQL)', () => {
     });
     expect(response.statusCode).toBe(400);
     expect(response.json().error.code).toBe('validation_failed');
+  });
+
+  describe('cancel', () => {
+    it('of a created order announces OrderCanceled once and keeps it created until market answers', async () => {
+      const { orderId, accountId } = await placeSell();
+      expect(await call('cancel', { orderId, accountId })).toEqual({ orderId, status: 'created' });
+      const canceled = await probe.next(OrderCanceled, (p) => p.orderId === orderId);
+      expect(canceled.payload).toEqual({ orderId, accountId });
+      expect(canceled.correlationId).toBe(orderId);
+      expect(OrderCanceled.validate(canceled.payload)).toBeUndefined();
+
+      // a second cancel (a retry, a double click) answers the same and announces nothing new
+      expect(await call('cancel', { orderId, accountId })).toEqual({ orderId, status: 'created' });
+      await outboxDrained();
+      expect(eventsFor(orderId).filter((e) => e.type === OrderCanceled.name)).toHaveLength(1);
+      const waiting = await orderOf(orderId);
+      expect(waiting).toMatchObject({ status: 'created', reason: null });
+      expect(waiting.history.map((h: { status: string }) => h.status)).toEqual(['created']);
+      const { rows } = await service.context.pool.query(
+        'SELECT cancel_requested_at FROM orders WHERE order_id = $1',
+        [orderId],
+      );
+      expect(rows[0].cancel_requested_at).toBeInstanceOf(Date);
+
+      // market interrupts the order before placing it (C1)
+      await publishEvent(amqpUrl, OrderFailed, { orderId, accountId, reason: 'canceled_by_customer' });
+      const order = await statusReached(orderId, 'canceled');
+      expect(order.reason).toBe('canceled_by_customer');
+      expect(order.history.map((h: { status: string; reason?: string }) => [h.status, h.reason])).toEqual([
+        ['created', undefined],
+        ['canceled', 'canceled_by_customer'],
+      ]);
+
+      // once canceled, another cancel is refused
+      await expect(call('cancel', { orderId, accountId })).rejects.toMatchObject({
+        code: 'order_not_cancelable',
+        message: `order ${orderId} is canceled`,
+      });
+    });
+
+    it('that market overtook (it placed the order first) lets the order go on to placed and executed', async () => {
+      const { orderId, accountId } = await placeSell();
+      await call('cancel', { orderId, accountId });
+      await probe.next(OrderCanceled, (p) => p.orderId === orderId);
+      await publishEvent(amqpUrl, OrderPlaced, { ...OrderPlaced.example, orderId, accountId });
+      await statusReached(orderId, 'placed');
+      await publishEvent(amqpUrl, TradeExecuted, { ...TradeExecuted.example, orderId, accountId });
+      const order = await statusReached(orderId, 'executed');
+      expect(order.history.map((h: { status: string }) => h.status)).toEqual([
+        'created',
+        'placed',
+        'executed',
+      ]);
+    });
+
+    it.each([
+      ['placed', [OrderPlaced]],
+      ['executed', [OrderPlaced, TradeExecuted]],
+      ['expired', [OrderPlaced, OrderExpired]],
+      ['failed', [OrderFailed]],
+    ] as const)('of an order already %s is refused with order_not_cancelable', async (status, events) => {
+      const { orderId, accountId } = await placeSell();
+      for (const event of events) {
+        const payload = { ...event.example, orderId, accountId };
+        const sent = await publishEvent(amqpUrl, event, payload as never);
+        await handled(sent.id);
+      }
+      await statusReached(orderId, status);
+      const error = await call('cancel', { orderId, accountId }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RpcError);
+      expect(error).toMatchObject({ code: 'order_not_cancelable', message: `order ${orderId} is ${status}` });
+      await outboxDrained();
+      expect(eventsFor(orderId).filter((e) => e.type === OrderCanceled.name)).toHaveLength(0);
+      const { rows } = await service.context.pool.query(
+        'SELECT cancel_requested_at FROM orders WHERE order_id = $1',
+        [orderId],
+      );
+      expect(rows[0].cancel_requested_at).toBeNull();
+    });
+
+    it("of an unknown order or another account's order is refused with order_not_found", async () => {
+      const { orderId, accountId } = await placeSell();
+      await expect(call('cancel', { orderId: randomUUID(), accountId })).rejects.toMatchObject({
+        code: 'order_not_found',
+      });
+      await expect(call('cancel', { orderId, accountId: 'acc-mallory' })).rejects.toMatchObject({
+        code: 'order_not_found',
+        message: `no order ${orderId}`,
+      });
+      await outboxDrained();
+      expect(eventsFor(orderId).filter((e) => e.type === OrderCanceled.name)).toHaveLength(0);
+      expect(await orderOf(orderId)).toMatchObject({ status: 'created' });
+    });
+
+    it('refuses invalid params with validation_failed', async () => {
+      const { orderId, accountId } = await placeSell();
+      for (const params of [
+        { orderId: 'not-a-uuid', accountId },
+        { orderId },
+        { orderId, accountId: '' },
+        { orderId, accountId, reason: 'changed my mind' },
+      ]) {
+        await expect(call('cancel', params)).rejects.toMatchObject({ code: 'validation_failed' });
+      }
+    });
   });
 });
