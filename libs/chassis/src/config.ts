@@ -24,6 +24,10 @@ export const BaseConfig = Type.Object({
   RPC_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 5000 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 10_000 }),
   GIT_COMMIT: Type.String({ default: 'unknown' }),
+  /** Fault switch (also `PUT /admin/faults`): wait this long before each event handler runs… */
+  FAULT_HANDLER_DELAY_MS: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 0 }),
+  /** …and then fail it with this probability (0 to 1), through the normal retry path. */
+  FAULT_HANDLER_FAILURE_RATE: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
 });
 export type BaseConfig = Static<typeof BaseConfig>;
 

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorCode, type ErrorResponse } from '@simplebank/contracts';
 import { Ajv, type Options as AjvOptions } from 'ajv';
@@ -26,6 +27,49 @@ export class HttpError extends Error {
 }
 
 export const errorBody = (code: string, message: string): ErrorResponse => ({ error: { code, message } });
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * When the caller stops waiting (epoch ms), from its `x-deadline` header; undefined when it
+     * sent none. Give it to the calls this request makes: `client.get(path, { deadline })`.
+     */
+    deadline: number | undefined;
+  }
+}
+
+/** The header a caller's deadline travels in, as epoch milliseconds (HTTP and RPC alike). */
+export const DEADLINE_HEADER = 'x-deadline';
+
+const requestContext = new AsyncLocalStorage<{ deadline: number | undefined }>();
+
+/**
+ * The deadline of the request being handled, wherever in its handling this runs (undefined
+ * outside a request, or when the caller sent none): for code that is not handed the request.
+ */
+export const requestDeadline = (): number | undefined => requestContext.getStore()?.deadline;
+
+const STALE = Symbol('stale');
+
+/**
+ * Marks a route's answer as a fallback (book §6.4): the last known data, served because its
+ * source is unavailable. The chassis adds `Warning: 110 - "Response is Stale"` and
+ * `X-Data-Stale: true` to the response; the body is serialised as usual.
+ */
+export function markStale<T extends object>(payload: T): T {
+  Object.defineProperty(payload, STALE, { value: true, enumerable: false });
+  return payload;
+}
+export const isStale = (payload: unknown): boolean =>
+  typeof payload === 'object' && payload !== null && STALE in payload;
+
+/** A deadline header as epoch ms, or undefined when absent or not a number. */
+function parseDeadline(header: string | string[] | undefined): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || value.trim() === '') return undefined;
+  const deadline = Number(value);
+  return Number.isFinite(deadline) ? deadline : undefined;
+}
 
 /**
  * Two validators: query strings and path parameters arrive as text and are coerced to the schema's
@@ -69,14 +113,35 @@ export function createApp(log: Logger, metrics: Metrics): App {
     (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema as object),
   );
 
+  // The caller's deadline: a request it has already given up on is answered at once, unrun; any
+  // other runs in a context that calls made while handling it can read the deadline from.
+  app.decorateRequest('deadline', undefined);
+  app.addHook('onRequest', (request, reply, done) => {
+    const deadline = parseDeadline(request.headers[DEADLINE_HEADER]);
+    request.deadline = deadline;
+    if (deadline !== undefined && Date.now() >= deadline) {
+      reply
+        .status(504)
+        .send(errorBody('deadline_exceeded', 'the caller had given up before the request arrived'));
+      return;
+    }
+    requestContext.run({ deadline }, done);
+  });
+
+  app.addHook('preSerialization', async (_request, reply, payload) => {
+    if (isStale(payload)) reply.header('warning', '110 - "Response is Stale"').header('x-data-stale', 'true');
+    return payload;
+  });
+
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpRequests.observe(
       { method: request.method, route, status_code: reply.statusCode },
       reply.elapsedTime / 1000,
     );
-    // a 503 from /health/ready is an answer, not a failure
-    if (reply.statusCode >= 500 && !route.startsWith('/health')) {
+    // a 503 from /health/ready is an answer, not a failure; nor is a 504 to a caller already gone
+    const callerGone = reply.statusCode === 504 && request.deadline !== undefined;
+    if (reply.statusCode >= 500 && !route.startsWith('/health') && !callerGone) {
       request.log.warn(
         { method: request.method, url: request.url, status_code: reply.statusCode },
         'request failed',

@@ -1,10 +1,40 @@
 export { BaseConfig, ConfigError, loadConfig } from './config.ts';
 export { createPool, ensureDatabase, migrate, type Pool, type Tx, transaction } from './database.ts';
-export { type App, createApp, errorBody, HttpError } from './http.ts';
+export { FaultSwitch, Faults, InjectedFault } from './faults.ts';
+export {
+  type App,
+  createApp,
+  DEADLINE_HEADER,
+  errorBody,
+  HttpError,
+  isStale,
+  markStale,
+  requestDeadline,
+} from './http.ts';
+export {
+  type BreakerOptions,
+  type BreakerState,
+  type CallOptions,
+  HttpClient,
+  type HttpClientOptions,
+  type HttpResponse,
+  retryDelay,
+  type UnavailableReason,
+  UpstreamUnavailable,
+} from './http-client.ts';
 export { createLogger, type Logger } from './logger.ts';
 export { Broker, PoisonMessageError, RpcError } from './messaging.ts';
 export { createMetrics, type Metrics } from './metrics.ts';
 export type { Cause, Publish } from './outbox.ts';
+export {
+  handlerQueueOf,
+  listQueueNames,
+  type ParkedMessage,
+  type ParkedQueue,
+  ParkingLot,
+  selectHandlerQueues,
+  vhostOf,
+} from './parking.ts';
 export { Poller } from './poller.ts';
 export {
   type AfterCommit,

@@ -43,6 +43,24 @@ export function createMetrics(service: string) {
       help: 'Outbox rows committed but not yet confirmed by the broker, at the last relay pass',
       registers: [registry],
     }),
+    httpClientCalls: new client.Counter({
+      name: 'http_client_calls_total',
+      help: 'Calls made with the chassis HTTP client, by target, method and outcome (ok, client_error, timeout, network, server_error, circuit_open)',
+      labelNames: ['target', 'method', 'outcome'],
+      registers: [registry],
+    }),
+    httpClientRetries: new client.Counter({
+      name: 'http_client_retries_total',
+      help: 'Attempts the chassis HTTP client repeated after a timeout, network error or 5xx',
+      labelNames: ['target', 'method'],
+      registers: [registry],
+    }),
+    circuitBreakerState: new client.Gauge({
+      name: 'circuit_breaker_state',
+      help: 'State of the circuit breaker around each target: 0 closed, 1 half-open, 2 open',
+      labelNames: ['target'],
+      registers: [registry],
+    }),
   };
 }
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -5,6 +5,7 @@ import type { Static, TObject, TProperties, TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { type BaseConfig, ConfigError, loadConfig } from './config.ts';
 import { createPool, ensureDatabase, migrate, type Pool, type Tx, transaction } from './database.ts';
+import { FaultSwitch, registerFaultRoutes } from './faults.ts';
 import { registerChassisRoutes } from './health.ts';
 import { type App, createApp, HttpError } from './http.ts';
 import { InfrastructureError, infrastructureError, isConnectionError } from './infrastructure.ts';
@@ -107,6 +108,11 @@ export interface ServiceDefinition<P extends TProperties, S = undefined> {
   workers?: (svc: Context<P>, shared: S) => Worker[];
   /** Extra readiness checks (name → ok?), on top of the database and broker. */
   readiness?: (svc: Context<P>, shared: S) => Record<string, () => Promise<boolean>>;
+  /**
+   * Whether the chassis serves `GET/PUT /admin/faults`, the switch that slows or fails the
+   * service's event handlers (default true; false for a service with an /admin/faults of its own).
+   */
+  adminFaults?: boolean;
 }
 
 export function defineService<P extends TProperties, S = undefined>(
@@ -118,6 +124,8 @@ export function defineService<P extends TProperties, S = undefined>(
 export interface RunningService {
   app: App;
   context: ServiceContext<unknown>;
+  /** The fault switch of its event handlers (also at `/admin/faults`). */
+  faults: FaultSwitch;
   /** Graceful stop: HTTP, then consumers (in-flight work finishes), workers, outbox flush, close. */
   stop(): Promise<void>;
 }
@@ -192,6 +200,13 @@ export async function startService<P extends TProperties, S>(
     }
   }
 
+  const faults = new FaultSwitch(
+    {
+      handler_delay_ms: config.FAULT_HANDLER_DELAY_MS,
+      handler_failure_rate: config.FAULT_HANDLER_FAILURE_RATE,
+    },
+    log,
+  );
   const app = createApp(log, metrics);
   let relay: OutboxRelay | undefined;
   const startedWorkers: Worker[] = [];
@@ -214,6 +229,7 @@ export async function startService<P extends TProperties, S>(
   try {
     const readiness = definition.readiness?.(svc, shared) ?? {};
     registerChassisRoutes(app, { name, version: definition.version }, svc, recent, readiness);
+    if (definition.adminFaults !== false) registerFaultRoutes(app, faults);
     await definition.routes?.(app, svc, shared);
     await app.ready();
 
@@ -224,7 +240,7 @@ export async function startService<P extends TProperties, S>(
     for (const { queue, event, handler } of handlerQueues) {
       const spec = handlers[handler] as (typeof handlers)[string];
       svc.broker.consume({ queue, event }, { prefetch: config.PREFETCH }, (envelope) =>
-        handleOnce(svc, queue, spec, envelope),
+        handleOnce(svc, queue, spec, envelope, faults),
       );
     }
     if (Object.keys(rpcMethods).length > 0) serveRpc(svc, rpcMethods);
@@ -243,7 +259,7 @@ export async function startService<P extends TProperties, S>(
     { port: options.listen === false ? null : port, handlers: handlerQueues.length },
     `${name} started`,
   );
-  return { app, context: svc as ServiceContext<unknown>, stop };
+  return { app, context: svc as ServiceContext<unknown>, faults, stop };
 }
 
 /** Serves the service's RPC methods on `rpc-<service>`, each call in one transaction with its outbox rows. */
@@ -277,7 +293,15 @@ function serveRpc<C>(svc: ServiceContext<C>, rpcMethods: Record<string, RpcMetho
 }
 
 /** Runs one event handler at most once per message: inbox row, effect and outbox rows commit together. */
-async function handleOnce<C>(svc: ServiceContext<C>, queue: string, spec: EventHandler, envelope: Envelope) {
+async function handleOnce<C>(
+  svc: ServiceContext<C>,
+  queue: string,
+  spec: EventHandler,
+  envelope: Envelope,
+  faults: FaultSwitch,
+) {
+  // the fault switch acts before the transaction, so a slowed handler holds no connection
+  await faults.beforeHandler();
   const cause = { correlationId: envelope.correlationId, causationId: envelope.id };
   return svc.transaction(cause, async (tx, publish, afterCommit) => {
     const inserted = await tx.query(

@@ -33,7 +33,10 @@ export const OrderAccepted = Type.Object({
 });
 export type OrderAccepted = Static<typeof OrderAccepted>;
 
-export const OrderIdParams = Type.Object({ order_id: Type.String({ format: 'uuid' }) }, strict);
+export const OrderIdParams = Type.Object(
+  { order_id: Type.String({ format: 'uuid', maxLength: 36 }) },
+  strict,
+);
 export const AccountIdParams = Type.Object({ account_id: AccountIdParam }, strict);
 
 export const StatusChange = Type.Object({
@@ -91,7 +94,13 @@ export const Account = Type.Object({
 });
 export type Account = Static<typeof Account>;
 
-export const Quote = Type.Object({ symbol: Type.String(), price: Decimal, at: Timestamp });
+export const Quote = Type.Object({
+  symbol: Type.String(),
+  price: Decimal,
+  at: Timestamp,
+  /** True when the gateway answers with the last known price because market is unavailable. */
+  stale: Type.Optional(Type.Boolean()),
+});
 export const Quotes = Type.Object({ quotes: Type.Array(Quote) });
 export type Quote = Static<typeof Quote>;
 export type Quotes = Static<typeof Quotes>;
@@ -111,6 +120,47 @@ export const FeeEstimate = Type.Object({
 });
 export type FeeEstimate = Static<typeof FeeEstimate>;
 
+export const AccountList = Type.Object({ accounts: Type.Array(Account) });
+export type AccountList = Static<typeof AccountList>;
+
+// Customers and their tokens. Usernames are plain ASCII (they end up in tokens, logs and keys);
+// passwords are bounded so that hashing one costs a known amount.
+export const Username = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$' });
+/** A password as sent to sign in: any text up to 128 characters. */
+export const Password = Type.String({ minLength: 1, maxLength: 128 });
+/** A new customer's password: at least 8 characters. */
+export const NewPassword = Type.String({ minLength: 8, maxLength: 128 });
+
+/** `POST /auth/token`: a customer's credentials. */
+export const TokenRequest = Type.Object({ username: Username, password: Password }, strict);
+export type TokenRequest = Static<typeof TokenRequest>;
+/** A bearer token (a JWT whose `sub` is the username) and how many seconds it lasts. */
+export const TokenResponse = Type.Object({
+  access_token: Type.String(),
+  token_type: Type.Literal('Bearer'),
+  expires_in: Type.Integer({ minimum: 1 }),
+});
+export type TokenResponse = Static<typeof TokenResponse>;
+
+/** `Idempotency-Key` on `POST /shares/*`: printable ASCII, at most 128 characters (a UUID will do). */
+export const IdempotencyKey = Type.String({ minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7E]+$' });
+/** Headers of `POST /shares/*`; any other header is allowed (this is not a strict object). */
+export const PlaceOrderHeaders = Type.Object({ 'idempotency-key': Type.Optional(IdempotencyKey) });
+
+/** `DELETE /orders/{order_id}` accepted: orders asked the saga to stop the order. */
+export const CancelAccepted = Type.Object({
+  order_id: Type.String({ format: 'uuid' }),
+  status: Type.Literal('created'),
+  cancel: Type.Literal('requested'),
+});
+export type CancelAccepted = Static<typeof CancelAccepted>;
+/** `DELETE /orders/{order_id}` refused (409): the order is past the point it can be cancelled. */
+export const CancelRefused = Type.Object({
+  error: Type.Object({ code: Type.Literal('order_not_cancelable'), message: Type.String() }),
+  status: OrderStatus,
+});
+export type CancelRefused = Static<typeof CancelRefused>;
+
 /** Every 4xx/5xx body. `code` is machine-readable and stable. */
 export const ErrorResponse = Type.Object({
   error: Type.Object({ code: Type.String(), message: Type.String() }),
@@ -127,6 +177,15 @@ export const ErrorCode = {
   unknownSymbol: 'unknown_symbol',
   orderNotFound: 'order_not_found',
   accountExists: 'account_exists',
+  customerExists: 'customer_exists',
+  /** Wrong username or password; never says which. */
+  invalidCredentials: 'invalid_credentials',
+  /** No bearer token, or one that is malformed, forged or expired. */
+  unauthorized: 'unauthorized',
+  idempotencyKeyReused: 'idempotency_key_reused',
+  requestInProgress: 'request_in_progress',
+  orderNotCancelable: 'order_not_cancelable',
+  rateLimited: 'rate_limited',
   serviceUnavailable: 'service_unavailable',
   internal: 'internal_error',
 } as const;

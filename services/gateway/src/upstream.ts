@@ -1,72 +1,96 @@
-import { HttpError } from '@simplebank/chassis';
+import {
+  type BreakerOptions,
+  type BreakerState,
+  HttpClient,
+  HttpError,
+  type Logger,
+  type Metrics,
+  requestDeadline,
+  UpstreamUnavailable,
+} from '@simplebank/chassis';
 import { ErrorCode, type ErrorResponse } from '@simplebank/contracts';
 
 export type Query = Record<string, string | number | undefined>;
 
+export interface UpstreamOptions {
+  /** Attempts after the first, with back-off (the gateway only GETs). Default 1. */
+  retries?: number;
+  /** The circuit breaker around this upstream; the chassis defaults otherwise. */
+  breaker?: BreakerOptions;
+}
+
 /**
- * One service the gateway queries over HTTP. Every call has a timeout; an upstream that is down,
- * slow, failing (5xx) or answering with something that is not JSON is a 503 service_unavailable
- * for the customer. A 4xx is passed on with the upstream's code, so bad input stays a 4xx.
+ * One service the gateway queries over HTTP, through the chassis HTTP client: every call has a
+ * timeout (and no more than the customer's request has left, when it sent `x-deadline`), a GET
+ * that fails is tried once more, and a circuit breaker per upstream answers at once while that
+ * upstream keeps failing. An upstream that is down, slow, failing (5xx), answering with something
+ * that is not JSON, or behind an open circuit is a 503 service_unavailable for the customer (its
+ * `cause` is the chassis' `UpstreamUnavailable`). A 4xx is passed on with the upstream's code, so
+ * bad input stays a 4xx.
  */
 export class Upstream {
-  private readonly baseUrl: string;
+  private readonly client: HttpClient;
 
+  /** `owner` is the service (`svc`): the breaker's state and the calls' outcomes go to its /metrics and log. */
   constructor(
     readonly name: string,
     baseUrl: string,
-    private readonly timeoutMs: number,
+    timeoutMs: number,
+    owner: { log: Logger; metrics: Metrics },
+    options: UpstreamOptions = {},
   ) {
-    this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.client = new HttpClient(owner, {
+      name,
+      baseUrl,
+      timeoutMs,
+      retries: options.retries ?? 1,
+      ...(options.breaker ? { breaker: options.breaker } : {}),
+    });
   }
 
-  /** GETs `path` (segments already encoded); a 404 throws `notFound` when given. */
-  async get<T>(path: string, options: { query?: Query; notFound?: HttpError } = {}): Promise<T> {
-    const url = `${this.baseUrl}${path}${queryString(options.query)}`;
-    let response: Response;
+  /** The state of the circuit breaker around this upstream. */
+  get circuit(): BreakerState {
+    return this.client.state;
+  }
+
+  /**
+   * GETs `path` (segments already encoded); a 404 throws `notFound` when given. `deadline`
+   * defaults to the deadline of the request being handled, if its caller sent one.
+   */
+  async get<T>(
+    path: string,
+    options: { query?: Query; notFound?: HttpError; deadline?: number } = {},
+  ): Promise<T> {
+    const deadline = options.deadline ?? requestDeadline();
+    let status: number;
     let body: unknown;
     try {
-      response = await fetch(url, {
-        headers: { accept: 'application/json' },
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-      if (response.status >= 500) {
-        await response.body?.cancel();
-        throw this.unavailable(`answered ${response.status}`);
-      }
-      // The timeout covers reading the body too; only a 2xx must be JSON.
-      body = response.ok ? await response.json() : await response.json().catch(() => undefined);
+      ({ status, body } = await this.client.get(path, {
+        ...(options.query ? { query: options.query } : {}),
+        ...(deadline === undefined ? {} : { deadline }),
+      }));
     } catch (error) {
-      if (error instanceof HttpError) throw error;
-      throw this.unavailable(describe(error, this.timeoutMs));
+      if (error instanceof UpstreamUnavailable) {
+        throw Object.assign(new HttpError(503, ErrorCode.serviceUnavailable, error.message), {
+          cause: error,
+        });
+      }
+      throw error;
     }
-    if (response.ok) return body as T;
-    if (response.status === 404 && options.notFound) throw options.notFound;
+    if (status >= 200 && status < 300) return body as T;
+    if (status === 404 && options.notFound) throw options.notFound;
     const error = (body as Partial<ErrorResponse> | undefined)?.error;
     throw new HttpError(
-      response.status,
-      error?.code ?? (response.status === 404 ? ErrorCode.notFound : 'bad_request'),
-      error?.message ?? `${this.name} answered ${response.status}`,
+      status,
+      error?.code ?? (status === 404 ? ErrorCode.notFound : 'bad_request'),
+      error?.message ?? `${this.name} answered ${status}`,
     );
   }
-
-  private unavailable(why: string): HttpError {
-    return new HttpError(503, ErrorCode.serviceUnavailable, `${this.name} is unavailable: ${why}`);
-  }
 }
+
+/** True when `error` is an upstream's 503: down, slow, failing or behind an open circuit. */
+export const isUnavailable = (error: unknown): boolean =>
+  error instanceof HttpError && error.cause instanceof UpstreamUnavailable;
 
 /** A path segment from customer input; the schemas already restrict it, this keeps it one segment. */
 export const segment = (value: string): string => encodeURIComponent(value);
-
-function queryString(query: Query = {}): string {
-  const params = new URLSearchParams();
-  for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
-  return params.size === 0 ? '' : `?${params}`;
-}
-
-function describe(error: unknown, timeoutMs: number): string {
-  const name = (error as Error)?.name;
-  if (name === 'TimeoutError' || name === 'AbortError') return `no answer within ${timeoutMs} ms`;
-  if (error instanceof SyntaxError) return 'answered with a body that is not JSON';
-  const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
-  return cause?.code ?? cause?.message ?? (error as Error)?.message ?? String(error);
-}

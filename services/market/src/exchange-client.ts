@@ -1,3 +1,11 @@
+import {
+  type BreakerOptions,
+  HttpClient,
+  type HttpResponse,
+  type Logger,
+  type Metrics,
+  UpstreamUnavailable,
+} from '@simplebank/chassis';
 import { explain } from '@simplebank/contracts';
 import { type Static, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
@@ -62,39 +70,59 @@ export type PlacementAnswer =
   /** Down, overloaded or too slow: the order may go through on a later attempt. */
   | { kind: 'unavailable'; detail: string };
 
-/** Market's client of the stock exchange; every request gives up after `timeoutMs`. */
-export class ExchangeClient {
-  constructor(
-    private readonly baseUrl: string,
-    private readonly timeoutMs: number,
-  ) {}
+export interface ExchangeClientOptions {
+  baseUrl: string;
+  /** Every attempt gives up after this long. */
+  timeoutMs: number;
+  /** Attempts after the first: every call to the exchange is idempotent (see `place`). */
+  retries: number;
+  breaker: BreakerOptions;
+}
 
-  /** Places an order; `clientOrderId` makes a retry return the order already placed. */
+/**
+ * Market's client of the stock exchange, over the chassis HTTP client: every attempt has a
+ * timeout, failed attempts are retried with back-off, and a circuit breaker (`exchange` in
+ * /metrics) fails calls at once while the exchange keeps failing.
+ */
+export class ExchangeClient {
+  private readonly http: HttpClient;
+
+  constructor(owner: { log: Logger; metrics: Metrics }, options: ExchangeClientOptions) {
+    this.http = new HttpClient(owner, { name: 'exchange', ...options });
+  }
+
+  /**
+   * Places an order; `clientOrderId` makes a repeat return the order already placed, so the POST
+   * is retried like a GET. An exchange that times out, fails (5xx), cannot be reached or whose
+   * circuit is open is `unavailable`: the order may go through later. Only its refusal is final.
+   */
   async place(clientOrderId: string, order: OrderTerms): Promise<PlacementAnswer> {
-    let response: Response;
+    let response: HttpResponse;
     try {
-      response = await this.request('/orders', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
+      response = await this.http.post(
+        '/orders',
+        {
           client_order_id: clientOrderId,
           side: order.side,
           symbol: order.symbol,
           quantity: order.quantity,
           limit_price_cents: order.limitPriceCents,
-        }),
-      });
+        },
+        { idempotent: true },
+      );
     } catch (error) {
-      return { kind: 'unavailable', detail: describe(error) };
+      if (error instanceof UpstreamUnavailable) {
+        return { kind: 'unavailable', detail: `${error.reason}: ${error.detail}` };
+      }
+      throw error;
     }
-    const body = await response.json().catch(() => undefined);
-    const detail = `${response.status} ${JSON.stringify(body)}`;
-    if (response.ok && Placed.Check(body))
+    const { status, body } = response;
+    const detail = `${status} ${JSON.stringify(body)}`;
+    if (status >= 200 && status < 300 && Placed.Check(body)) {
       return { kind: 'accepted', exchangeOrderId: body.exchange_order_id };
-    // 408 and 429 say "not now", like a 5xx; any other 4xx is a refusal of this order
-    if (response.status >= 400 && response.status < 500 && ![408, 429].includes(response.status)) {
-      return { kind: 'rejected', detail };
     }
+    // 408 and 429 say "not now", like a 5xx; any other 4xx is a refusal of this order
+    if (status >= 400 && status < 500 && ![408, 429].includes(status)) return { kind: 'rejected', detail };
     return { kind: 'unavailable', detail };
   }
 
@@ -106,7 +134,7 @@ export class ExchangeClient {
   }
 
   async executionsAfter(after: number, limit: number): Promise<ExecutionFeed> {
-    const body = await this.get(`/executions?after=${after}&limit=${limit}`);
+    const body = await this.get('/executions', { after, limit });
     if (!FeedPage.Check(body))
       throw new Error(`unexpected executions from the exchange: ${JSON.stringify(body)}`);
     return {
@@ -120,18 +148,12 @@ export class ExchangeClient {
     };
   }
 
-  private async get(path: string): Promise<unknown> {
-    const response = await this.request(path);
-    if (!response.ok) throw new Error(`the exchange answered ${response.status} to GET ${path}`);
-    return response.json();
-  }
-
-  private request(path: string, init: RequestInit = {}): Promise<Response> {
-    return fetch(new URL(path, this.baseUrl), { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
+  /** A 2xx's body; anything else (its 4xx included) is an error for the poller to retry. */
+  private async get(path: string, query?: Record<string, number>): Promise<unknown> {
+    const response = await this.http.get(path, query ? { query } : {});
+    if (response.status < 200 || response.status >= 300) {
+      throw new Error(`the exchange answered ${response.status} to GET ${path}`);
+    }
+    return response.body;
   }
 }
-
-const describe = (error: unknown): string => {
-  const cause = (error as { cause?: { code?: string } }).cause?.code;
-  return [(error as Error).name, (error as Error).message, cause].filter(Boolean).join(': ');
-};

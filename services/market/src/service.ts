@@ -27,7 +27,16 @@ import { QuoteBoard } from './quotes.ts';
 
 const MarketConfig = Type.Object({
   EXCHANGE_URL: Type.String({ default: 'http://127.0.0.1:8090' }),
+  /** Each attempt of a call to the exchange gives up after this long. */
   EXCHANGE_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 2000 }),
+  /** Attempts after the first, with back-off (every call to the exchange is idempotent). */
+  EXCHANGE_RETRIES: Type.Integer({ minimum: 0, maximum: 10, default: 2 }),
+  /** The circuit breaker around the exchange opens when more than this share (%) of calls fail… */
+  EXCHANGE_BREAKER_ERROR_PERCENT: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
+  /** …once at least this many calls were made in its 10 s window… */
+  EXCHANGE_BREAKER_VOLUME: Type.Integer({ minimum: 1, default: 10 }),
+  /** …and lets one trial call through after this long open. */
+  EXCHANGE_BREAKER_RESET_MS: Type.Integer({ minimum: 1, default: 5000 }),
   /** How long after an order is ready market keeps trying an exchange that is down. */
   PLACEMENT_DEADLINE_MS: Type.Integer({ minimum: 0, default: 60_000 }),
   PLACEMENT_RETRY_BASE_MS: Type.Integer({ minimum: 1, default: 250 }),
@@ -43,7 +52,16 @@ type MarketConfig = Static<typeof MarketConfig>;
 /** What the handlers, routes and workers of one running market share. */
 function openMarket(svc: ServiceContext<MarketConfig>) {
   const { config } = svc;
-  const exchange = new ExchangeClient(config.EXCHANGE_URL, config.EXCHANGE_TIMEOUT_MS);
+  const exchange = new ExchangeClient(svc, {
+    baseUrl: config.EXCHANGE_URL,
+    timeoutMs: config.EXCHANGE_TIMEOUT_MS,
+    retries: config.EXCHANGE_RETRIES,
+    breaker: {
+      errorThresholdPercentage: config.EXCHANGE_BREAKER_ERROR_PERCENT,
+      volumeThreshold: config.EXCHANGE_BREAKER_VOLUME,
+      resetTimeoutMs: config.EXCHANGE_BREAKER_RESET_MS,
+    },
+  });
   const policy = {
     baseMs: config.PLACEMENT_RETRY_BASE_MS,
     maxMs: config.PLACEMENT_RETRY_MAX_MS,

@@ -35,7 +35,13 @@ beforeAll(async () => {
   const { port } = fakeExchange.address() as AddressInfo;
   const env = await testEnvironment('market-execution-feed');
   service = await startService(market, {
-    env: { ...env, EXCHANGE_URL: `http://127.0.0.1:${port}`, EXECUTION_POLL_MS: '20' },
+    env: {
+      ...env,
+      EXCHANGE_URL: `http://127.0.0.1:${port}`,
+      EXECUTION_POLL_MS: '20',
+      // the failing feed opens the circuit; it tries again soon after the feed is back
+      EXCHANGE_BREAKER_RESET_MS: '100',
+    },
     listen: false,
   });
   probe = await EventProbe.start(env.AMQP_URL as string, [

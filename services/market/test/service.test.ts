@@ -40,6 +40,9 @@ beforeAll(async () => {
       EXCHANGE_URL: `http://127.0.0.1:${port}`,
       PLACEMENT_RETRY_BASE_MS: '20',
       PLACEMENT_RETRY_MAX_MS: '100',
+      // the breaker around the exchange opens as in production, but tries again within 100 ms
+      EXCHANGE_BREAKER_RESET_MS: '100',
+      EXCHANGE_BREAKER_VOLUME: '5',
     },
     listen: false,
   });
@@ -234,6 +237,35 @@ describe('market service (real RabbitMQ, PostgreSQL and stock-exchange simulator
     await probe.next(OrderPlaced, (p) => p.orderId === order.orderId);
     const executed = await probe.next(TradeExecuted, (p) => p.orderId === order.orderId);
     expect(executed.payload.fillPriceCents).toBe(10_012);
+    expect(eventsOf(order.orderId)).toEqual(['OrderPlaced', 'TradeExecuted']);
+  });
+
+  it('counts an open circuit as the exchange being unavailable, not as a refusal', async () => {
+    await pin('ACME', 10_012);
+    await setFaults({ error_rate: 1 });
+    const breakerState = async () =>
+      /circuit_breaker_state\{target="exchange"[^}]*\} (\d)/.exec(
+        (await service.app.inject({ url: '/metrics' })).body,
+      )?.[1];
+    await waitFor('the circuit around the exchange to open', async () => (await breakerState()) === '2');
+
+    const order = newOrder();
+    for (const event of [created, reserved, charged]) await deliver(event(order));
+    await waitFor('an attempt refused by the open circuit', async () => {
+      const { rows } = await service.context.pool.query(
+        'SELECT last_error FROM placements WHERE order_id = $1',
+        [order.orderId],
+      );
+      return /circuit_open/.test(rows[0]?.last_error ?? '');
+    });
+    expect(await placementOf(order.orderId)).toMatchObject({ status: 'ready', reason: null });
+    expect(eventsOf(order.orderId)).toEqual([]);
+
+    // the exchange is back: a trial call closes the circuit and the order is placed
+    await setFaults({ error_rate: 0 });
+    await probe.next(OrderPlaced, (p) => p.orderId === order.orderId);
+    await probe.next(TradeExecuted, (p) => p.orderId === order.orderId);
+    await waitFor('the circuit to close', async () => (await breakerState()) === '0');
     expect(eventsOf(order.orderId)).toEqual(['OrderPlaced', 'TradeExecuted']);
   });
 

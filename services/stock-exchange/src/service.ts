@@ -84,6 +84,8 @@ export default defineService({
   port: 8090,
   config: ExchangeConfig,
   broker: false,
+  // its own /admin/faults injects the exchange's faults; the chassis' handler switch has nothing to act on
+  adminFaults: false,
 
   // one exchange per running instance, shared by the routes and the clock that moves it
   setup: (svc) => openExchange(svc.config),

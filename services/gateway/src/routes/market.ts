@@ -3,5 +3,8 @@ import { Quotes } from '@simplebank/contracts';
 import type { QuoteBook } from '../quotes.ts';
 
 export function marketRoutes(app: App, quotes: QuoteBook): void {
-  app.get('/market/quotes', { schema: { response: { 200: Quotes } } }, () => quotes.board());
+  app.get('/market/quotes', { schema: { response: { 200: Quotes } } }, () =>
+    // the last known board, marked stale, when market is down (book §6.4, fallbacks)
+    quotes.board({ allowStale: true }),
+  );
 }
