@@ -7,6 +7,7 @@ import {
   cents,
   feeCharge,
   newAccount,
+  order,
   placeOrder,
   position,
   settled,
@@ -63,9 +64,7 @@ describe('invariants of ARCHITECTURE §3 after a mixed batch of concurrent order
       expect(TERMINAL.has(o.status)).toBe(true);
       expect(o.history.filter((h) => TERMINAL.has(h.status))).toHaveLength(1);
     }
-    const reread = await Promise.all(
-      orderIds.map(async (id) => (await call<Order>(url.gateway, 'GET', `/orders/${id}`)).body),
-    );
+    const reread = await Promise.all(orderIds.map((id) => order(id)));
     expect(reread.map((o) => o.status)).toEqual(orders.map((o) => o.status));
     const byStatus = Object.groupBy(orders, (o) => o.status);
     expect(byStatus.executed?.length ?? 0).toBeGreaterThan(ORDERS / 2);

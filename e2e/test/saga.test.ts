@@ -12,6 +12,7 @@ import {
   position,
   setFaults,
   settled,
+  tokenOf,
   url,
 } from './system.ts';
 
@@ -142,7 +143,9 @@ describe('the sell and buy saga across all services', () => {
       [{ account_id: 'nobody', symbol: 'ACME', quantity: 1 }, 422, 'unknown_account'],
     ];
     for (const [body, status, code] of cases) {
-      const response = await call<{ error: { code: string } }>(url.gateway, 'POST', '/shares/sell', body);
+      const response = await call<{ error: { code: string } }>(url.gateway, 'POST', '/shares/sell', body, {
+        token: tokenOf(accountId),
+      });
       expect({ body, status: response.status, code: response.body.error.code }).toEqual({
         body,
         status,
@@ -151,7 +154,7 @@ describe('the sell and buy saga across all services', () => {
     }
     const malformed = await fetch(`${url.gateway}/shares/sell`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${tokenOf(accountId)}` },
       body: '{"account_id":',
     });
     expect(malformed.status).toBe(400);

@@ -11,38 +11,82 @@ export const url = {
   exchange: inject('url:stock-exchange'),
 };
 
+export interface Answer<T> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/** One HTTP call; `token` goes in `Authorization: Bearer`. */
 export async function call<T = unknown>(
   base: string,
   method: string,
   path: string,
   body?: unknown,
-): Promise<{ status: number; body: T }> {
+  { token, headers = {} }: { token?: string | undefined; headers?: Record<string, string> } = {},
+): Promise<Answer<T>> {
   const response = await fetch(`${base}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: {
+      ...headers,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(10_000),
   });
   const text = await response.text();
-  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+  return {
+    status: response.status,
+    body: (text ? JSON.parse(text) : undefined) as T,
+    headers: response.headers,
+  };
 }
 
-/** A funded account of the test's own, so tests never share balances. */
+/** A customer's bearer token from the gateway (POST /auth/token). */
+export async function signIn(username: string, password: string): Promise<string> {
+  const { status, body } = await call<{ access_token: string }>(url.gateway, 'POST', '/auth/token', {
+    username,
+    password,
+  });
+  if (status !== 200) throw new Error(`POST /auth/token for ${username} answered ${status}`);
+  return body.access_token;
+}
+
+/** Each account's owner's token, and each order's (the helpers below send them). */
+const tokens = new Map<string, string>();
+
+/** The token of the customer who owns `accountId` (an account made by `newAccount`). */
+export function tokenOf(accountId: string): string {
+  const token = tokens.get(accountId);
+  if (token === undefined) throw new Error(`no customer signed in for ${accountId}`);
+  return token;
+}
+
+/**
+ * A funded account of the test's own, so tests never share balances, owned by a customer of its
+ * own (username = the account id) created with it, and signed in at the gateway.
+ */
 export async function newAccount(cash: string, positions: { symbol: string; quantity: number }[] = []) {
   const accountId = `e2e-${randomUUID().slice(0, 8)}`;
+  const password = `pw-${randomUUID()}`;
   const created = await call(url.accounts, 'POST', '/accounts', {
     account_id: accountId,
     owner: accountId,
+    password,
     cash,
     positions,
   });
   if (created.status !== 201)
     throw new Error(`could not create ${accountId}: ${JSON.stringify(created.body)}`);
+  tokens.set(accountId, await signIn(accountId, password));
   return accountId;
 }
 
 export async function account(accountId: string): Promise<Account> {
-  const { status, body } = await call<Account>(url.gateway, 'GET', `/accounts/${accountId}`);
+  const { status, body } = await call<Account>(url.gateway, 'GET', `/accounts/${accountId}`, undefined, {
+    token: tokenOf(accountId),
+  });
   if (status !== 200) throw new Error(`GET /accounts/${accountId} answered ${status}`);
   return body;
 }
@@ -62,25 +106,35 @@ export async function accountWithoutHolds(accountId: string): Promise<Account> {
 export const position = (a: Account, symbol: string) =>
   a.positions.find((p) => p.symbol === symbol) ?? { symbol, quantity: 0, reserved: 0, current_value: null };
 
-export async function placeOrder(side: 'sell' | 'buy', accountId: string, symbol: string, quantity: number) {
+export async function placeOrder(
+  side: 'sell' | 'buy',
+  accountId: string,
+  symbol: string,
+  quantity: number,
+  headers: Record<string, string> = {},
+) {
+  const token = tokenOf(accountId);
   const { status, body } = await call<{ order_id: string; status: string }>(
     url.gateway,
     'POST',
     `/shares/${side}`,
-    {
-      account_id: accountId,
-      symbol,
-      quantity,
-    },
+    { account_id: accountId, symbol, quantity },
+    { token, headers },
   );
   if (status !== 202) throw new Error(`POST /shares/${side} answered ${status}: ${JSON.stringify(body)}`);
+  tokens.set(body.order_id, token);
   return body.order_id;
 }
 
 const TERMINAL: OrderStatus[] = ['executed', 'failed', 'canceled', 'expired'];
 
+/** The order, as its owner sees it (an order placed with `placeOrder`). */
 export async function order(orderId: string): Promise<Order> {
-  return (await call<Order>(url.gateway, 'GET', `/orders/${orderId}`)).body;
+  const { status, body } = await call<Order>(url.gateway, 'GET', `/orders/${orderId}`, undefined, {
+    token: tokenOf(orderId),
+  });
+  if (status !== 200) throw new Error(`GET /orders/${orderId} answered ${status}`);
+  return body;
 }
 
 /** Waits until the order reaches a terminal status and returns it. */

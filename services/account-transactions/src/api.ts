@@ -1,11 +1,11 @@
-import { AccountIdParam, SymbolParam } from '@simplebank/contracts';
+import { AccountIdParam, NewPassword, Password, SymbolParam, Username } from '@simplebank/contracts';
 import { Type } from 'typebox';
 
 // The internal HTTP API the gateway (and tests) call: snake_case, money as decimal strings.
 const strict = { additionalProperties: false } as const;
 const Decimal = Type.String({ pattern: '^-?\\d+\\.\\d{2}$' });
 
-export const OwnerQuery = Type.Object({ owner: Type.String({ minLength: 1, maxLength: 64 }) }, strict);
+export const OwnerQuery = Type.Object({ owner: Username }, strict);
 
 export const AccountView = Type.Object({
   account_id: Type.String(),
@@ -20,7 +20,10 @@ export const AccountView = Type.Object({
 export const OpenAccount = Type.Object(
   {
     account_id: AccountIdParam,
-    owner: Type.String({ minLength: 1, maxLength: 64 }),
+    /** A username (a customer of that name need not exist, unless `password` creates one). */
+    owner: Username,
+    /** Creates the owner as a customer with this password too (tests and seeding). */
+    password: Type.Optional(NewPassword),
     cash: Type.String({ pattern: '^\\d{1,13}(\\.\\d{1,2})?$' }),
     positions: Type.Optional(
       Type.Array(
@@ -34,6 +37,12 @@ export const OpenAccount = Type.Object(
   },
   strict,
 );
+
+/** `POST /customers`: a customer who can sign in. */
+export const NewCustomer = Type.Object({ username: Username, password: NewPassword }, strict);
+/** `POST /customers/authenticate`: the gateway checking a customer's credentials. */
+export const Credentials = Type.Object({ username: Username, password: Password }, strict);
+export const CustomerView = Type.Object({ username: Type.String() });
 
 /** Per asset: opening + fills − fees = closing (shares pay no fees). */
 export const Statement = Type.Object({

@@ -14,7 +14,17 @@ import {
 } from '@simplebank/contracts';
 import { Type } from 'typebox';
 import { type AccountBalances, accounts } from './accounts.ts';
-import { AccountView, BalanceCheck, OpenAccount, OwnerQuery, Statement } from './api.ts';
+import {
+  AccountView,
+  BalanceCheck,
+  Credentials,
+  CustomerView,
+  NewCustomer,
+  OpenAccount,
+  OwnerQuery,
+  Statement,
+} from './api.ts';
+import { customers } from './customers.ts';
 import { journal } from './journal.ts';
 import { CASH, release, reserve, settle } from './ledger.ts';
 import { holdOf, reservations } from './reservations.ts';
@@ -53,6 +63,8 @@ const accountView = ({ account_id, owner, balances }: AccountBalances) => {
 
 const unknownAccount = (accountId: string) =>
   new HttpError(404, ErrorCode.unknownAccount, `no account ${accountId}`);
+const customerExists = (username: string) =>
+  new HttpError(409, ErrorCode.customerExists, `customer ${username} exists already`);
 
 export default defineService({
   name: 'account-transactions',
@@ -139,7 +151,34 @@ export default defineService({
       async ({ query }) => ({ accounts: (await accounts.ofOwner(pool, query.owner)).map(accountView) }),
     );
 
-    // Opens a funded account; tests and load seeding use it.
+    // Customers: account-transactions owns who may sign in; only the gateway calls these (the
+    // internal services trust the gateway and are not reachable from outside). Passwords are
+    // never logged: the chassis logs no request bodies and redacts `password`.
+    app.post(
+      '/customers',
+      { schema: { body: NewCustomer, response: { 201: CustomerView } } },
+      async ({ body }, reply) => {
+        if (!(await customers.create(pool, body.username, body.password)))
+          throw customerExists(body.username);
+        return reply.status(201).send({ username: body.username });
+      },
+    );
+
+    // 200 { username } or 401 invalid_credentials, the same for an unknown username and a wrong
+    // password (same answer, same work: see customers.authenticate).
+    app.post(
+      '/customers/authenticate',
+      { schema: { body: Credentials, response: { 200: CustomerView } } },
+      async ({ body }) => {
+        if (!(await customers.authenticate(pool, body.username, body.password))) {
+          throw new HttpError(401, ErrorCode.invalidCredentials, 'wrong username or password');
+        }
+        return { username: body.username };
+      },
+    );
+
+    // Opens a funded account (and its owner as a customer when a password comes with it); tests
+    // and load seeding use it.
     app.post(
       '/accounts',
       { schema: { body: OpenAccount, response: { 201: AccountView } } },
@@ -151,11 +190,13 @@ export default defineService({
         const holdings = new Map([[CASH, decimalToCents(body.cash)]]);
         for (const { symbol, quantity } of positions)
           holdings.set(symbol, (holdings.get(symbol) ?? 0) + quantity);
-        const opened = await transaction(pool, (tx) =>
-          accounts.open(tx, { accountId: body.account_id, owner: body.owner, holdings }),
-        );
-        if (!opened)
-          throw new HttpError(409, ErrorCode.accountExists, `account ${body.account_id} exists already`);
+        await transaction(pool, async (tx) => {
+          if (body.password !== undefined && !(await customers.create(tx, body.owner, body.password)))
+            throw customerExists(body.owner);
+          const opened = await accounts.open(tx, { accountId: body.account_id, owner: body.owner, holdings });
+          if (!opened)
+            throw new HttpError(409, ErrorCode.accountExists, `account ${body.account_id} exists already`);
+        });
         const account = await accounts.find(pool, body.account_id);
         return reply.status(201).send(accountView(account as AccountBalances));
       },

@@ -149,6 +149,120 @@ describe('accounts (HTTP)', () => {
   });
 });
 
+describe('customers (HTTP)', () => {
+  const authenticate = (username: string, password: string) =>
+    service.app.inject({ method: 'POST', url: '/customers/authenticate', payload: { username, password } });
+
+  it('seeds the demo customers with their documented passwords', async () => {
+    for (const name of ['alice', 'bob', 'carol']) {
+      const response = await authenticate(name, `${name}-password`);
+      expect(response.statusCode).toBe(200);
+      expect(response.json()).toEqual({ username: name });
+    }
+    const { rows } = await service.context.pool.query<{ password_hash: string }>(
+      'SELECT password_hash FROM customers ORDER BY username',
+    );
+    // salted: three different hashes, none containing the password
+    expect(new Set(rows.map((r) => r.password_hash)).size).toBe(rows.length);
+    for (const { password_hash } of rows) expect(password_hash).toMatch(/^scrypt\$15\$8\$1\$/);
+  });
+
+  it('answers a wrong password and an unknown username alike: 401 invalid_credentials', async () => {
+    const wrong = await authenticate('alice', 'bob-password');
+    const unknown = await authenticate('mallory', 'alice-password');
+    for (const response of [wrong, unknown]) {
+      expect(response.statusCode).toBe(401);
+      expect(response.json()).toEqual({
+        error: { code: 'invalid_credentials', message: 'wrong username or password' },
+      });
+    }
+  });
+
+  it('creates a customer once, storing only a salted hash of the password', async () => {
+    const username = `cust-${randomUUID().slice(0, 8)}`;
+    const created = await service.app.inject({
+      method: 'POST',
+      url: '/customers',
+      payload: { username, password: 'correct horse battery staple' },
+    });
+    expect(created.statusCode).toBe(201);
+    expect(created.json()).toEqual({ username });
+    expect((await authenticate(username, 'correct horse battery staple')).statusCode).toBe(200);
+    expect((await authenticate(username, 'correct horse battery stapl')).statusCode).toBe(401);
+    const { rows } = await service.context.pool.query(
+      'SELECT password_hash FROM customers WHERE username = $1',
+      [username],
+    );
+    expect(rows[0].password_hash).not.toContain('correct horse');
+
+    const again = await service.app.inject({
+      method: 'POST',
+      url: '/customers',
+      payload: { username, password: 'another password' },
+    });
+    expect(again.statusCode).toBe(409);
+    expect(again.json().error.code).toBe('customer_exists');
+    expect((await authenticate(username, 'another password')).statusCode).toBe(401);
+  });
+
+  it('opens an account together with its owner when a password comes with it', async () => {
+    const owner = `cust-${randomUUID().slice(0, 8)}`;
+    const open = (account_id: string) =>
+      service.app.inject({
+        method: 'POST',
+        url: '/accounts',
+        payload: { account_id, owner, password: 'owner password', cash: '10.00' },
+      });
+    const first = `acc-${randomUUID().slice(0, 8)}`;
+    expect((await open(first)).statusCode).toBe(201);
+    expect((await authenticate(owner, 'owner password')).json()).toEqual({ username: owner });
+    // the owner exists now: a second account with a password is refused, and nothing is opened
+    const second = `acc-${randomUUID().slice(0, 8)}`;
+    const refused = await open(second);
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().error.code).toBe('customer_exists');
+    expect((await service.app.inject({ url: `/accounts/${second}` })).statusCode).toBe(404);
+    // without a password an account is opened for an existing owner
+    const third = await service.app.inject({
+      method: 'POST',
+      url: '/accounts',
+      payload: { account_id: second, owner, cash: '1.00' },
+    });
+    expect(third.statusCode).toBe(201);
+    const owned = await service.app.inject({ url: `/accounts?owner=${owner}` });
+    expect(
+      owned
+        .json()
+        .accounts.map((a: { account_id: string }) => a.account_id)
+        .sort(),
+    ).toEqual([first, second].sort());
+  });
+
+  it.each([
+    ['no password', { username: 'alice' }],
+    ['an empty password', { username: 'alice', password: '' }],
+    ['a password of 129 characters', { username: 'alice', password: 'x'.repeat(129) }],
+    ['a username of 65 characters', { username: 'a'.repeat(65), password: 'alice-password' }],
+    ['a username with a space', { username: 'alice smith', password: 'alice-password' }],
+    ['an unknown field', { username: 'alice', password: 'alice-password', admin: true }],
+    ['a numeric password', { username: 'alice', password: 12345678 }],
+  ])('refuses credentials with %s (400, before any hashing)', async (_, payload) => {
+    const response = await service.app.inject({ method: 'POST', url: '/customers/authenticate', payload });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.code).toBe('validation_failed');
+  });
+
+  it('refuses a new customer whose password is shorter than 8 characters', async () => {
+    const response = await service.app.inject({
+      method: 'POST',
+      url: '/customers',
+      payload: { username: `cust-${randomUUID().slice(0, 8)}`, password: 'short' },
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.message).toMatch(/password/);
+  });
+});
+
 describe('account-transactions saga steps (real RabbitMQ and PostgreSQL)', () => {
   it('T2: holds a sell’s shares and fee allowance, and announces it', async () => {
     const accountId = await openAccount('1000.00', [{ symbol: 'ACME', quantity: 100 }]);

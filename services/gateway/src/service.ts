@@ -1,17 +1,27 @@
-import { defineService } from '@simplebank/chassis';
-import { GatewayConfig } from './config.ts';
+import { type App, defineService } from '@simplebank/chassis';
+import { Tokens } from './auth.ts';
+import { checkSecrets, GatewayConfig } from './config.ts';
+import { credentialChecker } from './credentials.ts';
+import { IdempotencyKeys } from './idempotency.ts';
+import { orderCancel } from './order-cancel.ts';
 import { orderPlacement } from './order-placement.ts';
+import { Owners } from './owners.ts';
+import { protect } from './protection.ts';
 import { quoteBook } from './quotes.ts';
 import { createRedis, redisAnswers, redisLifecycle } from './redis.ts';
 import { accountRoutes } from './routes/accounts.ts';
+import { authRoutes } from './routes/auth.ts';
 import { feeRoutes } from './routes/fees.ts';
 import { marketRoutes } from './routes/market.ts';
 import { orderRoutes } from './routes/orders.ts';
 import { Upstream } from './upstream.ts';
 
 /**
- * The public API: validates what customers send, prices orders (limit and fee allowance) and
- * hands them to orders over RPC; everything else is a query to the service that owns the data.
+ * The public API and the system's edge: signs customers in, checks their tokens, rate limits and
+ * back-pressure, and that a customer only touches their own accounts and orders; validates what
+ * customers send, prices orders (limit and fee allowance) and hands them to orders over RPC;
+ * everything else is a query to the service that owns the data. The services behind it trust it
+ * and are not reachable from outside (README, "Security").
  */
 export default defineService({
   name: 'gateway',
@@ -19,39 +29,61 @@ export default defineService({
   port: 8080,
   config: GatewayConfig,
   // no migrations: the gateway keeps nothing durable; Redis holds short-lived data only
+  // no /admin/faults: the gateway has no event handlers to slow down, and it faces the outside
+  adminFaults: false,
 
   setup: (svc) => {
     const { config, log } = svc;
-    const upstream = (name: string, url: string) => new Upstream(name, url, config.UPSTREAM_TIMEOUT_MS);
+    checkSecrets(config);
+    const upstream = (name: string, url: string) => new Upstream(name, url, config.UPSTREAM_TIMEOUT_MS, svc);
     const redis = createRedis(svc);
+    const accounts = upstream('account-transactions', config.ACCOUNTS_URL);
     return {
       redis,
+      tokens: new Tokens(config.JWT_SECRET, config.JWT_TTL_SECONDS),
       orders: upstream('orders', config.ORDERS_URL),
-      accounts: upstream('account-transactions', config.ACCOUNTS_URL),
+      accounts,
+      owners: new Owners(accounts),
       fees: upstream('fees', config.FEES_URL),
       quotes: quoteBook(upstream('market', config.MARKET_URL), redis, log),
+      idempotency: new IdempotencyKeys(redis, log),
     };
   },
 
   readiness: (_svc, { redis }) => ({ redis: redisAnswers(redis) }),
   workers: (svc, { redis }) => [redisLifecycle(svc, redis)],
 
-  routes: (app, svc, { orders, accounts, fees, quotes }) => {
-    const { config, log } = svc;
+  routes: async (app, svc, { redis, tokens, orders, accounts, owners, fees, quotes, idempotency }) => {
+    const { config, log, broker } = svc;
     // built here, not in setup: the broker is connected only after setup
     const placement = orderPlacement({
       quotes,
       accounts,
+      owners,
+      orders,
       fees,
-      broker: svc.broker,
+      broker,
       collarBasisPoints: config.PRICE_COLLAR_BASIS_POINTS,
       rpcTimeoutMs: config.RPC_TIMEOUT_MS,
       log,
     });
+    const cancel = orderCancel({ broker, orders, rpcTimeoutMs: config.RPC_TIMEOUT_MS, log });
 
-    orderRoutes(app, placement, orders);
-    accountRoutes(app, accounts, quotes, log);
-    marketRoutes(app, quotes);
-    feeRoutes(app, placement);
+    // The public API in a context of its own: back-pressure, tokens and rate limits apply to it,
+    // not to the chassis's health, version and metrics routes (an overloaded gateway is alive).
+    await app.register(async (context) => {
+      const api = context as unknown as App;
+      await protect(api, config, { tokens, redis });
+      authRoutes(api, {
+        tokens,
+        checkCredentials: credentialChecker(config.ACCOUNTS_URL, config.UPSTREAM_TIMEOUT_MS),
+        rateLimit: { max: config.AUTH_RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS },
+        log,
+      });
+      orderRoutes(api, { placement, cancel, orders, owners, idempotency });
+      accountRoutes(api, { accounts, owners, quotes, log });
+      marketRoutes(api, quotes);
+      feeRoutes(api, placement);
+    });
   },
 });

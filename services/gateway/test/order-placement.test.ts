@@ -7,6 +7,8 @@ describe('errors orders replies with', () => {
     ['validation_failed', 400],
     ['unknown_account', 422],
     ['order_id_conflict', 409],
+    ['order_not_found', 404],
+    ['order_not_cancelable', 409],
     ['unknown_symbol', 422],
     ['service_unavailable', 503],
     ['unknown_method', 503],

@@ -1,27 +1,63 @@
 import { type App, HttpError, type Logger } from '@simplebank/chassis';
-import { Account, AccountIdParams, ErrorCode } from '@simplebank/contracts';
+import { Account, AccountIdParams, AccountList, ErrorCode } from '@simplebank/contracts';
+import { Type } from 'typebox';
+import { requireCustomer, signedIn } from '../auth.ts';
+import type { Owners } from '../owners.ts';
 import { type HeldPosition, pricesOf, valuePositions } from '../portfolio.ts';
 import type { QuoteBook } from '../quotes.ts';
 import { segment, type Upstream } from '../upstream.ts';
 
 type AccountRecord = Omit<Account, 'positions'> & { positions: HeldPosition[] };
 
-export function accountRoutes(app: App, accounts: Upstream, quotes: QuoteBook, log: Logger): void {
+export function accountRoutes(
+  app: App,
+  { accounts, owners, quotes, log }: { accounts: Upstream; owners: Owners; quotes: QuoteBook; log: Logger },
+): void {
+  // Balances are still worth showing while market is away: positions are then unvalued.
+  const prices = () =>
+    quotes.board().then(pricesOf, (error: unknown) => {
+      log.warn({ error }, 'no quotes to value positions with');
+      return new Map<string, number>();
+    });
+  const valued = (account: AccountRecord, priced: Map<string, number>): Account => ({
+    ...account,
+    positions: valuePositions(account.positions, priced),
+  });
+
+  // The signed-in customer's accounts (whose, is the token's to say: no query parameters).
+  app.get(
+    '/accounts',
+    {
+      preParsing: requireCustomer,
+      schema: {
+        querystring: Type.Object({}, { additionalProperties: false }),
+        response: { 200: AccountList },
+      },
+    },
+    async (request): Promise<AccountList> => {
+      const customer = signedIn(request);
+      const [list, priced] = await Promise.all([
+        accounts.get<{ accounts: AccountRecord[] }>('/accounts', { query: { owner: customer } }),
+        prices(),
+      ]);
+      return { accounts: list.accounts.map((account) => valued(account, priced)) };
+    },
+  );
+
+  // One account, only for its owner: anyone else's is answered as one that does not exist.
   app.get(
     '/accounts/:account_id',
-    { schema: { params: AccountIdParams, response: { 200: Account } } },
-    async ({ params }): Promise<Account> => {
-      const [account, prices] = await Promise.all([
-        accounts.get<AccountRecord>(`/accounts/${segment(params.account_id)}`, {
-          notFound: new HttpError(404, ErrorCode.unknownAccount, `no account ${params.account_id}`),
-        }),
-        // Balances are still worth showing while market is away: positions are then unvalued.
-        quotes.board().then(pricesOf, (error: unknown) => {
-          log.warn({ error }, 'no quotes to value positions with');
-          return new Map<string, number>();
-        }),
+    { preParsing: requireCustomer, schema: { params: AccountIdParams, response: { 200: Account } } },
+    async (request): Promise<Account> => {
+      const { account_id } = request.params;
+      const unknown = new HttpError(404, ErrorCode.unknownAccount, `no account ${account_id}`);
+      const [account, priced] = await Promise.all([
+        accounts.get<AccountRecord>(`/accounts/${segment(account_id)}`, { notFound: unknown }),
+        prices(),
       ]);
-      return { ...account, positions: valuePositions(account.positions, prices) };
+      owners.remember(account_id, account.owner);
+      if (account.owner !== signedIn(request)) throw unknown;
+      return valued(account, priced);
     },
   );
 }

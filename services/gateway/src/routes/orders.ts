@@ -1,5 +1,8 @@
-import { type App, HttpError } from '@simplebank/chassis';
+import { randomUUID } from 'node:crypto';
+import { type App, errorBody, HttpError } from '@simplebank/chassis';
 import {
+  CancelAccepted,
+  CancelRefused,
   ErrorCode,
   Order,
   OrderAccepted,
@@ -7,35 +10,131 @@ import {
   OrderList,
   type OrderSide,
   OrdersQuery,
+  PlaceOrderHeaders,
   PlaceOrderRequest,
 } from '@simplebank/contracts';
+import { requireCustomer, signedIn } from '../auth.ts';
+import { fingerprintOf, type IdempotencyKeys, inProgress, orderIdFor } from '../idempotency.ts';
+import type { orderCancel } from '../order-cancel.ts';
 import type { OrderPlacement } from '../order-placement.ts';
+import type { Owners } from '../owners.ts';
 import { segment, type Upstream } from '../upstream.ts';
 
-export function orderRoutes(app: App, placement: OrderPlacement, orders: Upstream): void {
+interface Replayable {
+  status(code: number): Replayable;
+  header(name: string, value: string): Replayable;
+  send(body: unknown): void;
+}
+
+export interface OrderRouteDeps {
+  placement: OrderPlacement;
+  cancel: ReturnType<typeof orderCancel>;
+  orders: Upstream;
+  owners: Owners;
+  idempotency: IdempotencyKeys;
+}
+
+export function orderRoutes(
+  app: App,
+  { placement, cancel, orders, owners, idempotency }: OrderRouteDeps,
+): void {
   for (const side of ['sell', 'buy'] as const satisfies readonly OrderSide[]) {
+    const route = `POST /shares/${side}`;
     app.post(
       `/shares/${side}`,
-      { schema: { body: PlaceOrderRequest, response: { 202: OrderAccepted } } },
-      async (request, reply) => reply.status(202).send(await placement.place(side, request.body)),
+      {
+        preParsing: requireCustomer,
+        schema: { headers: PlaceOrderHeaders, body: PlaceOrderRequest, response: { 202: OrderAccepted } },
+      },
+      async (request, reply) => {
+        const customer = signedIn(request);
+        const { body } = request;
+        const key = request.headers['idempotency-key'];
+        if (key === undefined) {
+          const accepted = await placement.place(side, body, {
+            customer,
+            orderId: randomUUID(),
+            keyed: false,
+          });
+          return reply.status(202).send(accepted);
+        }
+
+        // docs: README "Idempotency keys"
+        const fingerprint = fingerprintOf(route, [body.account_id, body.symbol, body.quantity]);
+        const begun = await idempotency.begin(customer, key, fingerprint);
+        if (begun.kind === 'in_progress') {
+          reply.header('retry-after', '1');
+          throw inProgress();
+        }
+        if (begun.kind === 'replay') {
+          // the first answer as it was sent (a 202 or a 4xx), so not through the 202 schema's types
+          const replayed = reply as unknown as Replayable;
+          replayed
+            .status(begun.response.statusCode)
+            .header('idempotent-replayed', 'true')
+            .send(begun.response.body);
+          return reply;
+        }
+        let accepted: OrderAccepted;
+        try {
+          const orderId = orderIdFor(customer, key);
+          accepted = await placement.place(side, body, { customer, orderId, keyed: true });
+        } catch (error) {
+          // a 4xx is the answer to this request and is kept; after a 5xx the key is free again
+          if (error instanceof HttpError && error.statusCode < 500) {
+            const answer = { statusCode: error.statusCode, body: errorBody(error.code, error.message) };
+            await idempotency.complete(customer, key, fingerprint, answer);
+          } else {
+            await idempotency.release(customer, key);
+          }
+          throw error;
+        }
+        await idempotency.complete(customer, key, fingerprint, { statusCode: 202, body: accepted });
+        return reply.status(202).send(accepted);
+      },
     );
   }
 
+  /** The order, when it is one of `customer`'s; anyone else's is answered as one that does not exist. */
+  const ownOrder = async (orderId: string, customer: string): Promise<Order> => {
+    const notFound = new HttpError(404, ErrorCode.orderNotFound, `no order ${orderId}`);
+    const order = await orders.get<Order>(`/orders/${segment(orderId)}`, { notFound });
+    if (!(await owners.owns(customer, order.account_id))) throw notFound;
+    return order;
+  };
+
   app.get(
     '/orders/:order_id',
-    { schema: { params: OrderIdParams, response: { 200: Order } } },
-    async ({ params }) =>
-      orders.get<Order>(`/orders/${segment(params.order_id)}`, {
-        notFound: new HttpError(404, ErrorCode.orderNotFound, `no order ${params.order_id}`),
-      }),
+    { preParsing: requireCustomer, schema: { params: OrderIdParams, response: { 200: Order } } },
+    async (request) => ownOrder(request.params.order_id, signedIn(request)),
   );
 
   // An account's orders, newest first; the next page is `cursor` = this page's `next_cursor`,
   // passed on as it came: only orders can read it (a malformed one is its 400 validation_failed).
   app.get(
     '/orders',
-    { schema: { querystring: OrdersQuery, response: { 200: OrderList } } },
-    async ({ query: { account_id, limit, cursor } }) =>
-      orders.get<OrderList>('/orders', { query: { account_id, limit, cursor } }),
+    { preParsing: requireCustomer, schema: { querystring: OrdersQuery, response: { 200: OrderList } } },
+    async (request) => {
+      const { account_id, limit, cursor } = request.query;
+      if (!(await owners.owns(signedIn(request), account_id)))
+        throw new HttpError(404, ErrorCode.unknownAccount, `no account ${account_id}`);
+      return orders.get<OrderList>('/orders', { query: { account_id, limit, cursor } });
+    },
+  );
+
+  // The customer's cancel (book §5.3.3): 202 when orders accepted it, 409 with the order's status
+  // when it is too late.
+  app.delete(
+    '/orders/:order_id',
+    {
+      preParsing: requireCustomer,
+      schema: { params: OrderIdParams, response: { 202: CancelAccepted, 409: CancelRefused } },
+    },
+    async (request, reply) => {
+      const customer = signedIn(request);
+      const order = await ownOrder(request.params.order_id, customer);
+      const outcome = await cancel(order, customer);
+      return reply.status(outcome.statusCode).send(outcome.body);
+    },
   );
 }

@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto';
+import { HttpError, type Logger } from '@simplebank/chassis';
+import { ErrorCode } from '@simplebank/contracts';
+import type { Redis } from 'ioredis';
+
+/** How long a key's response is kept: a retry within a day gets the first answer. */
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+/**
+ * How long a key stays "in progress" at most: longer than any request can take (upstream calls
+ * plus the RPC timeout), short enough that a gateway that died mid-request does not block the
+ * key for a day. A retry after that derives the same order id, so orders still creates one order.
+ */
+export const IN_PROGRESS_TTL_MS = 60_000;
+
+/** The answer a key replays: status code and body as first sent. */
+export interface StoredResponse {
+  statusCode: number;
+  body: unknown;
+}
+
+type Entry =
+  | { fingerprint: string; state: 'in_progress' }
+  | ({ fingerprint: string; state: 'done' } & StoredResponse);
+
+/** What `begin` found: go ahead (this request owns the key), wait, or replay the first answer. */
+export type Begun =
+  | { kind: 'proceed' }
+  | { kind: 'in_progress' }
+  | { kind: 'replay'; response: StoredResponse };
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** What a request is, for comparing a retry with the first: the route and the body's fields. */
+export const fingerprintOf = (route: string, fields: readonly unknown[]): string =>
+  sha256(JSON.stringify([route, ...fields]));
+
+/**
+ * `Idempotency-Key` of `POST /shares/*`, per customer, in Redis (ARCHITECTURE: the gateway's
+ * short-lived state). The first request with a key claims it with SET NX (an in-progress marker);
+ * when it has an answer it stores it for 24 h. A request that finds the key:
+ * - in progress → 409 request_in_progress (the client retries shortly; Retry-After: 1);
+ * - with a different body → 422 idempotency_key_reused;
+ * - done → the stored answer, status code and body, again.
+ * A 5xx is not stored: the key is released, so a retry is tried for real (with the same order id).
+ */
+export class IdempotencyKeys {
+  constructor(
+    private readonly redis: Redis,
+    private readonly log: Logger,
+  ) {}
+
+  private keyOf(customer: string, key: string): string {
+    // the key is hashed: any printable text up to 128 characters makes a key of known length
+    return `idempotency:${customer}:${sha256(key)}`;
+  }
+
+  /**
+   * Claims `key` for this request, or says what became of it. When Redis is away this says
+   * proceed: the order id derived from the key still keeps orders from creating a second order.
+   */
+  async begin(customer: string, key: string, fingerprint: string, attempt = 1): Promise<Begun> {
+    const redisKey = this.keyOf(customer, key);
+    const marker: Entry = { fingerprint, state: 'in_progress' };
+    let stored: string | null;
+    try {
+      const claimed = await this.redis.set(redisKey, JSON.stringify(marker), 'PX', IN_PROGRESS_TTL_MS, 'NX');
+      if (claimed === 'OK') return { kind: 'proceed' };
+      stored = await this.redis.get(redisKey);
+    } catch (error) {
+      this.log.warn({ error }, 'idempotency keys unavailable; relying on the order id alone');
+      return { kind: 'proceed' };
+    }
+    // gone between SET and GET (it expired, or its request failed and released it): claim it again
+    if (stored === null)
+      return attempt < 3 ? this.begin(customer, key, fingerprint, attempt + 1) : { kind: 'in_progress' };
+    const entry = JSON.parse(stored) as Entry;
+    if (entry.fingerprint !== fingerprint) throw keyReused();
+    if (entry.state === 'in_progress') return { kind: 'in_progress' };
+    return { kind: 'replay', response: { statusCode: entry.statusCode, body: entry.body } };
+  }
+
+  /** Stores the first answer for 24 h. */
+  async complete(
+    customer: string,
+    key: string,
+    fingerprint: string,
+    response: StoredResponse,
+  ): Promise<void> {
+    const entry: Entry = { fingerprint, state: 'done', ...response };
+    await this.redis
+      .set(this.keyOf(customer, key), JSON.stringify(entry), 'PX', IDEMPOTENCY_TTL_MS)
+      .catch((error) => this.log.warn({ error }, 'could not store an idempotent response'));
+  }
+
+  /** Releases the key after a failure worth retrying (a 5xx). */
+  async release(customer: string, key: string): Promise<void> {
+    await this.redis
+      .del(this.keyOf(customer, key))
+      .catch((error) => this.log.warn({ error }, 'could not release an idempotency key'));
+  }
+}
+
+export const inProgress = () =>
+  new HttpError(
+    409,
+    ErrorCode.requestInProgress,
+    'a request with this Idempotency-Key is still in progress; retry shortly',
+  );
+
+export const keyReused = () =>
+  new HttpError(
+    422,
+    ErrorCode.idempotencyKeyReused,
+    'this Idempotency-Key was used for a different request; use a new key for a new order',
+  );
+
+/** Namespace of the order ids derived from idempotency keys (a random UUID, fixed forever). */
+const ORDER_ID_NAMESPACE = 'a3f1c2d4-5b6e-4f70-8a9b-0c1d2e3f4a5b';
+
+/**
+ * The order id of a customer's keyed order: a UUID v5 of (customer, key), so the same key always
+ * names the same order and a retry after a timeout cannot create a second one (orders' T1 is
+ * idempotent on the id). Another customer's same key names another order.
+ */
+export function orderIdFor(customer: string, key: string): string {
+  const namespace = Buffer.from(ORDER_ID_NAMESPACE.replaceAll('-', ''), 'hex');
+  const hash = createHash('sha1').update(namespace).update(`${customer}\n${key}`).digest();
+  hash[6] = ((hash[6] as number) & 0x0f) | 0x50; // version 5
+  hash[8] = ((hash[8] as number) & 0x3f) | 0x80; // RFC 4122 variant
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

@@ -1,0 +1,63 @@
+import { type Broker, HttpError, type Logger, RpcError } from '@simplebank/chassis';
+import { type CancelAccepted, type CancelRefused, ErrorCode, type Order } from '@simplebank/contracts';
+import { httpErrorOf } from './order-placement.ts';
+import { segment, type Upstream } from './upstream.ts';
+
+/**
+ * orders' RPC `cancel { orderId, accountId }` (docs/saga.md, "The customer cancel") →
+ * `{ orderId, status: 'created' }` once OrderCanceled is out; `accountId` is the account the
+ * gateway checked the customer owns (another account's order is order_not_found there too).
+ */
+interface CancelResult {
+  orderId: string;
+  status: 'created';
+}
+
+export type CancelOutcome =
+  | { statusCode: 202; body: CancelAccepted }
+  | { statusCode: 409; body: CancelRefused };
+
+export interface OrderCancelDeps {
+  broker: Broker;
+  orders: Upstream;
+  rpcTimeoutMs: number;
+  log: Logger;
+}
+
+/**
+ * A customer's cancel (book §5.3.3), for an order the route has checked they own. orders accepts
+ * it while the order is `created` and publishes OrderCanceled; market stops the order unless it
+ * has placed it already, and the order then ends `canceled` (hold released, fee refunded) or goes
+ * on. An order past that point is refused with its current status.
+ */
+export function orderCancel(deps: OrderCancelDeps) {
+  return async (
+    order: { order_id: string; account_id: string },
+    customer: string,
+  ): Promise<CancelOutcome> => {
+    const orderId = order.order_id;
+    try {
+      const command = { orderId, accountId: order.account_id };
+      await deps.broker.call<CancelResult>('orders', 'cancel', command, deps.rpcTimeoutMs, {
+        correlationId: orderId,
+      });
+    } catch (error) {
+      if (!(error instanceof RpcError)) throw error;
+      if (error.code === ErrorCode.orderNotFound)
+        throw new HttpError(404, ErrorCode.orderNotFound, `no order ${orderId}`);
+      if (error.code !== ErrorCode.orderNotCancelable) throw httpErrorOf(error);
+      const current = await deps.orders.get<Order>(`/orders/${segment(orderId)}`, {
+        notFound: new HttpError(404, ErrorCode.orderNotFound, `no order ${orderId}`),
+      });
+      return {
+        statusCode: 409,
+        body: {
+          error: { code: ErrorCode.orderNotCancelable, message: error.message },
+          status: current.status,
+        },
+      };
+    }
+    deps.log.info({ order_id: orderId, customer }, 'cancel requested');
+    return { statusCode: 202, body: { order_id: orderId, status: 'created', cancel: 'requested' } };
+  };
+}
