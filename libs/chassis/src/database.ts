@@ -34,6 +34,14 @@ export function createPool(connectionString: string, max: number): Pool {
 /** Runs `work` in one transaction; rolls back when it throws. */
 export async function transaction<T>(pool: Pool, work: (tx: Tx) => Promise<T>): Promise<T> {
   const tx = await pool.connect();
+  // A connection that dies while checked out (the database restarting) emits 'error' between
+  // queries, which would end the process unheard; the next query fails instead, and the client is
+  // discarded rather than returned to the pool.
+  let broken: Error | undefined;
+  const onError = (error: Error) => {
+    broken = error;
+  };
+  tx.on('error', onError);
   try {
     await tx.query('BEGIN');
     const result = await work(tx);
@@ -43,7 +51,8 @@ export async function transaction<T>(pool: Pool, work: (tx: Tx) => Promise<T>): 
     await tx.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
-    tx.release();
+    tx.off('error', onError);
+    tx.release(broken);
   }
 }
 

@@ -3,7 +3,7 @@ import { context, propagation } from '@opentelemetry/api';
 import type { Envelope, EventDefinition, PayloadOf } from '@simplebank/contracts';
 import pg from 'pg';
 import type { Publisher } from 'rabbitmq-client';
-import type { Pool, Tx } from './database.ts';
+import { type Pool, type Tx, transaction } from './database.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import { Poller } from './poller.ts';
@@ -136,10 +136,8 @@ export class OutboxRelay implements Worker {
     }, 1000).unref();
   }
 
-  private async relayBatch(): Promise<number> {
-    const tx = await this.pool.connect();
-    try {
-      await tx.query('BEGIN');
+  private relayBatch(): Promise<number> {
+    return transaction(this.pool, async (tx) => {
       const { rows } = await tx.query<OutboxRow>(
         'SELECT * FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED',
         [this.options.batchSize],
@@ -149,15 +147,9 @@ export class OutboxRelay implements Worker {
         await Promise.all(rows.map((row) => this.send(row)));
         await tx.query('DELETE FROM outbox WHERE id = ANY($1)', [rows.map((r) => r.id)]);
       }
-      await tx.query('COMMIT');
       if (rows.length < this.options.batchSize) this.metrics.outboxPending.set(0);
       return rows.length;
-    } catch (error) {
-      await tx.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      tx.release();
-    }
+    });
   }
 
   private async send(row: OutboxRow): Promise<void> {

@@ -18,6 +18,7 @@ let rabbit: Connection;
 beforeAll(async () => {
   env = await testEnvironment('chassis');
   db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
+  db.on('error', () => undefined); // one test cuts every connection to this database
   rabbit = new Connection(env.AMQP_URL);
   rabbit.on('error', () => undefined); // it reconnects by itself
 });
@@ -179,6 +180,32 @@ describe('consuming against real RabbitMQ and PostgreSQL', () => {
         ),
       );
       expect(await effectsFor(orderId)).toBe(0);
+    });
+
+    it('survives its database connections being cut, even one checked out mid-transaction', async () => {
+      const orderId = randomUUID();
+      // a command that keeps its connection checked out, idle in its transaction, for a while
+      const slow = service.context.broker
+        .call('chassis-fixture', 'slowCount', { orderId, ms: 1000 }, 5000)
+        .catch((error: unknown) => error);
+      await waitFor('the command to be idle in its transaction', async () => {
+        const { rowCount } = await db.query(
+          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'`,
+        );
+        return rowCount === 1;
+      });
+      // what a database restart does to every connection
+      await db.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+      );
+      expect(await slow).toMatchObject({ code: 'internal_error' });
+      expect(await effectsFor(orderId)).toBe(0);
+      const order = { ...OrderCreated.example, orderId: randomUUID() };
+      await publishEvent(env.AMQP_URL as string, OrderCreated, order);
+      await waitFor(
+        'the service to go on handling messages',
+        async () => (await effectsFor(order.orderId)) === 1,
+      );
     });
 
     it('reports ready only with its database and broker up and its consumers running', async () => {
