@@ -5,6 +5,7 @@ import { freshVhost, waitFor } from '@simplebank/chassis/testing';
 import type { Order, OrderList } from '@simplebank/contracts';
 import type { Stack } from '@simplebank/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../test/random.ts';
 import {
   accountWithoutHolds,
   call,
@@ -32,15 +33,6 @@ const ORDER_EVERY_MS = 110; // ~55 s of orders, while the faults below happen
 const SEED = Number(process.env.CHAOS_SEED ?? 7);
 const TERMINAL = new Set(['executed', 'failed', 'canceled', 'expired']);
 const SYMBOLS = ['ACME', 'GLOBEX'];
-
-/** A small deterministic generator, so a failing run can be repeated with CHAOS_SEED. */
-function random(seed: number) {
-  let state = seed;
-  return (n: number) => {
-    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
-    return state % n;
-  };
-}
 
 let stack: Stack;
 const faults: FaultLog[] = [];
@@ -104,7 +96,7 @@ async function ordersOf(accountId: string): Promise<Order[]> {
 
 describe('chaos: faults while orders stream in', () => {
   it(`${ORDERS} orders from ${ACCOUNTS} accounts through SIGKILLs, broker and database restarts, and an exchange outage`, async () => {
-    const next = random(SEED);
+    const next = seededRandom(SEED);
     const openings = new Map<string, { cash: number; shares: Record<string, number> }>();
     for (let i = 0; i < ACCOUNTS; i++) {
       const shares = { ACME: 30, GLOBEX: 30 };

@@ -1,6 +1,7 @@
 import { waitFor } from '@simplebank/chassis/testing';
 import type { Order } from '@simplebank/contracts';
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from './random.ts';
 import {
   accountWithoutHolds,
   call,
@@ -24,18 +25,9 @@ interface Opening {
   shares: Record<string, number>;
 }
 
-/** A small deterministic generator, so a failing run can be repeated. */
-function random(seed: number) {
-  let state = seed;
-  return (n: number) => {
-    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
-    return state % n;
-  };
-}
-
 describe('invariants of ARCHITECTURE §3 after a mixed batch of concurrent orders', () => {
   it(`${ORDERS} concurrent sells and buys over ${ACCOUNTS} accounts`, async () => {
-    const next = random(42);
+    const next = seededRandom(42);
     const openings = new Map<string, Opening>();
     for (let i = 0; i < ACCOUNTS; i++) {
       // Every fourth account is nearly empty, so that some orders fail for want of shares or cash.
