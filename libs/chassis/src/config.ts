@@ -22,6 +22,8 @@ export const BaseConfig = Type.Object({
   /** Waits before the 2nd, 3rd, … run of a failing handler (the last repeats), ±20 % jitter. */
   RETRY_DELAYS_MS: Type.String({ pattern: '^\\d+(,\\d+)*$', default: '1000,5000,30000' }),
   RPC_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 5000 }),
+  /** A public service's deadline for each request it is sent (it trusts no caller's). */
+  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 10_000 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 10_000 }),
   GIT_COMMIT: Type.String({ default: 'unknown' }),
   /** Fault switch (also `PUT /admin/faults`): wait this long before each event handler runs… */

@@ -102,12 +102,26 @@ const FASTIFY_CODES: Record<string, string> = {
  * The fastify server every service gets: JSON logs through the service's logger, strict schemas
  * (unknown fields are rejected, not silently dropped), RED metrics, and one error shape.
  */
-export function createApp(log: Logger, metrics: Metrics): App {
+export function createApp(
+  log: Logger,
+  metrics: Metrics,
+  options: { public?: { requestTimeoutMs: number } } = {},
+): App {
   const app = Fastify({
     loggerInstance: log,
     // Requests are counted in metrics; logging each one would cost more than it tells.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
+    // Long path parameters reach the route's schema and get its 400, not the router's 414.
+    maxParamLength: 1000,
+    // Errors the router raises before any route runs get the one error shape too.
+    frameworkErrors: (error, _request, reply) => {
+      const body =
+        error.code === 'FST_ERR_BAD_URL'
+          ? errorBody(ErrorCode.malformedUrl, 'the URL is not valid percent-encoding')
+          : errorBody(ErrorCode.validationFailed, error.message);
+      (reply as unknown as { code(status: number): { send(payload: unknown): void } }).code(400).send(body);
+    },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
   app.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema as object),
@@ -115,9 +129,13 @@ export function createApp(log: Logger, metrics: Metrics): App {
 
   // The caller's deadline: a request it has already given up on is answered at once, unrun; any
   // other runs in a context that calls made while handling it can read the deadline from.
+  // A service facing the public ignores the header and gives each request its own deadline.
   app.decorateRequest('deadline', undefined);
   app.addHook('onRequest', (request, reply, done) => {
-    const deadline = parseDeadline(request.headers[DEADLINE_HEADER]);
+    // A service facing the public sets its own deadline: a caller's header is not to be trusted.
+    const deadline = options.public
+      ? Date.now() + options.public.requestTimeoutMs
+      : parseDeadline(request.headers[DEADLINE_HEADER]);
     request.deadline = deadline;
     if (deadline !== undefined && Date.now() >= deadline) {
       reply

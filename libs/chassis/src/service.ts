@@ -113,6 +113,11 @@ export interface ServiceDefinition<P extends TProperties, S = undefined> {
    * service's event handlers (default true; false for a service with an /admin/faults of its own).
    */
   adminFaults?: boolean;
+  /**
+   * Faces the public (the gateway): it ignores callers' `x-deadline` headers and gives each
+   * request REQUEST_TIMEOUT_MS instead, and serves no /admin routes.
+   */
+  public?: boolean;
 }
 
 export function defineService<P extends TProperties, S = undefined>(
@@ -207,7 +212,11 @@ export async function startService<P extends TProperties, S>(
     },
     log,
   );
-  const app = createApp(log, metrics);
+  const app = createApp(
+    log,
+    metrics,
+    definition.public ? { public: { requestTimeoutMs: config.REQUEST_TIMEOUT_MS } } : {},
+  );
   let relay: OutboxRelay | undefined;
   const startedWorkers: Worker[] = [];
   let stopping: Promise<void> | undefined;
@@ -229,7 +238,7 @@ export async function startService<P extends TProperties, S>(
   try {
     const readiness = definition.readiness?.(svc, shared) ?? {};
     registerChassisRoutes(app, { name, version: definition.version }, svc, recent, readiness);
-    if (definition.adminFaults !== false) registerFaultRoutes(app, faults);
+    if (definition.adminFaults !== false && !definition.public) registerFaultRoutes(app, faults);
     await definition.routes?.(app, svc, shared);
     await app.ready();
 

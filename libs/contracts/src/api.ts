@@ -170,6 +170,7 @@ export type ErrorResponse = Static<typeof ErrorResponse>;
 export const ErrorCode = {
   validationFailed: 'validation_failed',
   malformedJson: 'malformed_json',
+  malformedUrl: 'malformed_url',
   unsupportedMediaType: 'unsupported_media_type',
   payloadTooLarge: 'payload_too_large',
   notFound: 'not_found',

@@ -29,8 +29,8 @@ export default defineService({
   port: 8080,
   config: GatewayConfig,
   // no migrations: the gateway keeps nothing durable; Redis holds short-lived data only
-  // no /admin/faults: the gateway has no event handlers to slow down, and it faces the outside
-  adminFaults: false,
+  // it faces the outside: no /admin routes, and no caller's x-deadline is trusted
+  public: true,
 
   setup: (svc) => {
     const { config, log } = svc;

@@ -27,7 +27,10 @@ export function decodeCursor(cursor: string): PagePosition | undefined {
   const [at, orderId] = value as unknown[];
   if (typeof at !== 'string' || typeof orderId !== 'string' || !UUID.test(orderId)) return undefined;
   const createdAt = new Date(at);
-  if (Number.isNaN(createdAt.getTime())) return undefined;
+  // Orders are made now: a cursor outside 2000–9999 was not made by us (and PostgreSQL cannot
+  // compare dates before 4713 BC, so it would be a 500, not a 400).
+  const year = createdAt.getUTCFullYear();
+  if (Number.isNaN(createdAt.getTime()) || year < 2000 || year > 9999) return undefined;
   const position = { createdAt, orderId };
   // Only the canonical text: base64url decoding skips stray characters, JSON allows other spellings.
   return encodeCursor(position) === cursor ? position : undefined;
