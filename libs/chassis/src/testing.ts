@@ -4,6 +4,8 @@ import { promisify } from 'node:util';
 import type { Envelope, EventDefinition, PayloadOf } from '@simplebank/contracts';
 import pg from 'pg';
 import { Connection, type Consumer } from 'rabbitmq-client';
+import type { TProperties } from 'typebox';
+import { type RunningService, type ServiceDefinition, startService } from './service.ts';
 
 const run = promisify(execFile);
 
@@ -172,4 +174,35 @@ export class EventProbe {
     await this.consumer.close();
     await this.connection.close();
   }
+}
+
+export interface ServiceUnderTest {
+  service: RunningService;
+  probe: EventProbe;
+  amqpUrl: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A service started as production starts it, against a database and virtual host of the suite's
+ * own, with a probe recording the events it publishes.
+ */
+export async function serviceUnderTest<P extends TProperties, S>(
+  definition: ServiceDefinition<P, S>,
+  suite: string,
+  publishes: readonly EventDefinition[],
+): Promise<ServiceUnderTest> {
+  const env = await testEnvironment(suite);
+  const amqpUrl = env.AMQP_URL as string;
+  const service = await startService(definition, { env, listen: false });
+  const probe = await EventProbe.start(amqpUrl, publishes);
+  return {
+    service,
+    probe,
+    amqpUrl,
+    stop: async () => {
+      await probe.close();
+      await service.stop();
+    },
+  };
 }

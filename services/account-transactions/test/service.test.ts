@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { deadLetterQueue, handlerQueue, type RunningService, startService } from '@simplebank/chassis';
-import { EventProbe, publishEvent, testEnvironment, waitFor } from '@simplebank/chassis/testing';
+import { deadLetterQueue, handlerQueue, type RunningService } from '@simplebank/chassis';
+import {
+  type EventProbe,
+  publishEvent,
+  type ServiceUnderTest,
+  serviceUnderTest,
+  waitFor,
+} from '@simplebank/chassis/testing';
 import {
   type Envelope,
   OrderCreated,
@@ -17,17 +23,17 @@ let service: RunningService;
 let probe: EventProbe;
 let amqpUrl: string;
 
+let underTest: ServiceUnderTest;
+
 beforeAll(async () => {
-  const env = await testEnvironment('account-transactions');
-  amqpUrl = env.AMQP_URL as string;
-  service = await startService(accountTransactions, { env, listen: false });
-  probe = await EventProbe.start(amqpUrl, [PositionReserved, ReservationFailed]);
+  underTest = await serviceUnderTest(accountTransactions, 'account-transactions', [
+    PositionReserved,
+    ReservationFailed,
+  ]);
+  ({ service, probe, amqpUrl } = underTest);
 });
 
-afterAll(async () => {
-  await probe?.close();
-  await service?.stop();
-});
+afterAll(() => underTest?.stop());
 
 /** A fresh funded account per test, so balances can be checked exactly. */
 const openAccount = async (cash: string, positions: { symbol: string; quantity: number }[] = []) => {

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { type RunningService, startService, transaction } from '@simplebank/chassis';
-import { EventProbe, publishEvent, testEnvironment, waitFor } from '@simplebank/chassis/testing';
+import { type RunningService, transaction } from '@simplebank/chassis';
+import {
+  type EventProbe,
+  publishEvent,
+  type ServiceUnderTest,
+  serviceUnderTest,
+  waitFor,
+} from '@simplebank/chassis/testing';
 import { ChargeFailed, FeeCharged, OrderCreated, OrderFailed } from '@simplebank/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { charges } from '../src/charges.ts';
@@ -10,17 +16,14 @@ let service: RunningService;
 let probe: EventProbe;
 let amqpUrl: string;
 
+let underTest: ServiceUnderTest;
+
 beforeAll(async () => {
-  const env = await testEnvironment('fees');
-  amqpUrl = env.AMQP_URL as string;
-  service = await startService(fees, { env, listen: false });
-  probe = await EventProbe.start(amqpUrl, [FeeCharged, ChargeFailed]);
+  underTest = await serviceUnderTest(fees, 'fees', [FeeCharged, ChargeFailed]);
+  ({ service, probe, amqpUrl } = underTest);
 });
 
-afterAll(async () => {
-  await probe?.close();
-  await service?.stop();
-});
+afterAll(() => underTest?.stop());
 
 const chargeOf = async (orderId: string) => {
   const response = await service.app.inject({ method: 'GET', url: `/fees/charges/${orderId}` });

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { RpcError, type RunningService, startService } from '@simplebank/chassis';
-import { EventProbe, publishEvent, testEnvironment, waitFor } from '@simplebank/chassis/testing';
+import { RpcError, type RunningService } from '@simplebank/chassis';
+import {
+  type EventProbe,
+  publishEvent,
+  type ServiceUnderTest,
+  serviceUnderTest,
+  waitFor,
+} from '@simplebank/chassis/testing';
 import {
   OrderCanceled,
   OrderCreated,
@@ -17,17 +23,14 @@ let service: RunningService;
 let probe: EventProbe;
 let amqpUrl: string;
 
+let underTest: ServiceUnderTest;
+
 beforeAll(async () => {
-  const env = await testEnvironment('orders');
-  amqpUrl = env.AMQP_URL as string;
-  service = await startService(orders, { env, listen: false });
-  probe = await EventProbe.start(amqpUrl, [OrderCreated, OrderCanceled]);
+  underTest = await serviceUnderTest(orders, 'orders', [OrderCreated, OrderCanceled]);
+  ({ service, probe, amqpUrl } = underTest);
 });
 
-afterAll(async () => {
-  await probe?.close();
-  await service?.stop();
-});
+afterAll(() => underTest?.stop());
 
 const { side: _side, ...exampleCommand } = OrderCreated.example;
 
