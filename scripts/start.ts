@@ -48,6 +48,7 @@ SimpleBank is ready.
   fees                  ${stack.urls.fees}
   market                ${stack.urls.market}
   stock-exchange (sim)  ${stack.urls['stock-exchange']}
+  alerts (receiver)     ${stack.urls.alerts}
 Every service also serves /health, /health/ready, /version and /metrics. Ctrl-C stops everything.
 Try: curl -s -XPOST ${stack.urls.gateway}/shares/sell -H 'content-type: application/json' \\
        -d '{"account_id":"acc-alice","symbol":"ACME","quantity":5}'

@@ -1,11 +1,35 @@
 import client from 'prom-client';
 
+/** prom-client itself, for services' own metrics: one copy of it, so one registry type. */
+export { client as prometheus };
+
+/** What `watchOutbox` reads: anything with a pg-style `query` (the service's pool). */
+interface Queryable {
+  query<R extends object>(sql: string): Promise<{ rows: R[] }>;
+}
+
+/** The outbox's backlog, read once per scrape and shared by the two gauges of that scrape. */
+interface OutboxBacklog {
+  pending: number;
+  oldestAgeSeconds: number;
+}
+
 /**
  * One registry per process with the chassis' RED metrics. Services add their own metrics to
  * `registry` with the same client.
  */
 export function createMetrics(service: string) {
   const registry = new client.Registry();
+  let readBacklog: (() => Promise<OutboxBacklog>) | undefined;
+  let backlog: Promise<OutboxBacklog | undefined> | undefined;
+  // Both outbox gauges are collected in the same scrape: one query serves both, then is dropped.
+  const currentBacklog = () => {
+    if (!readBacklog) return Promise.resolve(undefined);
+    backlog ??= readBacklog()
+      .catch(() => undefined) // database away: keep the last values rather than fail the scrape
+      .finally(() => setImmediate(() => (backlog = undefined)));
+    return backlog;
+  };
   registry.setDefaultLabels({ service });
   client.collectDefaultMetrics({ register: registry });
   const seconds = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -40,9 +64,32 @@ export function createMetrics(service: string) {
     }),
     outboxPending: new client.Gauge({
       name: 'outbox_pending_messages',
-      help: 'Outbox rows committed but not yet confirmed by the broker, at the last relay pass',
+      help: 'Outbox rows committed but not yet confirmed by the broker (counted at each scrape)',
       registers: [registry],
+      async collect() {
+        const read = await currentBacklog();
+        if (read) this.set(read.pending);
+      },
     }),
+    outboxOldestAge: new client.Gauge({
+      name: 'outbox_oldest_message_age_seconds',
+      help: 'Age of the oldest outbox row not yet relayed; 0 when the outbox is empty',
+      registers: [registry],
+      async collect() {
+        const read = await currentBacklog();
+        if (read) this.set(read.oldestAgeSeconds);
+      },
+    }),
+    /** Makes the outbox gauges read the service's `outbox` table at each scrape. */
+    watchOutbox(db: Queryable): void {
+      readBacklog = async () => {
+        const { rows } = await db.query<{ pending: string; age: number | null }>(
+          `SELECT count(*) AS pending, extract(epoch FROM now() - min(created_at))::float8 AS age FROM outbox`,
+        );
+        const row = rows[0];
+        return { pending: Number(row?.pending ?? 0), oldestAgeSeconds: Math.max(0, row?.age ?? 0) };
+      };
+    },
     httpClientCalls: new client.Counter({
       name: 'http_client_calls_total',
       help: 'Calls made with the chassis HTTP client, by target, method and outcome (ok, client_error, timeout, network, server_error, circuit_open)',

@@ -1,4 +1,4 @@
 export { infrastructure, missingInfrastructure, reachable } from './infrastructure.ts';
 export { readableLine } from './logs.ts';
-export { SERVICES, type ServiceName } from './services.ts';
+export { SAGA_SERVICES, SERVICES, type ServiceName } from './services.ts';
 export { Stack, type StackOptions } from './stack.ts';

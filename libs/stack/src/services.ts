@@ -6,6 +6,11 @@ export const SERVICES = [
   { name: 'market', port: 8084 },
   { name: 'orders', port: 8081 },
   { name: 'gateway', port: 8080 },
+  // Alertmanager's webhook receiver: not part of the saga
+  { name: 'alerts', port: 8095 },
 ] as const;
+
+/** The services an order passes through (the ones its trace spans). */
+export const SAGA_SERVICES = SERVICES.filter((s) => s.name !== 'alerts');
 
 export type ServiceName = (typeof SERVICES)[number]['name'];

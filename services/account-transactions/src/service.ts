@@ -28,6 +28,7 @@ import { customers } from './customers.ts';
 import { journal } from './journal.ts';
 import { CASH, release, reserve, settle } from './ledger.ts';
 import { holdOf, reservations } from './reservations.ts';
+import { compensationsCounter } from './saga-metrics.ts';
 
 const AccountTransactionsConfig = Type.Object({
   /** The symbols the exchange trades; an account can only be opened with positions in these. */
@@ -38,15 +39,20 @@ const AccountTransactionsConfig = Type.Object({
 });
 
 /** C2: gives the whole hold back once; a release that comes first leaves a tombstone. */
-async function releaseHold(tx: Tx, orderId: string, accountId: string, reason: string): Promise<void> {
+/** C2; true when it released a hold (false: a tombstone, or nothing left to release). */
+async function releaseHold(tx: Tx, orderId: string, accountId: string, reason: string): Promise<boolean> {
   await reservations.lockOrder(tx, orderId);
   const reservation = await reservations.find(tx, orderId);
-  if (!reservation) return reservations.tombstone(tx, orderId, accountId, reason);
-  if (reservation.status !== 'held') return; // released, settled, declined or void already
+  if (!reservation) {
+    await reservations.tombstone(tx, orderId, accountId, reason);
+    return false;
+  }
+  if (reservation.status !== 'held') return false; // released, settled, declined or void already
   const hold = holdOf(reservation);
   await journal.lockBalances(tx, hold.accountId, [CASH, hold.symbol]);
   await journal.post(tx, { accountId: hold.accountId, orderId, kind: 'release' }, release(hold));
   await reservations.close(tx, orderId, 'released', reason);
+  return true;
 }
 
 const accountView = ({ account_id, owner, balances }: AccountBalances) => {
@@ -75,57 +81,63 @@ export default defineService({
   publishes: [PositionReserved, ReservationFailed],
 
   // Every handler first locks the order, then the account's balance rows (in asset order).
-  handlers: () => ({
-    // T2
-    reserve_position: on(OrderCreated, async (order, { tx, publish, log }) => {
-      const { orderId, accountId } = order;
-      await reservations.lockOrder(tx, orderId);
-      if (await reservations.find(tx, orderId)) return; // reserved already, or released before it arrived
-      const outcome = (await accounts.exists(tx, accountId))
-        ? reserve(order, await journal.lockBalances(tx, accountId, [CASH, order.symbol]))
-        : ({ ok: false, reason: FailureReason.unknownAccount } as const);
-      if (!outcome.ok) {
-        log.info({ reason: outcome.reason }, 'nothing reserved');
-        await reservations.decline(tx, order, outcome.reason);
-        await publish(ReservationFailed, { orderId, accountId, reason: outcome.reason });
-        return;
-      }
-      const { hold } = outcome;
-      await journal.post(tx, { accountId, orderId, kind: 'reserve' }, outcome.postings);
-      await reservations.hold(tx, orderId, hold);
-      await publish(PositionReserved, {
-        orderId,
-        accountId,
-        reservedShares: hold.shares,
-        reservedCashCents: hold.cashCents,
-      });
-    }),
-    // C2
-    release_reservation: on(OrderFailed, ({ orderId, accountId, reason }, { tx }) =>
-      releaseHold(tx, orderId, accountId, reason),
-    ),
-    release_expired_reservation: on(OrderExpired, ({ orderId, accountId }, { tx }) =>
-      releaseHold(tx, orderId, accountId, 'expired'),
-    ),
-    settle_trade: on(TradeExecuted, async (trade, { tx }) => {
-      const { orderId } = trade;
-      await reservations.lockOrder(tx, orderId);
-      const reservation = await reservations.find(tx, orderId);
-      if (reservation?.status === 'settled') return;
-      // A fill without a hold means an upstream bug; park it for a person rather than guess.
-      if (reservation?.status !== 'held') {
-        throw new PoisonMessageError(
-          `order ${orderId} has no held reservation (${reservation?.status ?? 'none'})`,
-        );
-      }
-      const hold = holdOf(reservation);
-      await journal.lockBalances(tx, hold.accountId, [CASH, hold.symbol]);
-      const outcome = settle(hold, trade);
-      if (!outcome.ok) throw new PoisonMessageError(`cannot settle order ${orderId}: ${outcome.reason}`);
-      await journal.post(tx, { accountId: hold.accountId, orderId, kind: 'settle' }, outcome.postings);
-      await reservations.close(tx, orderId, 'settled');
-    }),
-  }),
+  handlers: ({ metrics }) => {
+    const c2 = compensationsCounter(metrics.registry);
+    return {
+      // T2
+      reserve_position: on(OrderCreated, async (order, { tx, publish, log }) => {
+        const { orderId, accountId } = order;
+        await reservations.lockOrder(tx, orderId);
+        if (await reservations.find(tx, orderId)) return; // reserved already, or released before it arrived
+        const outcome = (await accounts.exists(tx, accountId))
+          ? reserve(order, await journal.lockBalances(tx, accountId, [CASH, order.symbol]))
+          : ({ ok: false, reason: FailureReason.unknownAccount } as const);
+        if (!outcome.ok) {
+          log.info({ reason: outcome.reason }, 'nothing reserved');
+          await reservations.decline(tx, order, outcome.reason);
+          await publish(ReservationFailed, { orderId, accountId, reason: outcome.reason });
+          return;
+        }
+        const { hold } = outcome;
+        await journal.post(tx, { accountId, orderId, kind: 'reserve' }, outcome.postings);
+        await reservations.hold(tx, orderId, hold);
+        await publish(PositionReserved, {
+          orderId,
+          accountId,
+          reservedShares: hold.shares,
+          reservedCashCents: hold.cashCents,
+        });
+      }),
+      // C2
+      release_reservation: on(OrderFailed, async ({ orderId, accountId, reason }, { tx, afterCommit }) => {
+        if (await releaseHold(tx, orderId, accountId, reason))
+          afterCommit(() => c2.inc({ compensation: 'C2', reason }));
+      }),
+      release_expired_reservation: on(OrderExpired, async ({ orderId, accountId }, { tx, afterCommit }) => {
+        if (await releaseHold(tx, orderId, accountId, 'expired')) {
+          afterCommit(() => c2.inc({ compensation: 'C2', reason: 'expired' }));
+        }
+      }),
+      settle_trade: on(TradeExecuted, async (trade, { tx }) => {
+        const { orderId } = trade;
+        await reservations.lockOrder(tx, orderId);
+        const reservation = await reservations.find(tx, orderId);
+        if (reservation?.status === 'settled') return;
+        // A fill without a hold means an upstream bug; park it for a person rather than guess.
+        if (reservation?.status !== 'held') {
+          throw new PoisonMessageError(
+            `order ${orderId} has no held reservation (${reservation?.status ?? 'none'})`,
+          );
+        }
+        const hold = holdOf(reservation);
+        await journal.lockBalances(tx, hold.accountId, [CASH, hold.symbol]);
+        const outcome = settle(hold, trade);
+        if (!outcome.ok) throw new PoisonMessageError(`cannot settle order ${orderId}: ${outcome.reason}`);
+        await journal.post(tx, { accountId: hold.accountId, orderId, kind: 'settle' }, outcome.postings);
+        await reservations.close(tx, orderId, 'settled');
+      }),
+    };
+  },
 
   routes: (app, { config, pool }) => {
     const symbols = new Set(config.SYMBOLS.split(','));

@@ -36,6 +36,20 @@ beforeAll(async () => {
 afterAll(() => underTest?.stop());
 
 /** A fresh funded account per test, so balances can be checked exactly. */
+/** saga_compensations_total for one compensation and reason, from /metrics; 0 before the first. */
+const compensations = async (compensation: string, reason: string) => {
+  const text = (await service.app.inject({ url: '/metrics' })).body;
+  const line = text
+    .split('\n')
+    .find(
+      (l) =>
+        l.startsWith('saga_compensations_total{') &&
+        l.includes(`compensation="${compensation}"`) &&
+        l.includes(`reason="${reason}"`),
+    );
+  return line === undefined ? 0 : Number(line.split(' ').at(-1));
+};
+
 const openAccount = async (cash: string, positions: { symbol: string; quantity: number }[] = []) => {
   const account_id = `acc-${randomUUID().slice(0, 8)}`;
   const response = await service.app.inject({
@@ -332,6 +346,7 @@ describe('account-transactions saga steps (real RabbitMQ and PostgreSQL)', () =>
     const order = sellOrder(accountId);
     await reserved(order);
     const failure = { orderId: order.orderId, accountId, reason: 'exchange_rejected' };
+    const counted = await compensations('C2', 'exchange_rejected');
     const first = await publishEvent(amqpUrl, OrderFailed, failure);
     const redelivered = await publishEvent(amqpUrl, OrderFailed, failure, { id: first.id });
     const second = await publishEvent(amqpUrl, OrderFailed, failure); // another message, same order
@@ -346,14 +361,18 @@ describe('account-transactions saga steps (real RabbitMQ and PostgreSQL)', () =>
       [order.orderId],
     );
     expect(rows[0].releases).toBe(1);
+    await waitFor('C2 to be counted', async () => (await compensations('C2', 'exchange_rejected')) > counted);
+    expect(await compensations('C2', 'exchange_rejected')).toBe(counted + 1);
   });
 
   it('C2: releases the hold of an order that expired on the exchange', async () => {
     const accountId = await openAccount('2000.00');
     const order = buyOrder(accountId);
     await reserved(order);
+    const counted = await compensations('C2', 'expired');
     await publishEvent(amqpUrl, OrderExpired, { orderId: order.orderId, accountId });
     await statusOf(order.orderId, 'released');
+    await waitFor('C2 to be counted', async () => (await compensations('C2', 'expired')) === counted + 1);
     expect((await accountOf(accountId)).cash).toEqual({ available: '2000.00', reserved: '0.00' });
   });
 

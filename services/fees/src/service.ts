@@ -16,6 +16,7 @@ import {
 import { type Static, Type } from 'typebox';
 import { charges } from './charges.ts';
 import { decideCharge, type FeeSchedule, feeFor, orderValue } from './fee-schedule.ts';
+import { compensationsCounter } from './saga-metrics.ts';
 
 const FeesConfig = Type.Object({
   FEE_FIXED_CENTS: Type.Integer({ minimum: 0, default: 100 }),
@@ -48,8 +49,9 @@ export default defineService({
   migrations: new URL('../migrations/', import.meta.url),
   publishes: [FeeCharged, ChargeFailed],
 
-  handlers: ({ config }) => {
+  handlers: ({ config, metrics }) => {
     const schedule = scheduleOf(config);
+    const c3 = compensationsCounter(metrics.registry);
     return {
       // T3
       charge_fee: on(OrderCreated, async (order, { tx, publish, log }) => {
@@ -73,11 +75,15 @@ export default defineService({
         }
       }),
       // C3
-      refund_fee: on(OrderFailed, async ({ orderId, accountId, reason }, { tx }) => {
-        await charges.refund(tx, orderId, accountId, reason);
+      refund_fee: on(OrderFailed, async ({ orderId, accountId, reason }, { tx, afterCommit }) => {
+        if ((await charges.refund(tx, orderId, accountId, reason)) === 'refunded') {
+          afterCommit(() => c3.inc({ compensation: 'C3', reason }));
+        }
       }),
-      refund_expired_fee: on(OrderExpired, async ({ orderId, accountId }, { tx }) => {
-        await charges.refund(tx, orderId, accountId, 'expired');
+      refund_expired_fee: on(OrderExpired, async ({ orderId, accountId }, { tx, afterCommit }) => {
+        if ((await charges.refund(tx, orderId, accountId, 'expired')) === 'refunded') {
+          afterCommit(() => c3.inc({ compensation: 'C3', reason: 'expired' }));
+        }
       }),
     };
   },

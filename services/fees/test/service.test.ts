@@ -25,6 +25,20 @@ beforeAll(async () => {
 
 afterAll(() => underTest?.stop());
 
+/** saga_compensations_total for one compensation and reason, from /metrics; 0 before the first. */
+const compensations = async (compensation: string, reason: string) => {
+  const text = (await service.app.inject({ url: '/metrics' })).body;
+  const line = text
+    .split('\n')
+    .find(
+      (l) =>
+        l.startsWith('saga_compensations_total{') &&
+        l.includes(`compensation="${compensation}"`) &&
+        l.includes(`reason="${reason}"`),
+    );
+  return line === undefined ? 0 : Number(line.split(' ').at(-1));
+};
+
 const chargeOf = async (orderId: string) => {
   const response = await service.app.inject({ method: 'GET', url: `/fees/charges/${orderId}` });
   return response.statusCode === 200 ? response.json() : undefined;
@@ -84,13 +98,23 @@ describe('fees service (real RabbitMQ and PostgreSQL)', () => {
     await publishEvent(amqpUrl, OrderCreated, order);
     await probe.next(FeeCharged, (p) => p.orderId === order.orderId);
     const failure = { orderId: order.orderId, accountId: order.accountId, reason: 'exchange_rejected' };
+    const counted = await compensations('C3', 'exchange_rejected');
     await publishEvent(amqpUrl, OrderFailed, failure);
-    await publishEvent(amqpUrl, OrderFailed, failure);
+    const again = await publishEvent(amqpUrl, OrderFailed, failure);
     const charge = await waitFor('the refund', async () => {
       const c = await chargeOf(order.orderId);
       return c?.status === 'refunded' ? c : undefined;
     });
     expect(charge.reason).toBe('exchange_rejected');
+    // Counted once: the second OrderFailed finds nothing left to refund.
+    await waitFor('the second OrderFailed to be handled', async () => {
+      const { rowCount } = await service.context.pool.query('SELECT 1 FROM inbox WHERE message_id = $1', [
+        again.id,
+      ]);
+      return rowCount === 1;
+    });
+    await waitFor('C3 to be counted', async () => (await compensations('C3', 'exchange_rejected')) > counted);
+    expect(await compensations('C3', 'exchange_rejected')).toBe(counted + 1);
   });
 
   it('never charges an order that failed before its OrderCreated arrived', async () => {

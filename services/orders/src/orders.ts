@@ -90,14 +90,14 @@ export const orders = {
     next: OrderStatus,
     at: string,
     facts: OrderFacts = {},
-  ): Promise<{ from: OrderStatus; change: StatusChange } | undefined> {
+  ): Promise<{ from: OrderStatus; change: StatusChange; order: OrderRow } | undefined> {
     const { rows } = await tx.query<OrderRow>('SELECT * FROM orders WHERE order_id = $1 FOR UPDATE', [
       orderId,
     ]);
     const order = rows[0];
     if (!order) return undefined;
     const change = statusChange(order.status, next);
-    if (change === 'ignore') return { from: order.status, change };
+    if (change === 'ignore') return { from: order.status, change, order };
     await tx.query(
       `UPDATE orders SET status = COALESCE($2, status), reason = COALESCE($3, reason),
          fee_cents = COALESCE($4, fee_cents), fill_price_cents = COALESCE($5, fill_price_cents),
@@ -118,7 +118,7 @@ export const orders = {
        ON CONFLICT (order_id, status) DO NOTHING`,
       [orderId, next, facts.reason ?? null, at],
     );
-    return { from: order.status, change };
+    return { from: order.status, change, order };
   },
 
   /**

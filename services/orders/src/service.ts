@@ -28,6 +28,7 @@ import { type Static, Type } from 'typebox';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { type OrderStatus, statusOnFailure } from './order-status.ts';
 import { type NewOrder, type OrderFacts, type OrderRow, type OrderWithHistory, orders } from './orders.ts';
+import { type SagaMetrics, sagaMetrics } from './saga-metrics.ts';
 
 const sameOrder = (row: OrderRow, order: NewOrder): boolean =>
   row.account_id === order.accountId &&
@@ -95,7 +96,8 @@ const cancelOrder = command(
 
 /** Applies an event's news to its order, forward only (docs/saga.md, "Events arrive in any order"). */
 async function moveOrder(
-  { tx, log, envelope }: HandlerContext,
+  saga: SagaMetrics,
+  { tx, log, envelope, afterCommit }: HandlerContext,
   orderId: string,
   next: OrderStatus,
   facts?: OrderFacts,
@@ -104,6 +106,10 @@ async function moveOrder(
   // Orders commits an order before its OrderCreated leaves, so market cannot know of one we lack.
   if (!moved) throw new PoisonMessageError(`no order ${orderId}`);
   if (moved.change === 'ignore') log.warn({ status: moved.from, ignored: next }, 'status change ignored');
+  // Counted once the move has committed: an event rolled back and redelivered counts once.
+  if (moved.change === 'advance') {
+    afterCommit(() => saga.moved(moved.order, next, new Date(envelope.occurredAt), facts?.reason));
+  }
 }
 
 const decimalOrNull = (cents: number | null) => (cents === null ? null : centsToDecimal(cents));
@@ -138,19 +144,22 @@ export default defineService({
 
   rpc: () => ({ sell: placeOrder('sell'), buy: placeOrder('buy'), cancel: cancelOrder }),
 
-  handlers: () => ({
+  // saga_* metrics (issue 4); the in-flight gauges read the pool at each scrape
+  setup: (svc) => ({ saga: sagaMetrics(svc.metrics.registry, () => svc.pool) }),
+
+  handlers: (_svc, { saga }) => ({
     // T5
     mark_placed: on(OrderPlaced, async ({ orderId, exchangeOrderId }, ctx) =>
-      moveOrder(ctx, orderId, 'placed', { exchangeOrderId }),
+      moveOrder(saga, ctx, orderId, 'placed', { exchangeOrderId }),
     ),
     // C1
     mark_failed: on(OrderFailed, async ({ orderId, reason }, ctx) =>
-      moveOrder(ctx, orderId, statusOnFailure(reason), { reason }),
+      moveOrder(saga, ctx, orderId, statusOnFailure(reason), { reason }),
     ),
     mark_executed: on(TradeExecuted, async ({ orderId, fillPriceCents, feeCents }, ctx) =>
-      moveOrder(ctx, orderId, 'executed', { fillPriceCents, feeCents }),
+      moveOrder(saga, ctx, orderId, 'executed', { fillPriceCents, feeCents }),
     ),
-    mark_expired: on(OrderExpired, async ({ orderId }, ctx) => moveOrder(ctx, orderId, 'expired')),
+    mark_expired: on(OrderExpired, async ({ orderId }, ctx) => moveOrder(saga, ctx, orderId, 'expired')),
   }),
 
   routes: (app, { pool }) => {

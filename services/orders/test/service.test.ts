@@ -433,3 +433,99 @@ describe('orders service (real RabbitMQ and PostgreSQL)', () => {
     });
   });
 });
+
+/** The value of the sample `name` whose labels include `labels` in /metrics; 0 when absent. */
+const metric = async (name: string, labels: Record<string, string> = {}) => {
+  const text = (await service.app.inject({ url: '/metrics' })).body;
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith(`${name}{`) && wanted.every((w) => l.slice(0, l.indexOf('}')).includes(w)));
+  return line === undefined ? 0 : Number(line.split(' ').at(-1));
+};
+
+const metricReaches = (name: string, labels: Record<string, string>, value: number) =>
+  waitFor(
+    `${name} ${JSON.stringify(labels)} to reach ${value}`,
+    async () => (await metric(name, labels)) >= value,
+  );
+
+describe('saga metrics', () => {
+  it('counts an order reaching a terminal status, and times each step from its creation', async () => {
+    const executed = { side: 'sell', status: 'executed' };
+    const before = {
+      executed: await metric('saga_orders_total', executed),
+      placed: await metric('saga_step_seconds_count', { step: 'placed' }),
+      done: await metric('saga_step_seconds_count', { step: 'executed' }),
+    };
+    const { orderId, accountId } = await placeSell();
+    await publishEvent(amqpUrl, OrderPlaced, { ...OrderPlaced.example, orderId, accountId });
+    await metricReaches('saga_step_seconds_count', { step: 'placed' }, before.placed + 1);
+    expect(await metric('saga_orders_total', executed)).toBe(before.executed);
+    await publishEvent(amqpUrl, TradeExecuted, { ...TradeExecuted.example, orderId, accountId });
+    await metricReaches('saga_orders_total', executed, before.executed + 1);
+    expect(await metric('saga_step_seconds_count', { step: 'executed' })).toBe(before.done + 1);
+    // A late, repeated TradeExecuted moves nothing and counts nothing.
+    const again = await publishEvent(amqpUrl, TradeExecuted, {
+      ...TradeExecuted.example,
+      orderId,
+      accountId,
+    });
+    await handled(again.id);
+    expect(await metric('saga_orders_total', executed)).toBe(before.executed + 1);
+  });
+
+  it('counts C1 by reason, and failed and canceled orders by side', async () => {
+    const c1 = { compensation: 'C1', reason: 'insufficient_cash' };
+    const before = {
+      c1: await metric('saga_compensations_total', c1),
+      failed: await metric('saga_orders_total', { side: 'buy', status: 'failed' }),
+      canceled: await metric('saga_orders_total', { side: 'sell', status: 'canceled' }),
+    };
+    const buy = newCommand();
+    await call('buy', buy);
+    await probe.next(OrderCreated, (p) => p.orderId === buy.orderId);
+    await publishEvent(amqpUrl, OrderFailed, {
+      orderId: buy.orderId,
+      accountId: buy.accountId,
+      reason: 'insufficient_cash',
+    });
+    await metricReaches('saga_compensations_total', c1, before.c1 + 1);
+    expect(await metric('saga_orders_total', { side: 'buy', status: 'failed' })).toBe(before.failed + 1);
+
+    const sell = await placeSell();
+    await publishEvent(amqpUrl, OrderFailed, {
+      orderId: sell.orderId,
+      accountId: sell.accountId,
+      reason: 'canceled_by_customer',
+    });
+    await metricReaches('saga_orders_total', { side: 'sell', status: 'canceled' }, before.canceled + 1);
+    expect(
+      await metric('saga_compensations_total', { compensation: 'C1', reason: 'canceled_by_customer' }),
+    ).toBeGreaterThan(0);
+  });
+
+  it('saga_orders_in_flight counts the orders not yet terminal', async () => {
+    const inFlight = async () =>
+      (
+        await service.context.pool.query(
+          `SELECT count(*)::int AS n FROM orders WHERE status IN ('created', 'placed')`,
+        )
+      ).rows[0].n as number;
+    const { orderId, accountId } = await placeSell();
+    const open = await inFlight();
+    expect(open).toBeGreaterThan(0);
+    expect(await metric('saga_orders_in_flight')).toBe(open);
+    expect(await metric('saga_oldest_order_in_flight_age_seconds')).toBeGreaterThanOrEqual(0);
+    await publishEvent(amqpUrl, OrderFailed, { orderId, accountId, reason: 'exchange_rejected' });
+    await statusReached(orderId, 'failed');
+    expect(await metric('saga_orders_in_flight')).toBe(open - 1);
+    expect(await inFlight()).toBe(open - 1);
+  });
+
+  it('reports the outbox backlog, empty once the relay has published', async () => {
+    await placeSell();
+    await waitFor('the outbox to be empty', async () => (await metric('outbox_pending_messages')) === 0);
+    expect(await metric('outbox_oldest_message_age_seconds')).toBe(0);
+  });
+});
