@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { AsyncMessage, Channel, Connection } from 'rabbitmq-client';
+import { UpstreamUnavailable } from './call-guard.ts';
 
 interface PendingCall {
+  queue: string;
   resolve: (message: AsyncMessage) => void;
   reject: (error: Error) => void;
   timer: NodeJS.Timeout;
@@ -19,43 +21,67 @@ export class DirectReplyClient {
 
   constructor(private readonly connection: Connection) {}
 
-  /** Publishes `body` to `queue` and resolves with the reply, or rejects after `timeoutMs`. */
+  /**
+   * Publishes `body` to `queue` and resolves with the reply. Rejects with `UpstreamUnavailable`
+   * (target `queue`) when no reply came within `timeoutMs` — which covers getting a channel too —
+   * (`timeout`, with `timeoutDetail`), or when the request could not be delivered: no queue to
+   * route it to, the channel closed, the publish failed (`network`). A reply, whatever it says,
+   * resolves.
+   */
   async call(
     queue: string,
     body: unknown,
     timeoutMs: number,
     properties: { messageId: string; type: string; appId: string; headers: Record<string, unknown> },
+    timeoutDetail = `no reply within ${timeoutMs} ms`,
   ): Promise<AsyncMessage> {
-    const channel = await this.open();
     const correlationId = randomUUID();
+    const unavailable = (reason: 'timeout' | 'network', detail: string, cause?: unknown) =>
+      new UpstreamUnavailable(queue, reason, detail, undefined, cause === undefined ? undefined : { cause });
     const reply = new Promise<AsyncMessage>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(correlationId);
-        reject(new Error(`no reply within ${timeoutMs} ms`));
+        reject(unavailable('timeout', timeoutDetail));
       }, timeoutMs);
-      this.pending.set(correlationId, { resolve, reject, timer });
+      this.pending.set(correlationId, { queue, resolve, reject, timer });
     });
-    try {
-      await channel.basicPublish(
-        {
-          routingKey: queue,
-          replyTo: 'amq.rabbitmq.reply-to',
-          correlationId,
-          contentType: 'application/json',
-          mandatory: true,
-          ...properties,
-        },
-        body as object,
-      );
-    } catch (error) {
-      this.settle(correlationId, (call) => call.reject(error as Error));
-    }
+    void this.send(queue, body, correlationId, properties).catch((error: unknown) =>
+      this.settle(correlationId, (call) =>
+        call.reject(
+          error instanceof UpstreamUnavailable
+            ? error
+            : unavailable('network', (error as Error)?.message ?? String(error), error),
+        ),
+      ),
+    );
     return reply;
   }
 
   async close(): Promise<void> {
     await this.channel?.close();
-    this.failAll(new Error('RPC client closed'));
+    this.failAll('RPC client closed');
+  }
+
+  /** Publishes the request once there is a channel, unless its caller has given up meanwhile. */
+  private async send(
+    queue: string,
+    body: unknown,
+    correlationId: string,
+    properties: { messageId: string; type: string; appId: string; headers: Record<string, unknown> },
+  ): Promise<void> {
+    const channel = await this.open();
+    if (!this.pending.has(correlationId)) return;
+    await channel.basicPublish(
+      {
+        routingKey: queue,
+        replyTo: 'amq.rabbitmq.reply-to',
+        correlationId,
+        contentType: 'application/json',
+        mandatory: true,
+        ...properties,
+      },
+      body as object,
+    );
   }
 
   private open(): Promise<Channel> {
@@ -70,13 +96,13 @@ export class DirectReplyClient {
     const channel = await this.connection.acquire();
     channel.on('close', () => {
       if (this.channel === channel) this.channel = undefined;
-      this.failAll(new Error('RPC channel closed'));
+      this.failAll('RPC channel closed');
     });
     // No server queue to route to: fail now rather than at the timeout.
     channel.on('basic.return', (returned) => {
       if (returned.correlationId) {
         this.settle(returned.correlationId, (call) =>
-          call.reject(new Error(`no queue ${returned.routingKey}`)),
+          call.reject(new UpstreamUnavailable(call.queue, 'network', `no queue ${returned.routingKey}`)),
         );
       }
     });
@@ -95,8 +121,8 @@ export class DirectReplyClient {
     action(call);
   }
 
-  private failAll(error: Error): void {
+  private failAll(why: string): void {
     for (const correlationId of [...this.pending.keys()])
-      this.settle(correlationId, (call) => call.reject(error));
+      this.settle(correlationId, (call) => call.reject(new UpstreamUnavailable(call.queue, 'network', why)));
   }
 }

@@ -38,8 +38,10 @@ export function orderCancel(deps: OrderCancelDeps) {
     const orderId = order.order_id;
     try {
       const command = { orderId, accountId: order.account_id };
+      // a second cancel changes nothing: tried again when orders does not answer in time
       await deps.broker.call<CancelResult>('orders', 'cancel', command, deps.rpcTimeoutMs, {
         correlationId: orderId,
+        idempotent: true,
       });
     } catch (error) {
       if (!(error instanceof RpcError)) throw error;

@@ -81,9 +81,12 @@ export function orderPlacement(deps: OrderPlacementDeps) {
         maxFeeCents: decimalToCents(terms.fee.fee),
       });
       const result = await deps.broker
-        // the order id is the saga's correlation id: every event of this order carries it
+        // the order id is the saga's correlation id: every event of this order carries it. The
+        // gateway chose it, and orders answers the same command again with the same order, so
+        // the call is idempotent: tried again when orders does not answer in time.
         .call<PlaceOrderResult>('orders', side, command, deps.rpcTimeoutMs, {
           correlationId: command.orderId,
+          idempotent: true,
         })
         .catch(async (error: unknown) => {
           // A keyed order that exists already with other terms: an earlier try of this key got

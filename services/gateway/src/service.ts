@@ -76,7 +76,7 @@ export default defineService({
       await protect(api, config, { tokens, redis });
       authRoutes(api, {
         tokens,
-        checkCredentials: credentialChecker(config.ACCOUNTS_URL, config.UPSTREAM_TIMEOUT_MS),
+        checkCredentials: credentialChecker(accounts),
         rateLimit: { max: config.AUTH_RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS },
         log,
       });

@@ -3,6 +3,7 @@ import {
   type BreakerState,
   HttpClient,
   HttpError,
+  type HttpResponse,
   type Logger,
   type Metrics,
   requestDeadline,
@@ -13,7 +14,7 @@ import { ErrorCode, type ErrorResponse } from '@simplebank/contracts';
 export type Query = Record<string, string | number | undefined>;
 
 export interface UpstreamOptions {
-  /** Attempts after the first, with back-off (the gateway only GETs). Default 1. */
+  /** Attempts after the first, with back-off, for GETs and POSTs marked idempotent. Default 1. */
   retries?: number;
   /** The circuit breaker around this upstream; the chassis defaults otherwise. */
   breaker?: BreakerOptions;
@@ -22,7 +23,8 @@ export interface UpstreamOptions {
 /**
  * One service the gateway queries over HTTP, through the chassis HTTP client: every call has a
  * timeout (and no more than the customer's request has left, when it sent `x-deadline`), a GET
- * that fails is tried once more, and a circuit breaker per upstream answers at once while that
+ * (or a POST marked idempotent) that fails is tried once more, and a circuit breaker per upstream
+ * answers at once while that
  * upstream keeps failing. An upstream that is down, slow, failing (5xx), answering with something
  * that is not JSON, or behind an open circuit is a 503 service_unavailable for the customer (its
  * `cause` is the chassis' `UpstreamUnavailable`). A 4xx is passed on with the upstream's code, so
@@ -57,18 +59,47 @@ export class Upstream {
    * GETs `path` (segments already encoded); a 404 throws `notFound` when given. `deadline`
    * defaults to the deadline of the request being handled, if its caller sent one.
    */
-  async get<T>(
+  get<T>(path: string, options: { query?: Query; notFound?: HttpError; deadline?: number } = {}): Promise<T> {
+    return this.answer<T>(
+      (deadline) =>
+        this.client.get(path, {
+          ...(options.query ? { query: options.query } : {}),
+          ...(deadline === undefined ? {} : { deadline }),
+        }),
+      options,
+    );
+  }
+
+  /**
+   * POSTs `body` as JSON to `path`: the 2xx body, or the upstream's 4xx as an `HttpError` with its
+   * code. Tried again after a timeout, network error or 5xx only when `idempotent` (a repeat
+   * changes nothing).
+   */
+  post<T>(
     path: string,
-    options: { query?: Query; notFound?: HttpError; deadline?: number } = {},
+    body: unknown,
+    options: { idempotent?: boolean; notFound?: HttpError; deadline?: number } = {},
+  ): Promise<T> {
+    return this.answer<T>(
+      (deadline) =>
+        this.client.post(path, body, {
+          idempotent: options.idempotent === true,
+          ...(deadline === undefined ? {} : { deadline }),
+        }),
+      options,
+    );
+  }
+
+  /** The 2xx body of `call`; a 4xx as an `HttpError`; no answer as a 503 service_unavailable. */
+  private async answer<T>(
+    call: (deadline: number | undefined) => Promise<HttpResponse>,
+    options: { notFound?: HttpError; deadline?: number },
   ): Promise<T> {
     const deadline = options.deadline ?? requestDeadline();
     let status: number;
     let body: unknown;
     try {
-      ({ status, body } = await this.client.get(path, {
-        ...(options.query ? { query: options.query } : {}),
-        ...(deadline === undefined ? {} : { deadline }),
-      }));
+      ({ status, body } = await call(deadline));
     } catch (error) {
       if (error instanceof UpstreamUnavailable) {
         throw Object.assign(new HttpError(503, ErrorCode.serviceUnavailable, error.message), {

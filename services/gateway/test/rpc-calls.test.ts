@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { type Broker, createLogger } from '@simplebank/chassis';
+import { describe, expect, it } from 'vitest';
+import { orderCancel } from '../src/order-cancel.ts';
+import { orderPlacement } from '../src/order-placement.ts';
+import { Owners } from '../src/owners.ts';
+import type { QuoteBook } from '../src/quotes.ts';
+import type { Upstream } from '../src/upstream.ts';
+
+// What the gateway asks of Broker.call; the retries, timeouts and breaker behind it are the
+// chassis' (libs/chassis/test/rpc-reliability.test.ts).
+type Call = { service: string; method: string; params: unknown; timeoutMs: number; options: unknown };
+function recordingBroker(result: unknown) {
+  const calls: Call[] = [];
+  const broker = {
+    call: async (service: string, method: string, params: unknown, timeoutMs: number, options: unknown) => {
+      calls.push({ service, method, params, timeoutMs, options });
+      return result;
+    },
+  } as unknown as Broker;
+  return { broker, calls };
+}
+const upstream = (answer: (path: string) => unknown) =>
+  ({ name: 'fake', get: async (path: string) => answer(path) }) as unknown as Upstream;
+const log = createLogger('gateway', 'silent');
+
+describe('the gateway’s RPC calls to orders', () => {
+  it.each(['sell', 'buy'] as const)('marks %s idempotent: the gateway chose the order id', async (side) => {
+    const orderId = randomUUID();
+    const { broker, calls } = recordingBroker({ orderId, status: 'created' });
+    const accounts = upstream(() => ({ owner: 'alice' }));
+    const placement = orderPlacement({
+      quotes: { priceCents: async () => 1000 } as unknown as QuoteBook,
+      accounts,
+      owners: new Owners(accounts),
+      orders: upstream(() => undefined),
+      fees: upstream(() => ({ fee: '1.00' })),
+      broker,
+      collarBasisPoints: 500,
+      rpcTimeoutMs: 5000,
+      log,
+    });
+    const accepted = await placement.place(
+      side,
+      { account_id: 'acc-1', symbol: 'ACME', quantity: 10 },
+      { customer: 'alice', orderId, keyed: false },
+    );
+    expect(accepted).toEqual({ order_id: orderId, status: 'created' });
+    expect(calls).toEqual([
+      {
+        service: 'orders',
+        method: side,
+        params: expect.objectContaining({ orderId, accountId: 'acc-1' }),
+        timeoutMs: 5000,
+        options: { correlationId: orderId, idempotent: true },
+      },
+    ]);
+  });
+
+  it('marks cancel idempotent: a second cancel changes nothing', async () => {
+    const orderId = randomUUID();
+    const { broker, calls } = recordingBroker({ orderId, status: 'created' });
+    const cancel = orderCancel({ broker, orders: upstream(() => undefined), rpcTimeoutMs: 5000, log });
+    const outcome = await cancel({ order_id: orderId, account_id: 'acc-1' }, 'alice');
+    expect(outcome.statusCode).toBe(202);
+    expect(calls).toEqual([
+      {
+        service: 'orders',
+        method: 'cancel',
+        params: { orderId, accountId: 'acc-1' },
+        timeoutMs: 5000,
+        options: { correlationId: orderId, idempotent: true },
+      },
+    ]);
+  });
+});
