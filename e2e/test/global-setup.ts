@@ -1,4 +1,7 @@
+import { once } from 'node:events';
 import { createWriteStream, mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freshDatabase, freshVhost } from '@simplebank/chassis/testing';
@@ -17,6 +20,10 @@ export default async function setup(project: TestProject) {
   await Promise.all(databases.map(freshDatabase));
   const amqpUrl = await freshVhost('simplebank_e2e');
 
+  // In place of Jaeger: every service exports its spans here (OTLP/HTTP, JSON encoding).
+  const receiver = await otlpReceiver();
+  project.provide('url:otlp', receiver.url);
+
   mkdirSync(join(root, 'e2e', 'test-results'), { recursive: true });
   const logFile = join(root, 'e2e', 'test-results', 'services.log');
   const log = createWriteStream(logFile);
@@ -27,7 +34,13 @@ export default async function setup(project: TestProject) {
       DATABASE_PREFIX,
       AMQP_URL: amqpUrl,
       REDIS_PREFIX: `e2e-${Date.now()}:`,
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
+      // debug: the chassis' 'request handled' and 'message handled' lines, with their trace ids
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'debug',
+      OTEL_SDK_DISABLED: 'false',
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_TRACES_SAMPLER: 'parentbased_always_on',
+      OTEL_BSP_SCHEDULE_DELAY: '200',
     },
     serviceEnv: {
       'stock-exchange': { FILL_DELAY_MS: '100' },
@@ -40,6 +53,7 @@ export default async function setup(project: TestProject) {
     await stack.start();
   } catch (error) {
     await stack.stop();
+    receiver.server.close();
     throw new Error(`${(error as Error).message}; service logs in ${logFile}`);
   }
   for (const { name } of SERVICES) project.provide(`url:${name}`, stack.urls[name]);
@@ -47,7 +61,99 @@ export default async function setup(project: TestProject) {
   return async () => {
     await stack.stop();
     log.end();
+    receiver.server.close();
   };
+}
+
+/** A span as the receiver keeps it: OTLP/JSON, flattened, with its service's name. */
+export interface ReceivedSpan {
+  service: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  name: string;
+  /** OTLP's SpanKind: 1 internal, 2 server, 3 client, 4 producer, 5 consumer. */
+  kind: number;
+  attributes: Record<string, unknown>;
+}
+
+interface OtlpValue {
+  stringValue?: string;
+  intValue?: string | number;
+  boolValue?: boolean;
+  doubleValue?: number;
+}
+interface OtlpAttribute {
+  key: string;
+  value: OtlpValue;
+}
+interface OtlpExport {
+  resourceSpans?: {
+    resource?: { attributes?: OtlpAttribute[] };
+    scopeSpans?: {
+      spans?: {
+        traceId: string;
+        spanId: string;
+        parentSpanId?: string;
+        name: string;
+        kind: number;
+        attributes?: OtlpAttribute[];
+      }[];
+    }[];
+  }[];
+}
+
+const otlpValue = (v: OtlpValue) => v.stringValue ?? v.intValue ?? v.boolValue ?? v.doubleValue;
+const attributesOf = (attributes: OtlpAttribute[] = []) =>
+  Object.fromEntries(attributes.map((a) => [a.key, otlpValue(a.value)]));
+
+/**
+ * A minimal OTLP/HTTP trace receiver: `POST /v1/traces` (JSON encoding) keeps the spans in memory,
+ * `GET /spans?trace_id=…` answers those of one trace.
+ */
+async function otlpReceiver(): Promise<{ url: string; server: Server }> {
+  const spans: ReceivedSpan[] = [];
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const url = new URL(request.url ?? '/', 'http://receiver');
+      if (request.method === 'POST' && url.pathname === '/v1/traces') {
+        try {
+          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpExport;
+          for (const resourceSpans of body.resourceSpans ?? []) {
+            const service = String(attributesOf(resourceSpans.resource?.attributes)['service.name']);
+            for (const scope of resourceSpans.scopeSpans ?? [])
+              for (const span of scope.spans ?? [])
+                spans.push({
+                  service,
+                  traceId: span.traceId,
+                  spanId: span.spanId,
+                  parentSpanId: span.parentSpanId ?? '',
+                  name: span.name,
+                  kind: span.kind,
+                  attributes: attributesOf(span.attributes),
+                });
+          }
+          response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        } catch {
+          response.writeHead(400).end();
+        }
+        return;
+      }
+      if (request.method === 'GET' && url.pathname === '/spans') {
+        const traceId = url.searchParams.get('trace_id');
+        const found = traceId ? spans.filter((s) => s.traceId === traceId) : spans;
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(found));
+        return;
+      }
+      response.writeHead(404).end();
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, server };
 }
 
 declare module 'vitest' {
@@ -58,5 +164,8 @@ declare module 'vitest' {
     'url:fees': string;
     'url:market': string;
     'url:stock-exchange': string;
+    'url:alerts': string;
+    /** The OTLP receiver in place of Jaeger: `GET /spans?trace_id=…`. */
+    'url:otlp': string;
   }
 }

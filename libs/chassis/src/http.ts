@@ -6,6 +6,7 @@ import addFormats from 'ajv-formats';
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
+import { activeTraceId } from './tracing.ts';
 
 export type App = FastifyInstance<
   import('node:http').Server,
@@ -40,6 +41,9 @@ declare module 'fastify' {
 
 /** The header a caller's deadline travels in, as epoch milliseconds (HTTP and RPC alike). */
 export const DEADLINE_HEADER = 'x-deadline';
+
+/** The response header in which a public service (the gateway) returns the request's trace id. */
+export const TRACE_ID_HEADER = 'trace-id';
 
 const requestContext = new AsyncLocalStorage<{ deadline: number | undefined }>();
 
@@ -132,6 +136,11 @@ export function createApp(
   // A service facing the public ignores the header and gives each request its own deadline.
   app.decorateRequest('deadline', undefined);
   app.addHook('onRequest', (request, reply, done) => {
+    // A service facing the public tells each caller the trace of its request (to find it in Jaeger).
+    if (options.public) {
+      const traceId = activeTraceId();
+      if (traceId) reply.header(TRACE_ID_HEADER, traceId);
+    }
     // A service facing the public sets its own deadline: a caller's header is not to be trusted.
     const deadline = options.public
       ? Date.now() + options.public.requestTimeoutMs
@@ -144,6 +153,22 @@ export function createApp(
       return;
     }
     requestContext.run({ deadline }, done);
+  });
+
+  // Still in the request's span, so the line carries its trace id (onResponse runs outside it).
+  app.addHook('onSend', async (request, reply, payload) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    if (!route.startsWith('/health') && route !== '/metrics')
+      request.log.debug(
+        {
+          method: request.method,
+          route,
+          status_code: reply.statusCode,
+          duration_ms: Math.round(reply.elapsedTime),
+        },
+        'request handled',
+      );
+    return payload;
   });
 
   app.addHook('preSerialization', async (_request, reply, payload) => {

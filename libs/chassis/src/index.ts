@@ -10,6 +10,7 @@ export {
   isStale,
   markStale,
   requestDeadline,
+  TRACE_ID_HEADER,
 } from './http.ts';
 export {
   type BreakerOptions,
@@ -24,7 +25,7 @@ export {
 } from './http-client.ts';
 export { createLogger, type Logger } from './logger.ts';
 export { Broker, PoisonMessageError, RpcError } from './messaging.ts';
-export { createMetrics, type Metrics } from './metrics.ts';
+export { createMetrics, type Metrics, prometheus } from './metrics.ts';
 export type { Cause, Publish } from './outbox.ts';
 export {
   handlerQueueOf,
@@ -54,3 +55,4 @@ export {
   type Worker,
 } from './service.ts';
 export { deadLetterExchange, deadLetterQueue, handlerQueue, rpcQueue } from './topology.ts';
+export { activeTraceId, flushTelemetry } from './tracing.ts';

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { context } from '@opentelemetry/api';
 import { type Envelope, type EventDefinition, type RpcReply, validateEnvelope } from '@simplebank/contracts';
 import {
   type AsyncMessage,
@@ -8,10 +9,20 @@ import {
   type Publisher,
   type PublisherProps,
 } from 'rabbitmq-client';
+import { type BreakerOptions, type BreakerState, CallGuard, UpstreamUnavailable } from './call-guard.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import { DirectReplyClient } from './rpc-client.ts';
 import { DELIVERY_LIMIT, deadLetterExchange, deadLetterQueue, retryQueue, rpcQueue } from './topology.ts';
+import {
+  contextFromHeaders,
+  failSpan,
+  inSpan,
+  messagingAttributes,
+  SpanKind,
+  traceHeaders,
+  tracer,
+} from './tracing.ts';
 
 export type { AsyncMessage };
 export { ConsumerStatus };
@@ -26,9 +37,42 @@ export class RpcError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    /** `cause`: the chassis' `UpstreamUnavailable` when the call got no reply. */
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
+}
+
+export interface RpcCallOptions {
+  /** The saga's correlation id (e.g. the order id); the request's message id otherwise. */
+  correlationId?: string;
+  /**
+   * A repeat changes nothing (the params carry what makes it so, e.g. a caller-chosen order id):
+   * the call is tried again, with exponential back-off and jitter, after a timeout or a request
+   * that could not be delivered. Never after a reply, whatever it says.
+   */
+  idempotent?: boolean;
+  /** Attempts after the first, idempotent calls only. Default: the broker's (2). */
+  retries?: number;
+  /**
+   * Each attempt gives up after this long. Default: the whole `timeoutMs` for a call that is not
+   * idempotent; for an idempotent one, `timeoutMs` shared out evenly over its attempts, so that a
+   * retry after a timeout still fits.
+   */
+  attemptTimeoutMs?: number;
+  /** When the caller stops waiting (epoch ms), if sooner than `timeoutMs` from now. */
+  deadline?: number;
+}
+
+/** The synchronous-call settings of RPC calls, per target (`rpc-<service>`). */
+export interface RpcClientOptions {
+  /** Attempts after the first, for idempotent calls only. Default 2. */
+  retries?: number;
+  backoff?: { baseMs?: number; maxMs?: number };
+  breaker?: BreakerOptions;
+  /** Uniform in [0, 1); for tests. */
+  random?: () => number;
 }
 
 export interface HandlerQueue {
@@ -45,6 +89,8 @@ export class Broker {
   readonly publisher: Publisher;
   private readonly consumers: Consumer[] = [];
   private rpcClient: DirectReplyClient | undefined;
+  /** One circuit breaker per RPC target, made at its first call. */
+  private readonly rpcTargets = new Map<string, CallGuard>();
   private readyConsumers = new Set<Consumer>();
   private readonly topology: Required<Pick<PublisherProps, 'exchanges' | 'queues' | 'queueBindings'>>;
 
@@ -57,6 +103,8 @@ export class Broker {
       publishes: EventDefinition[];
       handlerQueues: HandlerQueue[];
       retry: { attempts: number; delaysMs: number[] };
+      /** Retries, back-off and circuit breakers of `call`; the chassis defaults otherwise. */
+      rpc?: RpcClientOptions;
     },
   ) {
     this.connection = new Connection({ url, connectionName: service, retryLow: 200, retryHigh: 5000 });
@@ -136,33 +184,85 @@ export class Broker {
         concurrency: options.prefetch,
         requeue: true,
       },
-      async (message) => {
-        const started = performance.now();
-        const observe = (outcome: string) =>
-          this.metrics.messagesConsumed.observe({ queue, outcome }, (performance.now() - started) / 1000);
-        const problem = validateMessage(message, event);
-        if (problem) {
-          await this.park(queue, message, problem);
-          observe('dead_lettered');
-          return ConsumerStatus.ACK;
-        }
-        try {
-          const result = await handle(message.body as Envelope, message);
-          observe(result === 'duplicate' ? 'duplicate' : 'ack');
-          return ConsumerStatus.ACK;
-        } catch (error) {
-          if (error instanceof PoisonMessageError) {
-            await this.park(queue, message, error.message);
-            observe('dead_lettered');
-            return ConsumerStatus.ACK;
-          }
-          observe(await this.retryLater(queue, message, error as Error));
-          return ConsumerStatus.ACK;
-        }
-      },
+      (message) =>
+        this.processSpan(message, queue, SpanKind.CONSUMER, () =>
+          this.deliver(message, queue, event, handle),
+        ),
     );
     this.track(consumer, queue);
     return consumer;
+  }
+
+  /**
+   * Runs the handling of `message` in a span whose parent is the context of its `traceparent`
+   * header: CONSUMER for an event (child of the relay's PRODUCER span), SERVER for an RPC request
+   * (child of the caller's CLIENT span). Logs, queries and the events it publishes join its trace.
+   */
+  private processSpan<T>(
+    message: AsyncMessage,
+    queue: string,
+    kind: SpanKind,
+    work: () => Promise<T>,
+  ): Promise<T> {
+    const parent = contextFromHeaders(message.headers);
+    const rpc = kind === SpanKind.SERVER;
+    const span = tracer.startSpan(
+      rpc ? `${queue} ${String(message.type)}` : `process ${message.exchange || queue}`,
+      {
+        kind,
+        attributes: messagingAttributes({
+          operation: 'process',
+          destination: message.exchange || queue,
+          routingKey: message.routingKey,
+          messageId: message.messageId,
+          correlationId: message.correlationId,
+          extra: {
+            'messaging.destination.subscription.name': queue,
+            ...(message.type ? { 'messaging.message.type': message.type } : {}),
+            ...(rpc ? { 'rpc.system': 'rabbitmq', 'rpc.method': String(message.type) } : {}),
+          },
+        }),
+      },
+      parent,
+    );
+    return inSpan(span, parent, work);
+  }
+
+  private async deliver(
+    message: AsyncMessage,
+    queue: string,
+    event: EventDefinition,
+    handle: (envelope: Envelope, message: AsyncMessage) => Promise<'handled' | 'duplicate'>,
+  ): Promise<ConsumerStatus> {
+    const started = performance.now();
+    const observe = (outcome: string) => {
+      const seconds = (performance.now() - started) / 1000;
+      this.metrics.messagesConsumed.observe({ queue, outcome }, seconds);
+      // in the message's span: the line carries its trace id
+      this.log.debug(
+        { queue, message_id: message.messageId, outcome, duration_ms: Math.round(seconds * 1000) },
+        'message handled',
+      );
+    };
+    const problem = validateMessage(message, event);
+    if (problem) {
+      await this.park(queue, message, problem);
+      observe('dead_lettered');
+      return ConsumerStatus.ACK;
+    }
+    try {
+      const result = await handle(message.body as Envelope, message);
+      observe(result === 'duplicate' ? 'duplicate' : 'ack');
+      return ConsumerStatus.ACK;
+    } catch (error) {
+      if (error instanceof PoisonMessageError) {
+        await this.park(queue, message, error.message);
+        observe('dead_lettered');
+        return ConsumerStatus.ACK;
+      }
+      observe(await this.retryLater(queue, message, error as Error));
+      return ConsumerStatus.ACK;
+    }
   }
 
   /** Serves `rpc-<service>`: each request `{ method, params }` gets a `RpcReply`. */
@@ -179,70 +279,140 @@ export class Broker {
         concurrency: prefetch,
         requeue: false,
       },
-      async (message, reply) => {
-        const started = performance.now();
-        const deadline = Number(message.headers?.['x-deadline'] ?? Number.POSITIVE_INFINITY);
-        if (Date.now() > deadline) {
-          this.metrics.rpcCalls.observe(
-            { queue, method: String(message.type), side: 'server', outcome: 'expired' },
-            0,
+      (message, reply) =>
+        this.processSpan(message, queue, SpanKind.SERVER, async () => {
+          const started = performance.now();
+          const deadline = Number(message.headers?.['x-deadline'] ?? Number.POSITIVE_INFINITY);
+          if (Date.now() > deadline) {
+            this.metrics.rpcCalls.observe(
+              { queue, method: String(message.type), side: 'server', outcome: 'expired' },
+              0,
+            );
+            return;
+          }
+          const body = message.body as { method?: unknown; params?: unknown } | undefined;
+          const method = typeof body?.method === 'string' ? body.method : 'unknown';
+          let response: RpcReply<unknown>;
+          try {
+            response = { ok: true, result: await handle(method, body?.params, message) };
+          } catch (error) {
+            const known = error instanceof RpcError;
+            if (!known) this.log.error({ error, method }, 'RPC method failed');
+            response = {
+              ok: false,
+              error: known
+                ? { code: error.code, message: error.message }
+                : { code: 'internal_error', message: 'internal error' },
+            };
+          }
+          const outcome = response.ok ? 'ok' : response.error.code;
+          const seconds = (performance.now() - started) / 1000;
+          this.metrics.rpcCalls.observe({ queue, method, side: 'server', outcome }, seconds);
+          this.log.debug(
+            { queue, method, outcome, duration_ms: Math.round(seconds * 1000) },
+            'RPC call handled',
           );
-          return;
-        }
-        const body = message.body as { method?: unknown; params?: unknown } | undefined;
-        const method = typeof body?.method === 'string' ? body.method : 'unknown';
-        let response: RpcReply<unknown>;
-        try {
-          response = { ok: true, result: await handle(method, body?.params, message) };
-        } catch (error) {
-          const known = error instanceof RpcError;
-          if (!known) this.log.error({ error, method }, 'RPC method failed');
-          response = {
-            ok: false,
-            error: known
-              ? { code: error.code, message: error.message }
-              : { code: 'internal_error', message: 'internal error' },
-          };
-        }
-        this.metrics.rpcCalls.observe(
-          { queue, method, side: 'server', outcome: response.ok ? 'ok' : response.error.code },
-          (performance.now() - started) / 1000,
-        );
-        if (message.replyTo) await reply(response, { contentType: 'application/json' });
-      },
+          if (message.replyTo) await reply(response, { contentType: 'application/json' });
+        }),
     );
     this.track(consumer, queue);
     return consumer;
   }
 
   /**
-   * Calls `method` on `rpc-<service>` over direct reply-to; every call has a timeout. The
-   * correlation id (the saga's, e.g. the order id) travels in a header, because AMQP's own
-   * `correlationId` property belongs to the RPC client for matching replies.
+   * Calls `method` on `rpc-<service>` over direct reply-to and resolves with its result, or
+   * rejects with the `RpcError` the server replied with. The call is a synchronous call like an
+   * HTTP one (book §6.3–6.4) and goes through the same `CallGuard`, target `rpc-<service>`: it
+   * never takes longer than `timeoutMs` (or `options.deadline`, if sooner), all attempts
+   * together; an idempotent call is retried with back-off after a timeout or an undeliverable
+   * request; a circuit breaker per target fails calls at once while it is open. Only timeouts,
+   * unroutable requests and channel errors count as failures: a reply, even an error, is an
+   * answer. A call that got no reply rejects with `RpcError('service_unavailable')` whose
+   * `cause` is the `UpstreamUnavailable`.
+   *
+   * The correlation id (the saga's, e.g. the order id) travels in a header, because AMQP's own
+   * `correlationId` property belongs to the RPC client for matching replies. Every attempt sends
+   * its own `x-deadline`: the server drops a request whose caller has already given up.
    */
   async call<T>(
     service: string,
     method: string,
     params: unknown,
     timeoutMs: number,
-    options: { correlationId?: string } = {},
+    options: RpcCallOptions = {},
   ): Promise<T> {
     this.rpcClient ??= new DirectReplyClient(this.connection);
+    const client = this.rpcClient;
+    const caller = context.active();
     const queue = rpcQueue(service);
+    const guard = this.rpcTarget(queue);
     const started = performance.now();
-    const messageId = randomUUID();
+    const idempotent = options.idempotent === true;
+    const retries = idempotent ? (options.retries ?? this.options.rpc?.retries ?? 2) : 0;
+    const attemptTimeoutMs = Math.min(
+      timeoutMs,
+      options.attemptTimeoutMs ?? Math.max(1, Math.ceil(timeoutMs / (retries + 1))),
+    );
+    // One attempt of timeoutMs needs no deadline of its own; several share timeoutMs.
+    const deadline = Math.min(
+      retries > 0 ? Date.now() + timeoutMs : Number.POSITIVE_INFINITY,
+      options.deadline ?? Number.POSITIVE_INFINITY,
+    );
     let outcome = 'ok';
     try {
-      const response = await this.rpcClient.call(queue, { method, params }, timeoutMs, {
-        messageId,
-        type: method,
-        appId: this.service,
-        // The server drops a request whose caller has already given up.
-        headers: {
-          'x-deadline': Date.now() + timeoutMs,
-          'x-correlation-id': options.correlationId ?? messageId,
+      const response = await guard.run(
+        {
+          method,
+          idempotent,
+          retries,
+          timeoutMs: attemptTimeoutMs,
+          ...(Number.isFinite(deadline) ? { deadline } : {}),
         },
-      });
+        (attemptMs, timeoutDetail) => {
+          const messageId = randomUUID();
+          // one CLIENT span per attempt; the server's span is its child
+          const span = tracer.startSpan(
+            `${queue} ${method}`,
+            {
+              kind: SpanKind.CLIENT,
+              attributes: messagingAttributes({
+                operation: 'send',
+                destination: queue,
+                routingKey: queue,
+                messageId,
+                correlationId: options.correlationId,
+                extra: { 'rpc.system': 'rabbitmq', 'rpc.service': service, 'rpc.method': method },
+              }),
+            },
+            caller,
+          );
+          const reply = client.call(
+            queue,
+            { method, params },
+            attemptMs,
+            {
+              messageId,
+              type: method,
+              appId: this.service,
+              headers: {
+                ...traceHeaders(span, caller),
+                'x-deadline': Date.now() + attemptMs,
+                'x-correlation-id': options.correlationId ?? messageId,
+              },
+            },
+            timeoutDetail,
+          );
+          reply.then(
+            () => span.end(),
+            (error: unknown) => {
+              failSpan(span, error);
+              span.end();
+            },
+          );
+          return reply;
+        },
+        (message) => ((message.body as RpcReply<T> | undefined)?.ok === true ? 'ok' : 'client_error'),
+      );
       const reply = response.body as RpcReply<T>;
       if (!reply.ok) {
         outcome = reply.error.code;
@@ -252,10 +422,10 @@ export class Broker {
     } catch (error) {
       if (!(error instanceof RpcError)) {
         outcome = 'unavailable';
-        throw new RpcError(
-          'service_unavailable',
-          `${service}.${method} did not answer: ${(error as Error).message}`,
-        );
+        const detail = error instanceof UpstreamUnavailable ? error.detail : (error as Error).message;
+        throw new RpcError('service_unavailable', `${service}.${method} did not answer: ${detail}`, {
+          cause: error,
+        });
       }
       throw error;
     } finally {
@@ -264,6 +434,11 @@ export class Broker {
         (performance.now() - started) / 1000,
       );
     }
+  }
+
+  /** The state of the circuit breaker around `rpc-<service>`: closed until a call says otherwise. */
+  rpcCircuit(service: string): BreakerState {
+    return this.rpcTargets.get(rpcQueue(service))?.state ?? 'closed';
   }
 
   /** True when connected and every consumer has (re)started. */
@@ -279,8 +454,28 @@ export class Broker {
   async close(): Promise<void> {
     await this.stopConsuming();
     await this.rpcClient?.close();
+    for (const guard of this.rpcTargets.values()) guard.shutdown();
     await this.publisher.close();
     await this.connection.close();
+  }
+
+  private rpcTarget(queue: string): CallGuard {
+    let guard = this.rpcTargets.get(queue);
+    if (!guard) {
+      const rpc = this.options.rpc ?? {};
+      guard = new CallGuard(
+        { log: this.log, metrics: this.metrics },
+        {
+          name: queue,
+          ...(rpc.retries === undefined ? {} : { retries: rpc.retries }),
+          ...(rpc.backoff ? { backoff: rpc.backoff } : {}),
+          ...(rpc.breaker ? { breaker: rpc.breaker } : {}),
+          ...(rpc.random ? { random: rpc.random } : {}),
+        },
+      );
+      this.rpcTargets.set(queue, guard);
+    }
+    return guard;
   }
 
   private track(consumer: Consumer, queue: string): void {

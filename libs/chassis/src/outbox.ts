@@ -8,6 +8,14 @@ import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import { Poller } from './poller.ts';
 import type { Worker } from './service.ts';
+import {
+  contextFromHeaders,
+  failSpan,
+  messagingAttributes,
+  SpanKind,
+  traceHeaders,
+  tracer,
+} from './tracing.ts';
 
 /** Where a published event came from: the message or request being handled. */
 export interface Cause {
@@ -86,6 +94,7 @@ export class OutboxRelay implements Worker {
     private readonly metrics: Metrics,
     private readonly options = { batchSize: 250, pollMs: 500 },
   ) {
+    metrics.watchOutbox(pool); // outbox_pending_messages and outbox_oldest_message_age_seconds
     this.poller = new Poller(
       'relaying the outbox',
       options.pollMs,
@@ -147,12 +156,31 @@ export class OutboxRelay implements Worker {
         await Promise.all(rows.map((row) => this.send(row)));
         await tx.query('DELETE FROM outbox WHERE id = ANY($1)', [rows.map((r) => r.id)]);
       }
-      if (rows.length < this.options.batchSize) this.metrics.outboxPending.set(0);
       return rows.length;
     });
   }
 
+  /**
+   * Publishes one row in a PRODUCER span whose parent is the context the row was written in (its
+   * stored `traceparent`), not the relay's own: the consumers' spans are children of this one.
+   */
   private async send(row: OutboxRow): Promise<void> {
+    const parent = contextFromHeaders({ traceparent: row.traceparent ?? undefined });
+    const span = tracer.startSpan(
+      `publish ${row.exchange}`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: messagingAttributes({
+          operation: 'publish',
+          destination: row.exchange,
+          routingKey: row.routing_key,
+          messageId: row.message_id,
+          correlationId: row.correlation_id,
+          extra: { 'messaging.message.type': row.type },
+        }),
+      },
+      parent,
+    );
     try {
       await this.publisher.send(
         {
@@ -166,7 +194,7 @@ export class OutboxRelay implements Worker {
           contentType: 'application/json',
           durable: true,
           mandatory: true,
-          headers: row.traceparent ? { traceparent: row.traceparent } : {},
+          headers: traceHeaders(span, parent),
         },
         row.body,
       );
@@ -181,7 +209,10 @@ export class OutboxRelay implements Worker {
         routing_key: row.routing_key,
         outcome: 'failed',
       });
+      failSpan(span, error);
       throw error;
+    } finally {
+      span.end();
     }
   }
 }

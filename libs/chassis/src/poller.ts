@@ -1,3 +1,4 @@
+import { type Context, context, trace } from '@opentelemetry/api';
 import type { Logger } from './logger.ts';
 import type { Worker } from './service.ts';
 
@@ -10,6 +11,8 @@ export class Poller implements Worker {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
+  /** The trace of the last wake that came while a pass ran: the pass it asked for joins it. */
+  private againContext: Context | undefined;
   private stopped = false;
   private lastFailureLogged = 0;
 
@@ -37,6 +40,9 @@ export class Poller implements Worker {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
+      // A pass woken from a handler (e.g. after its commit) runs in that handler's trace; a
+      // pass started now runs in the caller's context anyway, a later one needs to be told.
+      if (trace.getSpan(context.active())) this.againContext = context.active();
       return;
     }
     this.running = this.drain().finally(() => {
@@ -51,10 +57,12 @@ export class Poller implements Worker {
   }
 
   private async drain(): Promise<void> {
+    let woken: Context | undefined;
     do {
       this.again = false;
+      const pass = woken ? () => context.with(woken as Context, this.pass) : this.pass;
       try {
-        while ((await this.pass()) && !this.stopped) {}
+        while ((await pass()) && !this.stopped) {}
       } catch (error) {
         const now = Date.now();
         if (now - this.lastFailureLogged > 10_000) {
@@ -63,6 +71,8 @@ export class Poller implements Worker {
         }
         return;
       }
+      woken = this.againContext;
+      this.againContext = undefined;
     } while (this.again && !this.stopped);
   }
 }

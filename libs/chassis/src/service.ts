@@ -14,6 +14,7 @@ import { Broker, RpcError } from './messaging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { type Cause, OutboxRelay, outboxWriter, type Publish } from './outbox.ts';
 import { handlerQueue } from './topology.ts';
+import { flushTelemetry } from './tracing.ts';
 
 export { InfrastructureError, infrastructureError };
 
@@ -347,7 +348,7 @@ export async function runService<P extends TProperties, S>(
       process.exit(1);
     }, timeout).unref();
     running.stop().then(
-      () => process.exit(0),
+      () => flushTelemetry().then(() => process.exit(0)),
       (error) => {
         running.context.log.error({ error }, 'shutdown failed');
         process.exit(1);

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
 import { SERVICES, type ServiceName } from './services.ts';
 
 export interface StackOptions {
@@ -75,7 +76,9 @@ export class Stack {
 
   private spawn(name: ServiceName): void {
     const entry = join(this.options.root, 'services', name, 'dist', 'server.js');
-    const child = spawn(process.execPath, ['--enable-source-maps', entry], {
+    // OpenTelemetry first, before the service loads what it instruments (chassis' telemetry.ts)
+    const telemetry = pathToFileURL(join(this.options.root, 'libs', 'chassis', 'dist', 'telemetry.js')).href;
+    const child = spawn(process.execPath, ['--enable-source-maps', '--import', telemetry, entry], {
       env: this.environmentOf(name),
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,0 +1,75 @@
+/**
+ * OpenTelemetry for a service process, loaded before the service's own code:
+ * `node --import @simplebank/chassis/telemetry dist/server.js` (libs/stack and each service's
+ * `start` script do so). In ESM the instrumentations of pg, ioredis and fastify only work if the
+ * import-in-the-middle hook is registered before those modules load, hence a module of its own.
+ *
+ * The SDK reads the standard variables: OTEL_EXPORTER_OTLP_ENDPOINT (default
+ * http://127.0.0.1:4318, Jaeger v2's OTLP/HTTP), OTEL_EXPORTER_OTLP_PROTOCOL (`http/protobuf`,
+ * or `http/json`), OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (default parent-based
+ * always-on), OTEL_SERVICE_NAME (default: the service's package name without its scope).
+ * OTEL_SDK_DISABLED=true leaves tracing off: no hook, no SDK, the API stays a no-op.
+ */
+import { readFileSync } from 'node:fs';
+import { register } from 'node:module';
+import { dirname, join } from 'node:path';
+
+const disabled = process.env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true';
+
+/** The name of the package the entry script belongs to, `@simplebank/orders` → `orders`. */
+function serviceNameOf(entry: string | undefined): string {
+  let dir = entry ? dirname(entry) : process.cwd();
+  for (;;) {
+    try {
+      const { name } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string };
+      if (name) return name.replace(/^@[^/]+\//, '');
+    } catch {
+      // no package.json here: look further up
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return 'unknown_service';
+    dir = parent;
+  }
+}
+
+if (!disabled) {
+  register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
+  // Imported after the hook, so that everything they load is hooked too.
+  const { NodeSDK } = await import('@opentelemetry/sdk-node');
+  const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');
+  const { UndiciInstrumentation } = await import('@opentelemetry/instrumentation-undici');
+  const { PgInstrumentation } = await import('@opentelemetry/instrumentation-pg');
+  const { IORedisInstrumentation } = await import('@opentelemetry/instrumentation-ioredis');
+  const { FastifyOtelInstrumentation } = await import('@fastify/otel');
+
+  process.env.OTEL_EXPORTER_OTLP_ENDPOINT ??= 'http://127.0.0.1:4318';
+  // Traces only: metrics are prom-client's (/metrics), logs are JSON lines on stdout.
+  process.env.OTEL_METRICS_EXPORTER ??= 'none';
+  process.env.OTEL_LOGS_EXPORTER ??= 'none';
+  const unwatched = (url: string | undefined) =>
+    url !== undefined && (url.startsWith('/health') || url.startsWith('/metrics') || url === '/version');
+
+  const sdk = new NodeSDK({
+    serviceName: process.env.OTEL_SERVICE_NAME ?? serviceNameOf(process.argv[1]),
+    instrumentations: [
+      new HttpInstrumentation({
+        // readiness probes and scrapes would drown the traces that matter
+        ignoreIncomingRequestHook: (request) => unwatched(request.url),
+      }),
+      new UndiciInstrumentation({
+        ignoreRequestHook: (request) => unwatched(request.path),
+      }),
+      new FastifyOtelInstrumentation({
+        registerOnInitialization: true,
+        ignorePaths: (route) => unwatched(route.url),
+      }),
+      // the outbox relay and pollers run outside any request: their queries alone are noise
+      new PgInstrumentation({ requireParentSpan: true }),
+      new IORedisInstrumentation({ requireParentSpan: true }),
+    ],
+  });
+  sdk.start();
+  // `runService` flushes the spans still buffered before the process exits.
+  // a global, not an export: this module is loaded by `--import`, apart from the chassis' index
+  (globalThis as Record<symbol, unknown>)[Symbol.for('simplebank.telemetry')] = sdk;
+}
