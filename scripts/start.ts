@@ -50,6 +50,9 @@ SimpleBank is ready.
   stock-exchange (sim)  ${stack.urls['stock-exchange']}
   alerts (receiver)     ${stack.urls.alerts}
 Every service also serves /health, /health/ready, /version and /metrics. Ctrl-C stops everything.
-Try: curl -s -XPOST ${stack.urls.gateway}/shares/sell -H 'content-type: application/json' \\
-       -d '{"account_id":"acc-alice","symbol":"ACME","quantity":5}'
+Try (README, "Install, start, test"):
+  TOKEN=$(curl -s -XPOST ${stack.urls.gateway}/auth/token -H 'content-type: application/json' \\
+    -d '{"username":"alice","password":"alice-password"}' | sed 's/.*"access_token":"\\([^"]*\\)".*/\\1/')
+  curl -s -XPOST ${stack.urls.gateway}/shares/sell -H "authorization: Bearer $TOKEN" \\
+    -H 'content-type: application/json' -d '{"account_id":"acc-alice","symbol":"ACME","quantity":5}'
 `);

@@ -117,7 +117,7 @@ export function createApp(
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
     // Long path parameters reach the route's schema and get its 400, not the router's 414.
-    maxParamLength: 1000,
+    routerOptions: { maxParamLength: 1000 },
     // Errors the router raises before any route runs get the one error shape too.
     frameworkErrors: (error, _request, reply) => {
       const body =

@@ -483,6 +483,15 @@ export class Broker {
     consumer.on('ready', () => this.readyConsumers.add(consumer));
     consumer.on('error', (error) => {
       this.readyConsumers.delete(consumer);
+      if (/inequivalent arg/.test(String(error?.message))) {
+        // Retrying cannot help: an older declaration of this queue stands in the way.
+        this.log.error(
+          { error, queue },
+          `queue ${queue} exists with other arguments (declared by an older version): move its messages, ` +
+            `then delete it (rabbitmqctl delete_queue ${queue}) and the service declares it anew`,
+        );
+        return;
+      }
       this.log.warn({ error, queue }, 'consumer error; it restarts when the broker lets it');
     });
   }
