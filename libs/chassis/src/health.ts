@@ -1,14 +1,20 @@
+import { registerDebugRoutes } from './debug.ts';
 import type { App } from './http.ts';
 import type { RecentEntries } from './logger.ts';
 import type { ServiceContext } from './service.ts';
 
-/** `/health/live`, `/health/ready`, `/health`, `/version` and `/metrics`, the same in every service. */
+/**
+ * `/health/live`, `/health/ready`, `/health`, `/version` and `/metrics`, the same in every service;
+ * and, with a `DEBUG_TOKEN` in `env`, `/debug/profile` and `/debug/heap-snapshot` (debug.ts), only in
+ * a service known not to face the public (`public: false`; absent counts as public, to be safe).
+ */
 export function registerChassisRoutes<C>(
   app: App,
-  definition: { name: string; version: string },
+  definition: { name: string; version: string; public?: boolean },
   svc: ServiceContext<C>,
   recent: RecentEntries,
   extra: Record<string, () => Promise<boolean>>,
+  env: NodeJS.ProcessEnv = process.env,
 ) {
   const checks: Record<string, () => Promise<boolean>> = { ...extra };
   if (svc.pool) checks.database = () => svc.pool.query('SELECT 1').then(() => true);
@@ -51,4 +57,5 @@ export function registerChassisRoutes<C>(
   app.get('/metrics', async (_request, reply) =>
     reply.type(svc.metrics.registry.contentType).send(await svc.metrics.registry.metrics()),
   );
+  if (definition.public === false) registerDebugRoutes(app, { token: env.DEBUG_TOKEN, log: svc.log });
 }

@@ -1,0 +1,183 @@
+import { Writable } from 'node:stream';
+import { startService } from '@simplebank/chassis';
+import { testEnvironment } from '@simplebank/chassis/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { tokenMatches } from '../src/debug.ts';
+import { registerChassisRoutes } from '../src/health.ts';
+import { type App, createApp } from '../src/http.ts';
+import { createLogger, RecentEntries } from '../src/logger.ts';
+import { createMetrics } from '../src/metrics.ts';
+import type { ServiceContext } from '../src/service.ts';
+import counter from './fixtures/counter-service.ts';
+
+const TOKEN = 'a-debug-token-for-tests';
+const apps: App[] = [];
+afterEach(async () => {
+  await Promise.all(apps.splice(0).map((app) => app.close()));
+});
+
+/** A service's chassis routes, without database or broker; its logs go nowhere but `recent`. */
+async function service(
+  options: {
+    public?: boolean;
+    env?: NodeJS.ProcessEnv;
+    checks?: Record<string, () => Promise<boolean>>;
+  } = {},
+) {
+  const recent = new RecentEntries();
+  const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
+  const log = createLogger('health-test', 'info', { recent, destination: sink });
+  const metrics = createMetrics('health-test');
+  const svc = {
+    name: 'health-test',
+    config: { GIT_COMMIT: 'abc123' },
+    log,
+    metrics,
+  } as unknown as ServiceContext<unknown>;
+  const app = createApp(log, metrics);
+  const definition = {
+    name: 'health-test',
+    version: '1.2.3',
+    ...(options.public === undefined ? {} : { public: options.public }),
+  };
+  registerChassisRoutes(app, definition, svc, recent, options.checks ?? {}, options.env ?? {});
+  await app.ready();
+  apps.push(app);
+  return { app, log };
+}
+
+describe('/health (the page every service serves)', () => {
+  it("shows the status, each dependency's check, the last 10 log entries and 10 metric samples", async () => {
+    const { app, log } = await service({
+      checks: {
+        database: async () => true,
+        broker: async () => false,
+        exchange: () => Promise.reject(new Error('x')),
+      },
+    });
+    for (let i = 1; i <= 15; i++) log.info({ n: i }, `entry ${i}`);
+
+    const response = await app.inject({ method: 'GET', url: '/health' });
+    expect(response.statusCode).toBe(200);
+    const body = response.json();
+    expect(body.status).toBe('not_ready');
+    expect(body.checks).toEqual({ database: 'up', broker: 'down', exchange: 'down' });
+    expect(body.recent_logs).toHaveLength(10);
+    expect(body.recent_logs.map((e: { message: string }) => e.message)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `entry ${i + 6}`),
+    );
+    expect(body.recent_logs[0]).toMatchObject({ service: 'health-test', level: 'info', '@version': '1' });
+    expect(body.metrics).toHaveLength(10);
+    for (const sample of body.metrics)
+      expect(sample).toMatchObject({ name: expect.any(String), values: expect.any(Array) });
+
+    const ready = await service({ checks: { database: async () => true } });
+    expect((await ready.app.inject({ method: 'GET', url: '/health' })).json()).toMatchObject({
+      status: 'ready',
+      checks: { database: 'up' },
+    });
+  });
+
+  it('/health/ready answers 503 while a dependency is down, /version names the build', async () => {
+    const { app } = await service({ checks: { broker: async () => false } });
+    const ready = await app.inject({ method: 'GET', url: '/health/ready' });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json()).toEqual({ status: 'not_ready', checks: { broker: 'down' } });
+    expect((await app.inject({ method: 'GET', url: '/version' })).json()).toEqual({
+      name: 'health-test',
+      version: '1.2.3',
+      commit: 'abc123',
+    });
+  });
+});
+
+describe('/debug/profile and /debug/heap-snapshot (node:inspector)', () => {
+  const auth = { authorization: `Bearer ${TOKEN}` };
+
+  it('a CPU profile of the given seconds, as a .cpuprofile', async () => {
+    const { app } = await service({ public: false, env: { DEBUG_TOKEN: TOKEN } });
+    const started = Date.now();
+    const response = await app.inject({ method: 'POST', url: '/debug/profile?seconds=1', headers: auth });
+    expect(response.statusCode).toBe(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(response.headers['content-type']).toMatch(/^application\/json/);
+    expect(response.headers['content-disposition']).toMatch(/\.cpuprofile"$/);
+    const profile = response.json();
+    expect(profile.nodes.length).toBeGreaterThan(0);
+    expect(profile.nodes[0]).toMatchObject({ id: expect.any(Number), callFrame: expect.any(Object) });
+    expect(profile.startTime).toBeLessThan(profile.endTime);
+    expect(Array.isArray(profile.samples)).toBe(true);
+
+    const tooLong = await app.inject({ method: 'POST', url: '/debug/profile?seconds=3600', headers: auth });
+    expect(tooLong.statusCode).toBe(400);
+  });
+
+  it('a heap snapshot, streamed as a .heapsnapshot', async () => {
+    const { app } = await service({ public: false, env: { DEBUG_TOKEN: TOKEN } });
+    const response = await app.inject({ method: 'POST', url: '/debug/heap-snapshot', headers: auth });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-disposition']).toMatch(/\.heapsnapshot"$/);
+    expect(response.body.startsWith('{"snapshot":{"meta":')).toBe(true);
+    const snapshot = JSON.parse(response.body);
+    expect(snapshot.snapshot.node_count).toBeGreaterThan(0);
+    expect(snapshot.nodes.length).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('answers 401 without the token or with a wrong one, before doing anything', async () => {
+    const { app } = await service({ public: false, env: { DEBUG_TOKEN: TOKEN } });
+    for (const url of ['/debug/profile?seconds=1', '/debug/heap-snapshot']) {
+      for (const headers of [
+        {},
+        { authorization: 'Bearer wrong' },
+        { authorization: TOKEN },
+        { authorization: `Bearer ${TOKEN}x` },
+      ]) {
+        const response = await app.inject({ method: 'POST', url, headers });
+        expect(response.statusCode, `${url} ${JSON.stringify(headers)}`).toBe(401);
+        expect(response.json().error.code).toBe('unauthorized');
+      }
+    }
+  });
+
+  it('is not there (404) without DEBUG_TOKEN, on a public service, or where publicness is unknown', async () => {
+    const cases = [
+      await service({ public: false, env: {} }),
+      await service({ public: false, env: { DEBUG_TOKEN: '' } }),
+      await service({ public: true, env: { DEBUG_TOKEN: TOKEN } }),
+      await service({ env: { DEBUG_TOKEN: TOKEN } }),
+    ];
+    for (const { app } of cases)
+      for (const url of ['/debug/profile?seconds=1', '/debug/heap-snapshot']) {
+        const response = await app.inject({ method: 'POST', url, headers: auth });
+        expect(response.statusCode).toBe(404);
+      }
+  });
+
+  it('compares tokens whatever their lengths', () => {
+    expect(tokenMatches(TOKEN, TOKEN)).toBe(true);
+    expect(tokenMatches(undefined, TOKEN)).toBe(false);
+    expect(tokenMatches('', TOKEN)).toBe(false);
+    expect(tokenMatches(TOKEN.slice(0, -1), TOKEN)).toBe(false);
+    expect(tokenMatches(`${TOKEN}${TOKEN}`, TOKEN)).toBe(false);
+  });
+});
+
+describe('debug endpoints in a running service', () => {
+  it('are served by an internal service when DEBUG_TOKEN is set, and only to its bearer', async () => {
+    const env = { ...(await testEnvironment('chassis_debug')), DEBUG_TOKEN: 'a-debug-token-for-tests' };
+    const service = await startService(counter, { env, listen: false });
+    try {
+      const denied = await service.app.inject({ method: 'POST', url: '/debug/profile?seconds=1' });
+      expect(denied.statusCode).toBe(401);
+      const profile = await service.app.inject({
+        method: 'POST',
+        url: '/debug/profile?seconds=1',
+        headers: { authorization: 'Bearer a-debug-token-for-tests' },
+      });
+      expect(profile.statusCode).toBe(200);
+      expect(profile.json().nodes.length).toBeGreaterThan(0);
+    } finally {
+      await service.stop();
+    }
+  });
+});
