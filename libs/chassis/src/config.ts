@@ -26,6 +26,11 @@ export const BaseConfig = Type.Object({
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 10_000 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 10_000 }),
   GIT_COMMIT: Type.String({ default: 'unknown' }),
+  /** The StatsD exporter the book's timers go to, over UDP (statsd/mapping.yml). */
+  STATSD_HOST: Type.String({ default: '127.0.0.1' }),
+  STATSD_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 8125 }),
+  /** Metric names are `<STATSD_PREFIX>.<service>.<timer>`. */
+  STATSD_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_-]+$', default: 'simplebank' }),
   /** Fault switch (also `PUT /admin/faults`): wait this long before each event handler runs… */
   FAULT_HANDLER_DELAY_MS: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 0 }),
   /** …and then fail it with this probability (0 to 1), through the normal retry path. */

@@ -54,5 +54,6 @@ export {
   startService,
   type Worker,
 } from './service.ts';
+export { createStatsd, type StatsdOptions, type Timers } from './statsd.ts';
 export { deadLetterExchange, deadLetterQueue, handlerQueue, rpcQueue } from './topology.ts';
 export { activeTraceId, flushTelemetry } from './tracing.ts';

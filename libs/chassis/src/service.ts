@@ -13,6 +13,7 @@ import { createLogger, type Logger, RecentEntries } from './logger.ts';
 import { Broker, RpcError } from './messaging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { type Cause, OutboxRelay, outboxWriter, type Publish } from './outbox.ts';
+import { createStatsd, type Timers } from './statsd.ts';
 import { handlerQueue } from './topology.ts';
 import { flushTelemetry } from './tracing.ts';
 
@@ -24,6 +25,8 @@ export interface ServiceContext<C> {
   config: BaseConfig & C;
   log: Logger;
   metrics: Metrics;
+  /** The book's StatsD timers: `svc.statsd.timed('charge_fee', () => …)` (statsd.ts). */
+  statsd: Timers;
   /** The service's own database; absent for services without migrations. */
   pool: Pool;
   broker: Broker;
@@ -150,6 +153,11 @@ export async function startService<P extends TProperties, S>(
   const recent = new RecentEntries();
   const log = createLogger(name, config.LOG_LEVEL, { recent });
   const metrics = createMetrics(name);
+  const statsd = createStatsd(
+    name,
+    { host: config.STATSD_HOST, port: config.STATSD_PORT, prefix: config.STATSD_PREFIX },
+    log,
+  );
 
   let pool: Pool | undefined;
   let databaseUrl = '';
@@ -170,7 +178,7 @@ export async function startService<P extends TProperties, S>(
     }
   }
 
-  const instances: Partial<ServiceContext<Static<TObject<P>>>> = { name, config, log, metrics };
+  const instances: Partial<ServiceContext<Static<TObject<P>>>> = { name, config, log, metrics, statsd };
   const svc = instances as ServiceContext<Static<TObject<P>>>;
   svc.pool = pool as Pool;
   svc.transaction = async (cause, work) => {
@@ -231,6 +239,7 @@ export async function startService<P extends TProperties, S>(
       await relay?.stop();
       await svc.broker?.close();
       await pool?.end();
+      await statsd.close();
       log.info('stopped');
     })();
     return stopping;
@@ -238,7 +247,12 @@ export async function startService<P extends TProperties, S>(
 
   try {
     const readiness = definition.readiness?.(svc, shared) ?? {};
-    registerChassisRoutes(app, { name, version: definition.version }, svc, recent, readiness);
+    // the book's `health` timer (table 11.1)
+    app.addHook('onResponse', async (request, reply) => {
+      if (request.routeOptions.url === '/health') statsd.timing('health', reply.elapsedTime);
+    });
+    const routes = { name, version: definition.version, public: definition.public ?? false };
+    registerChassisRoutes(app, routes, svc, recent, readiness, env);
     if (definition.adminFaults !== false && !definition.public) registerFaultRoutes(app, faults);
     await definition.routes?.(app, svc, shared);
     await app.ready();

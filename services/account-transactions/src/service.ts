@@ -81,33 +81,35 @@ export default defineService({
   publishes: [PositionReserved, ReservationFailed],
 
   // Every handler first locks the order, then the account's balance rows (in asset order).
-  handlers: ({ metrics }) => {
+  handlers: ({ metrics, statsd }) => {
     const c2 = compensationsCounter(metrics.registry);
     return {
       // T2
-      reserve_position: on(OrderCreated, async (order, { tx, publish, log }) => {
-        const { orderId, accountId } = order;
-        await reservations.lockOrder(tx, orderId);
-        if (await reservations.find(tx, orderId)) return; // reserved already, or released before it arrived
-        const outcome = (await accounts.exists(tx, accountId))
-          ? reserve(order, await journal.lockBalances(tx, accountId, [CASH, order.symbol]))
-          : ({ ok: false, reason: FailureReason.unknownAccount } as const);
-        if (!outcome.ok) {
-          log.info({ reason: outcome.reason }, 'nothing reserved');
-          await reservations.decline(tx, order, outcome.reason);
-          await publish(ReservationFailed, { orderId, accountId, reason: outcome.reason });
-          return;
-        }
-        const { hold } = outcome;
-        await journal.post(tx, { accountId, orderId, kind: 'reserve' }, outcome.postings);
-        await reservations.hold(tx, orderId, hold);
-        await publish(PositionReserved, {
-          orderId,
-          accountId,
-          reservedShares: hold.shares,
-          reservedCashCents: hold.cashCents,
-        });
-      }),
+      reserve_position: on(OrderCreated, (order, { tx, publish, log }) =>
+        statsd.timed('request_reservation', async () => {
+          const { orderId, accountId } = order;
+          await reservations.lockOrder(tx, orderId);
+          if (await reservations.find(tx, orderId)) return; // reserved already, or released before it arrived
+          const outcome = (await accounts.exists(tx, accountId))
+            ? reserve(order, await journal.lockBalances(tx, accountId, [CASH, order.symbol]))
+            : ({ ok: false, reason: FailureReason.unknownAccount } as const);
+          if (!outcome.ok) {
+            log.info({ reason: outcome.reason }, 'nothing reserved');
+            await reservations.decline(tx, order, outcome.reason);
+            await publish(ReservationFailed, { orderId, accountId, reason: outcome.reason });
+            return;
+          }
+          const { hold } = outcome;
+          await journal.post(tx, { accountId, orderId, kind: 'reserve' }, outcome.postings);
+          await reservations.hold(tx, orderId, hold);
+          await publish(PositionReserved, {
+            orderId,
+            accountId,
+            reservedShares: hold.shares,
+            reservedCashCents: hold.cashCents,
+          });
+        }),
+      ),
       // C2
       release_reservation: on(OrderFailed, async ({ orderId, accountId, reason }, { tx, afterCommit }) => {
         if (await releaseHold(tx, orderId, accountId, reason))

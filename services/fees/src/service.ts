@@ -49,31 +49,33 @@ export default defineService({
   migrations: new URL('../migrations/', import.meta.url),
   publishes: [FeeCharged, ChargeFailed],
 
-  handlers: ({ config, metrics }) => {
+  handlers: ({ config, metrics, statsd }) => {
     const schedule = scheduleOf(config);
     const c3 = compensationsCounter(metrics.registry);
     return {
       // T3
-      charge_fee: on(OrderCreated, async (order, { tx, publish, log }) => {
-        await charges.lockOrder(tx, order.orderId);
-        if (await charges.find(tx, order.orderId)) return; // already charged, or failed before we got here
-        const decision = decideCharge(schedule, order);
-        const { orderId, accountId } = order;
-        if (decision.charge) {
-          await charges.record(tx, { orderId, accountId, feeCents: decision.feeCents, status: 'charged' });
-          await publish(FeeCharged, { orderId, accountId, feeCents: decision.feeCents });
-        } else {
-          log.info({ reason: decision.reason }, 'fee not charged');
-          await charges.record(tx, {
-            orderId,
-            accountId,
-            feeCents: 0,
-            status: 'declined',
-            reason: decision.reason,
-          });
-          await publish(ChargeFailed, { orderId, accountId, reason: decision.reason });
-        }
-      }),
+      charge_fee: on(OrderCreated, (order, { tx, publish, log }) =>
+        statsd.timed('charge_fee', async () => {
+          await charges.lockOrder(tx, order.orderId);
+          if (await charges.find(tx, order.orderId)) return; // already charged, or failed before we got here
+          const decision = decideCharge(schedule, order);
+          const { orderId, accountId } = order;
+          if (decision.charge) {
+            await charges.record(tx, { orderId, accountId, feeCents: decision.feeCents, status: 'charged' });
+            await publish(FeeCharged, { orderId, accountId, feeCents: decision.feeCents });
+          } else {
+            log.info({ reason: decision.reason }, 'fee not charged');
+            await charges.record(tx, {
+              orderId,
+              accountId,
+              feeCents: 0,
+              status: 'declined',
+              reason: decision.reason,
+            });
+            await publish(ChargeFailed, { orderId, accountId, reason: decision.reason });
+          }
+        }),
+      ),
       // C3
       refund_fee: on(OrderFailed, async ({ orderId, accountId, reason }, { tx, afterCommit }) => {
         if ((await charges.refund(tx, orderId, accountId, reason)) === 'refunded') {

@@ -80,7 +80,7 @@ export default defineService({
         rateLimit: { max: config.AUTH_RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS },
         log,
       });
-      orderRoutes(api, { placement, cancel, orders, owners, idempotency });
+      orderRoutes(api, { placement, cancel, orders, owners, idempotency, timers: svc.statsd });
       accountRoutes(api, { accounts, owners, quotes, log });
       marketRoutes(api, quotes);
       feeRoutes(api, placement);

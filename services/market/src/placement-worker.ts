@@ -54,7 +54,9 @@ export class PlacementWorker implements Worker {
         await publish(OrderFailed, { orderId, accountId, reason });
       };
 
-      const answer = await this.exchange.place(orderId, placement);
+      const answer = await this.svc.statsd.timed('place_order_stock_exchange', () =>
+        this.exchange.place(orderId, placement),
+      );
       if (answer.kind === 'accepted') {
         await placements.placed(tx, orderId, answer.exchangeOrderId);
         await publish(OrderPlaced, { orderId, accountId, exchangeOrderId: answer.exchangeOrderId });

@@ -6,6 +6,7 @@ import {
   on,
   PoisonMessageError,
   RpcError,
+  type Timers,
 } from '@simplebank/chassis';
 import {
   centsToDecimal,
@@ -39,22 +40,29 @@ const sameOrder = (row: OrderRow, order: NewOrder): boolean =>
   row.max_fee_cents === order.maxFeeCents;
 
 /** T1: stores the order `created` and announces it; the same command again changes nothing. */
-const placeOrder = (side: OrderSide) =>
-  command(PlaceOrderCommand, async (params, { tx, publish, log }): Promise<PlaceOrderResult> => {
-    const order: NewOrder = { ...params, side };
-    const existing = await orders.create(tx, order);
-    if (existing && !sameOrder(existing, order)) {
-      throw new RpcError('order_id_conflict', `order ${order.orderId} already exists with different content`);
-    }
-    if (!existing) {
-      await publish(OrderCreated, order);
-      log.info(
-        { order_id: order.orderId, side, symbol: order.symbol, quantity: order.quantity },
-        'order created',
-      );
-    }
-    return { orderId: order.orderId, status: 'created' };
-  });
+const placeOrder = (side: OrderSide, timers: Timers) =>
+  command(
+    PlaceOrderCommand,
+    (params, { tx, publish, log }): Promise<PlaceOrderResult> =>
+      timers.timed('place_order', async () => {
+        const order: NewOrder = { ...params, side };
+        const existing = await orders.create(tx, order);
+        if (existing && !sameOrder(existing, order)) {
+          throw new RpcError(
+            'order_id_conflict',
+            `order ${order.orderId} already exists with different content`,
+          );
+        }
+        if (!existing) {
+          await publish(OrderCreated, order);
+          log.info(
+            { order_id: order.orderId, side, symbol: order.symbol, quantity: order.quantity },
+            'order created',
+          );
+        }
+        return { orderId: order.orderId, status: 'created' } as const;
+      }),
+  );
 
 /**
  * The gateway's cancel: `accountId` is the account the gateway checked the customer owns; an order
@@ -142,7 +150,11 @@ export default defineService({
   migrations: new URL('../migrations/', import.meta.url),
   publishes: [OrderCreated, OrderCanceled],
 
-  rpc: () => ({ sell: placeOrder('sell'), buy: placeOrder('buy'), cancel: cancelOrder }),
+  rpc: ({ statsd }) => ({
+    sell: placeOrder('sell', statsd),
+    buy: placeOrder('buy', statsd),
+    cancel: cancelOrder,
+  }),
 
   // saga_* metrics (issue 4); the in-flight gauges read the pool at each scrape
   setup: (svc) => ({ saga: sagaMetrics(svc.metrics.registry, () => svc.pool) }),

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type App, errorBody, HttpError } from '@simplebank/chassis';
+import { type App, errorBody, HttpError, type Timers } from '@simplebank/chassis';
 import {
   CancelAccepted,
   CancelRefused,
@@ -32,11 +32,13 @@ export interface OrderRouteDeps {
   orders: Upstream;
   owners: Owners;
   idempotency: IdempotencyKeys;
+  /** The book's `sell_shares` timer (and `buy_shares`): the whole request, as answered. */
+  timers?: Timers;
 }
 
 export function orderRoutes(
   app: App,
-  { placement, cancel, orders, owners, idempotency }: OrderRouteDeps,
+  { placement, cancel, orders, owners, idempotency, timers }: OrderRouteDeps,
 ): void {
   for (const side of ['sell', 'buy'] as const satisfies readonly OrderSide[]) {
     const route = `POST /shares/${side}`;
@@ -44,6 +46,7 @@ export function orderRoutes(
       `/shares/${side}`,
       {
         preParsing: requireCustomer,
+        onResponse: async (_request, reply) => timers?.timing(`${side}_shares`, reply.elapsedTime),
         schema: { headers: PlaceOrderHeaders, body: PlaceOrderRequest, response: { 202: OrderAccepted } },
       },
       async (request, reply) => {
