@@ -142,6 +142,10 @@ export default defineService({
     };
   },
 
+  // No prices, no orders: ready once the board holds quotes (from the exchange, or the quotes
+  // table a restart reloads), so the gateway never meets an empty board.
+  readiness: (_svc, { board }) => ({ quotes: async () => board.all().length > 0 }),
+
   workers: (svc, { exchange, board, placement }) => {
     const { config, pool, log } = svc;
     return [
