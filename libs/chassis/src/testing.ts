@@ -206,3 +206,20 @@ export async function serviceUnderTest<P extends TProperties, S>(
     },
   };
 }
+
+/**
+ * The value of the first sample of `name` in a running service's /metrics whose labels include
+ * `labels`; 0 when there is none yet (a counter before its first increment).
+ */
+export async function metricValue(
+  service: RunningService,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const text = (await service.app.inject({ url: '/metrics' })).body;
+  const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`);
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith(`${name}{`) && wanted.every((w) => l.slice(0, l.indexOf('}')).includes(w)));
+  return line === undefined ? 0 : Number(line.split(' ').at(-1));
+}

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type RunningService, transaction } from '@simplebank/chassis';
 import {
   type EventProbe,
+  metricValue,
   publishEvent,
   type ServiceUnderTest,
   serviceUnderTest,
@@ -25,19 +26,9 @@ beforeAll(async () => {
 
 afterAll(() => underTest?.stop());
 
-/** saga_compensations_total for one compensation and reason, from /metrics; 0 before the first. */
-const compensations = async (compensation: string, reason: string) => {
-  const text = (await service.app.inject({ url: '/metrics' })).body;
-  const line = text
-    .split('\n')
-    .find(
-      (l) =>
-        l.startsWith('saga_compensations_total{') &&
-        l.includes(`compensation="${compensation}"`) &&
-        l.includes(`reason="${reason}"`),
-    );
-  return line === undefined ? 0 : Number(line.split(' ').at(-1));
-};
+/** saga_compensations_total for one compensation and reason; 0 before the first. */
+const compensations = (compensation: string, reason: string) =>
+  metricValue(service, 'saga_compensations_total', { compensation, reason });
 
 const chargeOf = async (orderId: string) => {
   const response = await service.app.inject({ method: 'GET', url: `/fees/charges/${orderId}` });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { RpcError, type RunningService } from '@simplebank/chassis';
 import {
   type EventProbe,
+  metricValue,
   publishEvent,
   type ServiceUnderTest,
   serviceUnderTest,
@@ -435,14 +436,7 @@ describe('orders service (real RabbitMQ and PostgreSQL)', () => {
 });
 
 /** The value of the sample `name` whose labels include `labels` in /metrics; 0 when absent. */
-const metric = async (name: string, labels: Record<string, string> = {}) => {
-  const text = (await service.app.inject({ url: '/metrics' })).body;
-  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  const line = text
-    .split('\n')
-    .find((l) => l.startsWith(`${name}{`) && wanted.every((w) => l.slice(0, l.indexOf('}')).includes(w)));
-  return line === undefined ? 0 : Number(line.split(' ').at(-1));
-};
+const metric = (name: string, labels: Record<string, string> = {}) => metricValue(service, name, labels);
 
 const metricReaches = (name: string, labels: Record<string, string>, value: number) =>
   waitFor(
