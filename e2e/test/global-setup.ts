@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { freshDatabase, freshVhost } from '@simplebank/chassis/testing';
 import { missingInfrastructure, SERVICES, Stack } from '@simplebank/stack';
 import type { TestProject } from 'vitest/node';
+import { startStatsdExporter } from './statsd-exporter.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DATABASE_PREFIX = 'simplebank_e2e_';
@@ -23,6 +24,9 @@ export default async function setup(project: TestProject) {
   // In place of Jaeger: every service exports its spans here (OTLP/HTTP, JSON encoding).
   const receiver = await otlpReceiver();
   project.provide('url:otlp', receiver.url);
+  // In place of prom/statsd-exporter: the book's timers, through statsd/mapping.yml.
+  const statsd = await startStatsdExporter(join(root, 'statsd', 'mapping.yml'));
+  project.provide('url:statsd-exporter', statsd.metricsUrl);
 
   mkdirSync(join(root, 'e2e', 'test-results'), { recursive: true });
   const logFile = join(root, 'e2e', 'test-results', 'services.log');
@@ -41,6 +45,8 @@ export default async function setup(project: TestProject) {
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       OTEL_TRACES_SAMPLER: 'parentbased_always_on',
       OTEL_BSP_SCHEDULE_DELAY: '200',
+      STATSD_HOST: '127.0.0.1',
+      STATSD_PORT: String(statsd.statsdPort),
     },
     serviceEnv: {
       'stock-exchange': { FILL_DELAY_MS: '100' },
@@ -54,6 +60,7 @@ export default async function setup(project: TestProject) {
   } catch (error) {
     await stack.stop();
     receiver.server.close();
+    statsd.close();
     throw new Error(`${(error as Error).message}; service logs in ${logFile}`);
   }
   for (const { name } of SERVICES) project.provide(`url:${name}`, stack.urls[name]);
@@ -62,6 +69,7 @@ export default async function setup(project: TestProject) {
     await stack.stop();
     log.end();
     receiver.server.close();
+    statsd.close();
   };
 }
 
@@ -167,5 +175,7 @@ declare module 'vitest' {
     'url:alerts': string;
     /** The OTLP receiver in place of Jaeger: `GET /spans?trace_id=…`. */
     'url:otlp': string;
+    /** The StatsD exporter's stand-in: its `/metrics`. */
+    'url:statsd-exporter': string;
   }
 }

@@ -63,11 +63,8 @@ export function tokenOf(accountId: string): string {
   return token;
 }
 
-/**
- * A funded account of the test's own, so tests never share balances, owned by a customer of its
- * own (username = the account id) created with it, and signed in at the gateway.
- */
-export async function newAccount(cash: string, positions: { symbol: string; quantity: number }[] = []) {
+/** A customer of the test's own (username = the account id) with one funded account. */
+export async function newCustomer(cash: string, positions: { symbol: string; quantity: number }[] = []) {
   const accountId = `e2e-${randomUUID().slice(0, 8)}`;
   const password = `pw-${randomUUID()}`;
   const created = await call(url.accounts, 'POST', '/accounts', {
@@ -79,6 +76,15 @@ export async function newAccount(cash: string, positions: { symbol: string; quan
   });
   if (created.status !== 201)
     throw new Error(`could not create ${accountId}: ${JSON.stringify(created.body)}`);
+  return { accountId, username: accountId, password };
+}
+
+/**
+ * A funded account of the test's own, so tests never share balances, owned by a customer of its
+ * own (username = the account id) created with it, and signed in at the gateway.
+ */
+export async function newAccount(cash: string, positions: { symbol: string; quantity: number }[] = []) {
+  const { accountId, password } = await newCustomer(cash, positions);
   tokens.set(accountId, await signIn(accountId, password));
   return accountId;
 }

@@ -5,7 +5,7 @@ import { Ajv, type Options as AjvOptions } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from './logger.ts';
-import type { Metrics } from './metrics.ts';
+import { type Metrics, observe } from './metrics.ts';
 import { activeTraceId } from './tracing.ts';
 
 export type App = FastifyInstance<
@@ -178,7 +178,8 @@ export function createApp(
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    metrics.httpRequests.observe(
+    observe(
+      metrics.httpRequests,
       { method: request.method, route, status_code: reply.statusCode },
       reply.elapsedTime / 1000,
     );

@@ -1,3 +1,4 @@
+import { TraceFlags, trace } from '@opentelemetry/api';
 import client from 'prom-client';
 
 /** prom-client itself, for services' own metrics: one copy of it, so one registry type. */
@@ -19,7 +20,9 @@ interface OutboxBacklog {
  * `registry` with the same client.
  */
 export function createMetrics(service: string) {
-  const registry = new client.Registry();
+  // OpenMetrics, the exposition format that carries exemplars (Prometheus asks for it first)
+  const registry = new client.Registry<client.OpenMetricsContentType>();
+  registry.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE);
   let readBacklog: (() => Promise<OutboxBacklog>) | undefined;
   let backlog: Promise<OutboxBacklog | undefined> | undefined;
   // Both outbox gauges are collected in the same scrape: one query serves both, then is dropped.
@@ -40,6 +43,7 @@ export function createMetrics(service: string) {
       help: 'HTTP requests served, by route and status code',
       labelNames: ['method', 'route', 'status_code'],
       buckets: seconds,
+      enableExemplars: true,
       registers: [registry],
     }),
     messagesPublished: new client.Counter({
@@ -53,6 +57,7 @@ export function createMetrics(service: string) {
       help: 'Messages handled, by queue and outcome (ack, duplicate, retry, dead_lettered)',
       labelNames: ['queue', 'outcome'],
       buckets: seconds,
+      enableExemplars: true,
       registers: [registry],
     }),
     rpcCalls: new client.Histogram({
@@ -60,6 +65,7 @@ export function createMetrics(service: string) {
       help: 'RPC calls, by queue, method, side (client or server) and outcome',
       labelNames: ['queue', 'method', 'side', 'outcome'],
       buckets: seconds,
+      enableExemplars: true,
       registers: [registry],
     }),
     outboxPending: new client.Gauge({
@@ -111,3 +117,21 @@ export function createMetrics(service: string) {
   };
 }
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Observes `seconds` with the current trace's id as the exemplar (`traceID`, what Grafana's
+ * exemplar link opens in Jaeger), when a sampled span is active.
+ */
+export function observe<T extends string>(
+  histogram: client.Histogram<T>,
+  labels: client.LabelValues<T>,
+  seconds: number,
+): void {
+  const span = trace.getActiveSpan()?.spanContext();
+  const sampled = span !== undefined && (span.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED;
+  histogram.observe({
+    labels,
+    value: seconds,
+    exemplarLabels: (sampled ? { traceID: span.traceId } : {}) as client.LabelValues<T>,
+  });
+}

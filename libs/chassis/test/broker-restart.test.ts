@@ -73,13 +73,13 @@ describe('when RabbitMQ restarts', () => {
     const published = await waitFor(
       'the event in the witness queue',
       () => rabbit.basicGet({ queue: witness, noAck: true }),
-      {
-        timeoutMs: 10_000,
-      },
+      // the test's own connection reconnects on its backoff, which grows while the broker is down
+      // (longer since RabbitMQ starts its Prometheus plugin too)
+      { timeoutMs: 30_000 },
     );
     expect((published.body as { payload: { orderId: string } }).payload.orderId).toBe(order.orderId);
     expect(published.messageId).toBeTruthy();
-  }, 60_000);
+  }, 90_000);
 
   it('consumers come back without a process restart', async () => {
     await whileBrokerIsDown(() =>

@@ -33,6 +33,11 @@ export function sagaMetrics(registry: Metrics['registry'], pool: () => Pool) {
     labelNames: ['side', 'status'],
     registers: [registry],
   });
+  // Every series from the start at 0: the first order of a kind is then an increase, not a new
+  // series that rate() and increase() would miss.
+  for (const side of ['sell', 'buy'] as const)
+    for (const status of ['executed', 'failed', 'canceled', 'expired'] as const)
+      orders.inc({ side, status }, 0);
   const steps = new client.Histogram({
     name: 'saga_step_seconds',
     help: "Seconds from an order's creation to each step it reached (placed, executed, failed, canceled, expired)",
@@ -40,6 +45,7 @@ export function sagaMetrics(registry: Metrics['registry'], pool: () => Pool) {
     buckets: stepBuckets,
     registers: [registry],
   });
+  for (const step of ['placed', 'executed', 'failed', 'canceled', 'expired'] as const) steps.zero({ step });
   const compensations = new client.Counter({
     name: 'saga_compensations_total',
     help: 'Compensations run, by compensation (C1 orders, C2 account-transactions, C3 fees) and reason',

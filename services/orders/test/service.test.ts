@@ -14,6 +14,7 @@ import {
   OrderExpired,
   OrderFailed,
   OrderPlaced,
+  OrderStatusChanged,
   type PlaceOrderCommand,
   TradeExecuted,
 } from '@simplebank/contracts';
@@ -27,7 +28,7 @@ let amqpUrl: string;
 let underTest: ServiceUnderTest;
 
 beforeAll(async () => {
-  underTest = await serviceUnderTest(orders, 'orders', [OrderCreated, OrderCanceled]);
+  underTest = await serviceUnderTest(orders, 'orders', [OrderCreated, OrderCanceled, OrderStatusChanged]);
   ({ service, probe, amqpUrl } = underTest);
 });
 
@@ -129,7 +130,11 @@ describe('orders service (real RabbitMQ and PostgreSQL)', () => {
     await probe.next(OrderCreated, (p) => p.orderId === command.orderId);
     // The relay publishes in commit order: once a later order's event is out, a duplicate would be too.
     await placeSell();
-    expect(eventsFor(command.orderId)).toHaveLength(1);
+    // one OrderCreated, and the news of its status
+    expect(eventsFor(command.orderId).map((e) => e.type)).toEqual(
+      expect.arrayContaining(['OrderCreated', 'OrderStatusChanged']),
+    );
+    expect(eventsFor(command.orderId)).toHaveLength(2);
     const { rows } = await service.context.pool.query(
       'SELECT count(*) AS n FROM orders WHERE order_id = $1',
       [command.orderId],
@@ -205,6 +210,33 @@ describe('orders service (real RabbitMQ and PostgreSQL)', () => {
     const order = await orderOf(orderId);
     expect(order.status).toBe('canceled');
     expect(order.history.map((h: { status: string }) => h.status)).toEqual(['created', 'canceled']);
+  });
+
+  it('announces each status it commits as OrderStatusChanged, and nothing for an event it ignores', async () => {
+    const { orderId, accountId } = await placeSell();
+    await probe.next(OrderStatusChanged, (p) => p.orderId === orderId && p.status === 'created');
+    const failed = await publishEvent(amqpUrl, OrderFailed, {
+      orderId,
+      accountId,
+      reason: 'insufficient_shares',
+    });
+    const news = await probe.next(OrderStatusChanged, (p) => p.orderId === orderId && p.status === 'failed');
+    expect(news.payload).toEqual({
+      orderId,
+      accountId,
+      status: 'failed',
+      reason: 'insufficient_shares',
+      at: failed.occurredAt,
+    });
+    expect(news.correlationId).toBe(orderId);
+    // a contradiction (placed after failed) is ignored: no news
+    const placed = await publishEvent(amqpUrl, OrderPlaced, { ...OrderPlaced.example, orderId, accountId });
+    await handled(placed.id);
+    await outboxDrained();
+    const statuses = eventsFor(orderId)
+      .filter((e) => e.type === OrderStatusChanged.name)
+      .map((e) => (e.payload as { status: string }).status);
+    expect(statuses).toEqual(['created', 'failed']);
   });
 
   it('OrderExpired marks the order expired', async () => {
