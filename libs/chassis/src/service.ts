@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import type { Envelope, EventDefinition, PayloadOf } from '@simplebank/contracts';
+import { type Envelope, type EventDefinition, type PayloadOf, subscriptions } from '@simplebank/contracts';
 import type { Static, TObject, TProperties, TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { serviceCli } from './cli.ts';
 import { type BaseConfig, ConfigError, loadConfig } from './config.ts';
 import { createPool, ensureDatabase, migrate, type Pool, type Tx, transaction } from './database.ts';
 import { FaultSwitch, registerFaultRoutes } from './faults.ts';
@@ -14,7 +15,7 @@ import { Broker, RpcError } from './messaging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { type Cause, OutboxRelay, outboxWriter, type Publish } from './outbox.ts';
 import { createStatsd, type Timers } from './statsd.ts';
-import { handlerQueue } from './topology.ts';
+import { handlerQueue, liveQueue } from './topology.ts';
 import { flushTelemetry } from './tracing.ts';
 
 export { InfrastructureError, infrastructureError };
@@ -60,7 +61,28 @@ export function on<E extends EventDefinition>(
   event: E,
   handle: (payload: PayloadOf<E>, ctx: HandlerContext) => Promise<void>,
 ): EventHandler {
+  if (event.delivery !== 'saga') throw new Error(`${event.name} is live news: listen to it with listen()`);
   return { event, handle: handle as EventHandler['handle'] };
+}
+
+/** A listener of a `live` event: news to pass on, on a queue of this instance's own. */
+export interface EventListener {
+  event: EventDefinition;
+  handle(payload: unknown, ctx: { log: Logger; envelope: Envelope }): void | Promise<void>;
+}
+
+/**
+ * Declares a listener of a `live` event (ARCHITECTURE §4, as the project amends it): every running
+ * instance gets every such event on an exclusive, auto-deleted queue of its own, unlike a handler's
+ * durable queue shared by the instances. No transaction, inbox or retries: for news like an order's
+ * status, to push to the browsers connected to this instance.
+ */
+export function listen<E extends EventDefinition>(
+  event: E,
+  handle: (payload: PayloadOf<E>, ctx: { log: Logger; envelope: Envelope }) => void | Promise<void>,
+): EventListener {
+  if (event.delivery !== 'live') throw new Error(`${event.name} is a saga event: consume it with on()`);
+  return { event, handle: handle as EventListener['handle'] };
 }
 
 export interface RpcContext {
@@ -103,10 +125,13 @@ export interface ServiceDefinition<P extends TProperties, S = undefined> {
   migrations?: URL;
   /** Whether the service talks to RabbitMQ (default true). */
   broker?: boolean;
+  /** Every event the service publishes; publishing another one throws (docs/asyncapi.json). */
   publishes?: EventDefinition[];
   /** Builds, once per start, what handlers, routes and workers share: clients, caches, workers. */
   setup?: (svc: Context<P>) => S;
   handlers?: (svc: Context<P>, shared: S) => Record<string, EventHandler>;
+  /** Listeners of `live` events, one queue per running instance (`listen`). */
+  listeners?: (svc: Context<P>, shared: S) => Record<string, EventListener>;
   rpc?: (svc: Context<P>, shared: S) => Record<string, RpcMethod>;
   routes?: (app: App, svc: Context<P>, shared: S) => void | Promise<void>;
   workers?: (svc: Context<P>, shared: S) => Worker[];
@@ -180,11 +205,12 @@ export async function startService<P extends TProperties, S>(
 
   const instances: Partial<ServiceContext<Static<TObject<P>>>> = { name, config, log, metrics, statsd };
   const svc = instances as ServiceContext<Static<TObject<P>>>;
+  const publishes = definition.publishes ?? [];
   svc.pool = pool as Pool;
   svc.transaction = async (cause, work) => {
     const committed: (() => void)[] = [];
     const result = await transaction(svc.pool, (tx) =>
-      work(tx, outboxWriter(tx, name, cause), (callback) => committed.push(callback)),
+      work(tx, outboxWriter(tx, name, cause, publishes), (callback) => committed.push(callback)),
     );
     for (const callback of committed) callback();
     return result;
@@ -198,6 +224,24 @@ export async function startService<P extends TProperties, S>(
     event,
     handler,
   }));
+  const listeners = definition.listeners?.(svc, shared) ?? {};
+  const instance = randomUUID().slice(0, 8);
+  const liveQueues = Object.entries(listeners).map(([handler, { event }]) => ({
+    queue: liveQueue(event, name, handler, instance),
+    event,
+    handler,
+  }));
+  const topology = {
+    publishes: publishes.map((e) => e.name),
+    consumes: [...handlerQueues, ...liveQueues].map(({ event, handler }) => ({ event: event.name, handler })),
+  };
+  const undescribed = undescribedTopology(name, publishes, [...handlerQueues, ...liveQueues]);
+  if (undescribed.length > 0) {
+    log.error(
+      { undescribed },
+      'the event contracts (docs/asyncapi.json) do not describe all this service does',
+    );
+  }
 
   if (definition.broker !== false) {
     svc.broker = new Broker(config.AMQP_URL, name, log, metrics, {
@@ -267,6 +311,12 @@ export async function startService<P extends TProperties, S>(
         handleOnce(svc, queue, spec, envelope, faults),
       );
     }
+    for (const { queue, event, handler } of liveQueues) {
+      const spec = listeners[handler] as EventListener;
+      svc.broker.listen({ queue, event }, (envelope) =>
+        spec.handle(envelope.payload, { log: svc.log, envelope }),
+      );
+    }
     if (Object.keys(rpcMethods).length > 0) serveRpc(svc, rpcMethods);
 
     for (const worker of definition.workers?.(svc, shared) ?? []) {
@@ -280,7 +330,7 @@ export async function startService<P extends TProperties, S>(
     throw error;
   }
   log.info(
-    { port: options.listen === false ? null : port, handlers: handlerQueues.length },
+    { port: options.listen === false ? null : port, handlers: handlerQueues.length, topology },
     `${name} started`,
   );
   return { app, context: svc as ServiceContext<unknown>, faults, stop };
@@ -344,6 +394,17 @@ async function handleOnce<C>(
 export async function runService<P extends TProperties, S>(
   definition: ServiceDefinition<P, S>,
 ): Promise<RunningService> {
+  // `--version`, `--help`, `init` (cli.ts): answered before anything connects
+  const cli = serviceCli(definition as unknown as Parameters<typeof serviceCli>[0], process.argv.slice(2), {
+    env: process.env,
+    execPath: process.execPath,
+    entry: process.argv[1] ?? 'dist/server.js',
+  });
+  if (cli.action === 'exit') {
+    process.stdout.write(cli.stdout);
+    process.stderr.write(cli.stderr);
+    process.exit(cli.code);
+  }
   let running: RunningService;
   try {
     running = await startService(definition);
@@ -375,3 +436,27 @@ export async function runService<P extends TProperties, S>(
 }
 
 export { HttpError };
+
+/**
+ * What the service publishes or consumes that the event contracts (libs/contracts `subscriptions`
+ * and each event's `source`, from which docs/asyncapi.json is made) do not describe.
+ */
+export function undescribedTopology(
+  service: string,
+  publishes: readonly EventDefinition[],
+  consumes: readonly { event: EventDefinition; handler: string }[],
+): string[] {
+  return [
+    ...publishes
+      .filter((event) => event.source !== service)
+      .map((event) => `publishes ${event.name}, whose producer is ${event.source}`),
+    ...consumes
+      .filter(
+        ({ event, handler }) =>
+          !subscriptions.some((s) => s.service === service && s.handler === handler && s.event === event),
+      )
+      .map(
+        ({ event, handler }) => `consumes ${event.name} in ${handler}, not a subscription of the contracts`,
+      ),
+  ];
+}

