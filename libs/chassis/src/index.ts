@@ -1,3 +1,11 @@
+export {
+  type CliContext,
+  type CliResult,
+  environmentVariables,
+  isSecret,
+  serviceCli,
+  systemdUnit,
+} from './cli.ts';
 export { BaseConfig, ConfigError, loadConfig } from './config.ts';
 export { createPool, ensureDatabase, migrate, type Pool, type Tx, transaction } from './database.ts';
 export { FaultSwitch, Faults, InjectedFault } from './faults.ts';
@@ -42,9 +50,11 @@ export {
   command,
   defineService,
   type EventHandler,
+  type EventListener,
   type HandlerContext,
   InfrastructureError,
   infrastructureError,
+  listen,
   on,
   type RpcContext,
   type RunningService,
@@ -52,8 +62,9 @@ export {
   type ServiceContext,
   type ServiceDefinition,
   startService,
+  undescribedTopology,
   type Worker,
 } from './service.ts';
 export { createStatsd, type StatsdOptions, type Timers } from './statsd.ts';
-export { deadLetterExchange, deadLetterQueue, handlerQueue, rpcQueue } from './topology.ts';
+export { deadLetterExchange, deadLetterQueue, handlerQueue, liveQueue, rpcQueue } from './topology.ts';
 export { activeTraceId, flushTelemetry } from './tracing.ts';

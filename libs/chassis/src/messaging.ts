@@ -11,7 +11,7 @@ import {
 } from 'rabbitmq-client';
 import { type BreakerOptions, type BreakerState, CallGuard, UpstreamUnavailable } from './call-guard.ts';
 import type { Logger } from './logger.ts';
-import type { Metrics } from './metrics.ts';
+import { type Metrics, observe } from './metrics.ts';
 import { DirectReplyClient } from './rpc-client.ts';
 import { DELIVERY_LIMIT, deadLetterExchange, deadLetterQueue, retryQueue, rpcQueue } from './topology.ts';
 import {
@@ -194,6 +194,40 @@ export class Broker {
   }
 
   /**
+   * Listens to a `live` event on a queue of this instance's own: exclusive, classic, not durable,
+   * deleted with the connection (and declared anew on every reconnect). Every instance gets every
+   * event; what arrives while the instance is down is not for it. No acks, retries or inbox: the
+   * listener only passes news on (an invalid message is logged and dropped).
+   */
+  listen({ queue, event }: HandlerQueue, handle: (envelope: Envelope) => void | Promise<void>): Consumer {
+    const consumer = this.connection.createConsumer(
+      {
+        queue,
+        queueOptions: { queue, durable: false, exclusive: true, autoDelete: true },
+        exchanges: [{ exchange: event.exchange, type: 'topic', durable: true }],
+        queueBindings: [{ exchange: event.exchange, queue, routingKey: event.routingKey }],
+        noAck: true,
+        qos: { prefetchCount: 100 },
+      },
+      (message) =>
+        this.processSpan(message, queue, SpanKind.CONSUMER, async () => {
+          const problem = validateMessage(message, event);
+          if (problem) {
+            this.log.warn({ queue, message_id: message.messageId, problem }, 'live event dropped');
+            return;
+          }
+          try {
+            await handle(message.body as Envelope);
+          } catch (error) {
+            this.log.warn({ queue, message_id: message.messageId, error }, 'live event listener failed');
+          }
+        }),
+    );
+    this.track(consumer, queue);
+    return consumer;
+  }
+
+  /**
    * Runs the handling of `message` in a span whose parent is the context of its `traceparent`
    * header: CONSUMER for an event (child of the relay's PRODUCER span), SERVER for an RPC request
    * (child of the caller's CLIENT span). Logs, queries and the events it publishes join its trace.
@@ -235,9 +269,9 @@ export class Broker {
     handle: (envelope: Envelope, message: AsyncMessage) => Promise<'handled' | 'duplicate'>,
   ): Promise<ConsumerStatus> {
     const started = performance.now();
-    const observe = (outcome: string) => {
+    const handled = (outcome: string) => {
       const seconds = (performance.now() - started) / 1000;
-      this.metrics.messagesConsumed.observe({ queue, outcome }, seconds);
+      observe(this.metrics.messagesConsumed, { queue, outcome }, seconds);
       // in the message's span: the line carries its trace id
       this.log.debug(
         { queue, message_id: message.messageId, outcome, duration_ms: Math.round(seconds * 1000) },
@@ -247,20 +281,20 @@ export class Broker {
     const problem = validateMessage(message, event);
     if (problem) {
       await this.park(queue, message, problem);
-      observe('dead_lettered');
+      handled('dead_lettered');
       return ConsumerStatus.ACK;
     }
     try {
       const result = await handle(message.body as Envelope, message);
-      observe(result === 'duplicate' ? 'duplicate' : 'ack');
+      handled(result === 'duplicate' ? 'duplicate' : 'ack');
       return ConsumerStatus.ACK;
     } catch (error) {
       if (error instanceof PoisonMessageError) {
         await this.park(queue, message, error.message);
-        observe('dead_lettered');
+        handled('dead_lettered');
         return ConsumerStatus.ACK;
       }
-      observe(await this.retryLater(queue, message, error as Error));
+      handled(await this.retryLater(queue, message, error as Error));
       return ConsumerStatus.ACK;
     }
   }
@@ -284,7 +318,8 @@ export class Broker {
           const started = performance.now();
           const deadline = Number(message.headers?.['x-deadline'] ?? Number.POSITIVE_INFINITY);
           if (Date.now() > deadline) {
-            this.metrics.rpcCalls.observe(
+            observe(
+              this.metrics.rpcCalls,
               { queue, method: String(message.type), side: 'server', outcome: 'expired' },
               0,
             );
@@ -307,7 +342,7 @@ export class Broker {
           }
           const outcome = response.ok ? 'ok' : response.error.code;
           const seconds = (performance.now() - started) / 1000;
-          this.metrics.rpcCalls.observe({ queue, method, side: 'server', outcome }, seconds);
+          observe(this.metrics.rpcCalls, { queue, method, side: 'server', outcome }, seconds);
           this.log.debug(
             { queue, method, outcome, duration_ms: Math.round(seconds * 1000) },
             'RPC call handled',
@@ -429,7 +464,8 @@ export class Broker {
       }
       throw error;
     } finally {
-      this.metrics.rpcCalls.observe(
+      observe(
+        this.metrics.rpcCalls,
         { queue, method, side: 'client', outcome },
         (performance.now() - started) / 1000,
       );

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { context, propagation } from '@opentelemetry/api';
-import type { Envelope, EventDefinition, PayloadOf } from '@simplebank/contracts';
+import { allEvents, type Envelope, type EventDefinition, type PayloadOf } from '@simplebank/contracts';
 import pg from 'pg';
 import type { Publisher } from 'rabbitmq-client';
 import { type Pool, type Tx, transaction } from './database.ts';
@@ -29,8 +29,17 @@ export type Publish = <E extends EventDefinition>(event: E, payload: PayloadOf<E
  * Returns the `publish` a handler gets: it writes the event to the outbox in the handler's own
  * transaction, so the event exists exactly when the state change that caused it does.
  */
-export function outboxWriter(tx: Tx, source: string, cause: Cause): Publish {
+export function outboxWriter(
+  tx: Tx,
+  source: string,
+  cause: Cause,
+  publishes: readonly EventDefinition[],
+): Publish {
   return async (event, payload) => {
+    // What a service publishes is declared (`publishes`), so docs/asyncapi.json can be held to it.
+    if (!publishes.includes(event)) {
+      throw new Error(`${source} publishes ${event.name} without declaring it in its service's publishes`);
+    }
     const problem = event.validate(payload);
     if (problem) throw new Error(`${event.name} payload does not match its schema: ${problem}`);
     const envelope: Envelope = {
@@ -61,6 +70,10 @@ export function outboxWriter(tx: Tx, source: string, cause: Cause): Publish {
     await tx.query(`SELECT pg_notify('outbox', '')`);
   };
 }
+
+const liveEvents = new Set(
+  allEvents.filter((e) => e.delivery === 'live').map((e) => `${e.exchange} ${e.routingKey}`),
+);
 
 interface OutboxRow {
   id: number;
@@ -193,7 +206,8 @@ export class OutboxRelay implements Worker {
           timestamp: Math.floor(row.created_at.getTime() / 1000),
           contentType: 'application/json',
           durable: true,
-          mandatory: true,
+          // a saga event no queue takes is a fault; live news nobody is listening to is not
+          mandatory: !liveEvents.has(`${row.exchange} ${row.routing_key}`),
           headers: traceHeaders(span, parent),
         },
         row.body,

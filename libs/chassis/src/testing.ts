@@ -221,5 +221,6 @@ export async function metricValue(
   const line = text
     .split('\n')
     .find((l) => l.startsWith(`${name}{`) && wanted.every((w) => l.slice(0, l.indexOf('}')).includes(w)));
-  return line === undefined ? 0 : Number(line.split(' ').at(-1));
+  // `name{…} value`, in OpenMetrics possibly followed by ` # {traceID="…"} value timestamp`
+  return line === undefined ? 0 : Number(line.split(' # ')[0]?.split(' ').at(-1));
 }

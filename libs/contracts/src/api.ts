@@ -188,5 +188,34 @@ export const ErrorCode = {
   orderNotCancelable: 'order_not_cancelable',
   rateLimited: 'rate_limited',
   serviceUnavailable: 'service_unavailable',
+  /** A 4xx the framework raised that has no code of its own. */
+  badRequest: 'bad_request',
   internal: 'internal_error',
 } as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** What each error code means, and its HTTP status: the API documentation's table (docs/openapi.json). */
+export const ErrorCodeDescription: Record<ErrorCode, string> = {
+  validation_failed: '400: the request does not match the schema; the message names the field.',
+  malformed_json: '400: the body is not JSON, or is empty where JSON is required.',
+  malformed_url: '400: the URL is not valid percent-encoding.',
+  unsupported_media_type: '415: the body is not application/json.',
+  payload_too_large: '413: the body is over 64 KiB.',
+  not_found: '404: no such route.',
+  unknown_account: '404 (queries) or 422 (orders): no such account of the signed-in customer.',
+  unknown_symbol: '422: the exchange has no quote for the symbol.',
+  order_not_found: '404: no such order of the signed-in customer.',
+  account_exists: '409: an account with that id exists already (account-transactions).',
+  customer_exists: '409: a customer with that username exists already (account-transactions).',
+  invalid_credentials: '401: wrong username or password (never says which).',
+  unauthorized: '401: no bearer token, or one that is malformed, forged or expired (WWW-Authenticate).',
+  idempotency_key_reused: '422: the Idempotency-Key was used before for a different request.',
+  request_in_progress: '409: a request with the same Idempotency-Key is still being handled (Retry-After).',
+  order_not_cancelable:
+    '409: the order is past the point where it can be cancelled; the body has its status.',
+  rate_limited: '429: too many requests in the window (Retry-After, RateLimit-* headers).',
+  service_unavailable:
+    '503: a service behind the gateway did not answer in time, or the gateway is overloaded (Retry-After).',
+  bad_request: '400: another malformed request.',
+  internal_error: '500: a fault of ours; the trace-id header finds it in Jaeger.',
+};

@@ -16,6 +16,12 @@ export interface EventDefinition<S extends TObject = TObject> {
   /** Canonical example used by producer and consumer tests alike. */
   readonly example: Static<S>;
   readonly validate: (payload: unknown) => string | undefined;
+  /**
+   * `saga` (the default): a step of the order saga, consumed by durable per-handler queues; one
+   * that no queue takes is a fault (published `mandatory`). `live`: news for whoever is listening
+   * now (a gateway's connected browsers) through per-instance queues; nobody listening is fine.
+   */
+  readonly delivery: 'saga' | 'live';
 }
 
 export type PayloadOf<E> = E extends EventDefinition<infer S> ? Static<S> : never;
@@ -59,6 +65,7 @@ export function defineEvent<S extends TObject>(def: {
   version?: number;
   schema: S;
   example: Static<S>;
+  delivery?: 'saga' | 'live';
 }): EventDefinition<S> {
   const validator = Compile(def.schema);
   return {
@@ -70,5 +77,6 @@ export function defineEvent<S extends TObject>(def: {
     schema: def.schema,
     example: def.example,
     validate: (payload) => explain(validator, payload),
+    delivery: def.delivery ?? 'saga',
   };
 }

@@ -150,6 +150,38 @@ export const OrderExpired = defineEvent({
   example: { orderId, accountId },
 });
 
+const Status = Type.Union([
+  Type.Literal('created'),
+  Type.Literal('placed'),
+  Type.Literal('executed'),
+  Type.Literal('failed'),
+  Type.Literal('canceled'),
+  Type.Literal('expired'),
+]);
+
+/**
+ * The order's status as orders now holds it, after every change it makes (created, and each step
+ * forward): what a customer's screen shows live. News, not a saga step: the gateway instances
+ * take it on queues of their own while they run (`delivery: 'live'`).
+ */
+export const OrderStatusChanged = defineEvent({
+  name: 'OrderStatusChanged',
+  source: 'orders',
+  delivery: 'live',
+  schema: Type.Object(
+    {
+      orderId: OrderId,
+      accountId: AccountId,
+      status: Status,
+      /** Why an order failed (`insufficient_shares`, …); null otherwise. */
+      reason: Type.Union([Reason, Type.Null()]),
+      at: Type.String({ format: 'date-time' }),
+    },
+    strict,
+  ),
+  example: { orderId, accountId, status: 'placed', reason: null, at: '2026-01-02T10:00:00.000Z' },
+});
+
 export const allEvents = [
   OrderCreated,
   OrderCanceled,
@@ -161,6 +193,7 @@ export const allEvents = [
   OrderFailed,
   TradeExecuted,
   OrderExpired,
+  OrderStatusChanged,
 ] as const;
 
 /** The reasons an order fails with, as they appear in ReservationFailed, ChargeFailed and OrderFailed. */

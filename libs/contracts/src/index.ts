@@ -3,3 +3,4 @@ export * from './event.ts';
 export * from './events.ts';
 export * from './money.ts';
 export * from './rpc.ts';
+export * from './topology.ts';

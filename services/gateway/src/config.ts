@@ -29,6 +29,12 @@ export const GatewayConfig = Type.Object({
   RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1, default: 60_000 }),
   /** Sign-in attempts per IP address in each RATE_LIMIT_WINDOW_MS. */
   AUTH_RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 300 }),
+  /** The place-order screen links each order's trace id to this Jaeger UI. */
+  JAEGER_UI_URL: BaseUrl('http://localhost:16686'),
+  /** How often an account's live stream sends the quote board. */
+  LIVE_QUOTES_INTERVAL_MS: Type.Integer({ minimum: 100, default: 2000 }),
+  /** How often an idle live stream sends a keep-alive comment (proxies close silent connections). */
+  LIVE_HEARTBEAT_MS: Type.Integer({ minimum: 100, default: 15_000 }),
   /** Back-pressure: answer 503 while the event loop lags more than this (0: never). */
   PRESSURE_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, default: 1000 }),
   /** … or while the V8 heap holds more than this (0: never). */

@@ -1,8 +1,11 @@
-import { type App, defineService } from '@simplebank/chassis';
+import { type App, defineService, listen } from '@simplebank/chassis';
+import { OrderStatusChanged } from '@simplebank/contracts';
+import { apiDocs } from './api-docs.ts';
 import { Tokens } from './auth.ts';
 import { checkSecrets, GatewayConfig } from './config.ts';
 import { credentialChecker } from './credentials.ts';
 import { IdempotencyKeys } from './idempotency.ts';
+import { liveRoutes, OrderNewsHub } from './live.ts';
 import { orderCancel } from './order-cancel.ts';
 import { orderPlacement } from './order-placement.ts';
 import { Owners } from './owners.ts';
@@ -14,6 +17,7 @@ import { authRoutes } from './routes/auth.ts';
 import { feeRoutes } from './routes/fees.ts';
 import { marketRoutes } from './routes/market.ts';
 import { orderRoutes } from './routes/orders.ts';
+import { screen } from './screen.ts';
 import { Upstream } from './upstream.ts';
 
 /**
@@ -47,14 +51,23 @@ export default defineService({
       fees: upstream('fees', config.FEES_URL),
       quotes: quoteBook(upstream('market', config.MARKET_URL), redis, log),
       idempotency: new IdempotencyKeys(redis, log),
+      news: new OrderNewsHub(),
     };
   },
+
+  // Every instance hears every order's status change, for the screens connected to it (live.ts).
+  listeners: (_svc, { news }) => ({
+    push_order_status: listen(OrderStatusChanged, (change) => news.publish(change)),
+  }),
 
   readiness: (_svc, { redis }) => ({ redis: redisAnswers(redis) }),
   workers: (svc, { redis }) => [redisLifecycle(svc, redis)],
 
-  routes: async (app, svc, { redis, tokens, orders, accounts, owners, fees, quotes, idempotency }) => {
+  routes: async (app, svc, { redis, tokens, orders, accounts, owners, fees, quotes, idempotency, news }) => {
     const { config, log, broker } = svc;
+    // before the routes it documents; then the screen, outside the API's rate limits
+    await apiDocs(app, '0.1.0');
+    await screen(app, { jaegerUiUrl: config.JAEGER_UI_URL });
     // built here, not in setup: the broker is connected only after setup
     const placement = orderPlacement({
       quotes,
@@ -84,6 +97,14 @@ export default defineService({
       accountRoutes(api, { accounts, owners, quotes, log });
       marketRoutes(api, quotes);
       feeRoutes(api, placement);
+      liveRoutes(api, {
+        owners,
+        quotes,
+        news,
+        quotesIntervalMs: config.LIVE_QUOTES_INTERVAL_MS,
+        heartbeatMs: config.LIVE_HEARTBEAT_MS,
+        log,
+      });
     });
   },
 });

@@ -20,6 +20,7 @@ import {
   OrderList,
   OrderPlaced,
   type OrderSide,
+  OrderStatusChanged,
   OrdersQuery,
   PlaceOrderCommand,
   type PlaceOrderResult,
@@ -55,6 +56,13 @@ const placeOrder = (side: OrderSide, timers: Timers) =>
         }
         if (!existing) {
           await publish(OrderCreated, order);
+          await publish(OrderStatusChanged, {
+            orderId: order.orderId,
+            accountId: order.accountId,
+            status: 'created',
+            reason: null,
+            at: new Date().toISOString(),
+          });
           log.info(
             { order_id: order.orderId, side, symbol: order.symbol, quantity: order.quantity },
             'order created',
@@ -105,7 +113,7 @@ const cancelOrder = command(
 /** Applies an event's news to its order, forward only (docs/saga.md, "Events arrive in any order"). */
 async function moveOrder(
   saga: SagaMetrics,
-  { tx, log, envelope, afterCommit }: HandlerContext,
+  { tx, log, envelope, afterCommit, publish }: HandlerContext,
   orderId: string,
   next: OrderStatus,
   facts?: OrderFacts,
@@ -116,6 +124,14 @@ async function moveOrder(
   if (moved.change === 'ignore') log.warn({ status: moved.from, ignored: next }, 'status change ignored');
   // Counted once the move has committed: an event rolled back and redelivered counts once.
   if (moved.change === 'advance') {
+    // the news for the customer's screen (through the gateway), in the same transaction
+    await publish(OrderStatusChanged, {
+      orderId,
+      accountId: moved.order.account_id,
+      status: next,
+      reason: facts?.reason ?? null,
+      at: envelope.occurredAt,
+    });
     afterCommit(() => saga.moved(moved.order, next, new Date(envelope.occurredAt), facts?.reason));
   }
 }
@@ -148,7 +164,7 @@ export default defineService({
   version: '0.1.0',
   port: 8081,
   migrations: new URL('../migrations/', import.meta.url),
-  publishes: [OrderCreated, OrderCanceled],
+  publishes: [OrderCreated, OrderCanceled, OrderStatusChanged],
 
   rpc: ({ statsd }) => ({
     sell: placeOrder('sell', statsd),
