@@ -31,6 +31,11 @@ export class Stack {
     ) as Record<ServiceName, string>;
   }
 
+  /** The process id of a running service (for CPU and memory readings), if it runs. */
+  pid(name: ServiceName): number | undefined {
+    return this.processes.get(name)?.pid;
+  }
+
   /** Starts every service and resolves once all of them answer `/health/ready`. */
   async start(): Promise<void> {
     for (const { name } of SERVICES) this.spawn(name);

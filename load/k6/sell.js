@@ -1,0 +1,32 @@
+// Customers selling shares at a steady rate (the book's siege, as k6): each order is followed to
+// its end. k6 run load/k6/sell.js -e BASE_URL=http://127.0.0.1:8080 -e RATE=50 -e DURATION=2m
+import { signInAll, trade } from './lib.js';
+
+export const options = {
+  scenarios: {
+    sell: {
+      executor: 'constant-arrival-rate',
+      exec: 'sell',
+      rate: Number(__ENV.RATE || 50),
+      timeUnit: '1s',
+      duration: __ENV.DURATION || '2m',
+      preAllocatedVUs: Number(__ENV.VUS || 50),
+      maxVUs: Number(__ENV.MAX_VUS || 200),
+    },
+  },
+  thresholds: {
+    'http_req_duration{kind:order}': ['p(95)<250', 'p(99)<500'],
+    http_req_failed: ['rate<0.01'],
+    checks: ['rate>0.99'],
+    orders_terminal: ['rate>0.99'],
+    order_completion: ['p(95)<2000'],
+  },
+};
+
+export function setup() {
+  return signInAll();
+}
+
+export function sell(data) {
+  trade(data, 'sell');
+}
