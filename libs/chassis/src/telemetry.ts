@@ -52,19 +52,23 @@ if (!disabled) {
   const sdk = new NodeSDK({
     serviceName: process.env.OTEL_SERVICE_NAME ?? serviceNameOf(process.argv[1]),
     instrumentations: [
-      new HttpInstrumentation({
-        // readiness probes and scrapes would drown the traces that matter
-        ignoreIncomingRequestHook: (request) => unwatched(request.url),
-      }),
+      // Outgoing node:http only: @fastify/otel's request span is the SERVER span of an incoming
+      // request (it extracts the caller's traceparent), so a second one here would only cost.
+      new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
       new UndiciInstrumentation({
         ignoreRequestHook: (request) => unwatched(request.path),
       }),
       new FastifyOtelInstrumentation({
         registerOnInitialization: true,
+        // readiness probes and scrapes would drown the traces that matter
         ignorePaths: (route) => unwatched(route.url),
+        // the request and its handler; a span per lifecycle hook (four of the chassis' own on
+        // every request) told nothing and cost more than the route (bench: chassis cost)
+        instrumentHooks: false,
       }),
       // the outbox relay and pollers run outside any request: their queries alone are noise
-      new PgInstrumentation({ requireParentSpan: true }),
+      // a span per query, not per connection taken from the pool (the wait shows as a gap)
+      new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
       new IORedisInstrumentation({ requireParentSpan: true }),
     ],
   });
