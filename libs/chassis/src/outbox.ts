@@ -23,7 +23,12 @@ export interface Cause {
   causationId: string | null;
 }
 
-export type Publish = <E extends EventDefinition>(event: E, payload: PayloadOf<E>) => Promise<void>;
+/** Writes an event to the outbox; `cause` overrides the transaction's, for work that spans sagas. */
+export type Publish = <E extends EventDefinition>(
+  event: E,
+  payload: PayloadOf<E>,
+  cause?: Cause,
+) => Promise<void>;
 
 /**
  * Returns the `publish` a handler gets: it writes the event to the outbox in the handler's own
@@ -35,7 +40,7 @@ export function outboxWriter(
   cause: Cause,
   publishes: readonly EventDefinition[],
 ): Publish {
-  return async (event, payload) => {
+  return async (event, payload, eventCause = cause) => {
     // What a service publishes is declared (`publishes`), so docs/asyncapi.json can be held to it.
     if (!publishes.includes(event)) {
       throw new Error(`${source} publishes ${event.name} without declaring it in its service's publishes`);
@@ -48,26 +53,28 @@ export function outboxWriter(
       version: event.version,
       occurredAt: new Date().toISOString(),
       source,
-      correlationId: cause.correlationId,
-      causationId: cause.causationId,
+      correlationId: eventCause.correlationId,
+      causationId: eventCause.causationId,
       payload,
     };
     const carrier: Record<string, string> = {};
     propagation.inject(context.active(), carrier);
+    // the relay's wake-up rides on the same statement: one round trip per event, not two
     await tx.query(
-      `INSERT INTO outbox (message_id, exchange, routing_key, type, correlation_id, traceparent, body)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      `WITH written AS (
+         INSERT INTO outbox (message_id, exchange, routing_key, type, correlation_id, traceparent, body)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id)
+       SELECT pg_notify('outbox', '') FROM written`,
       [
         envelope.id,
         event.exchange,
         event.routingKey,
         event.name,
-        cause.correlationId,
+        eventCause.correlationId,
         carrier.traceparent ?? null,
         envelope,
       ],
     );
-    await tx.query(`SELECT pg_notify('outbox', '')`);
   };
 }
 
