@@ -15,9 +15,15 @@ import {
 } from '@simplebank/contracts';
 import type { ExchangeClient, Execution } from './exchange-client.ts';
 import { assessExecution } from './executions.ts';
-import { type KnownPlacement, placements } from './placements.ts';
+import { type KnownPlacement, type Placement, placements } from './placements.ts';
 
 const PAGE = 100;
+
+/** Why an event's payload would be refused by its schema, if it would. */
+const problemOf = <E extends EventDefinition>(event: E, payload: PayloadOf<E>): string | undefined => {
+  const problem = event.validate(payload);
+  return problem ? `${event.name} would not match its schema: ${problem}` : undefined;
+};
 
 /** Where market is in the exchange's execution feed. */
 const feedCursor = {
@@ -36,23 +42,20 @@ const feedCursor = {
 };
 
 /** An execution market can never apply: applying it again would fail the same way. */
-class UnusableExecution extends Error {}
-
-/** A `publish` that refuses, as unusable, a payload its event's schema would refuse. */
-const publishValid =
-  (publish: Publish): Publish =>
-  async <E extends EventDefinition>(event: E, payload: PayloadOf<E>) => {
-    const problem = event.validate(payload);
-    if (problem) throw new UnusableExecution(`${event.name} would not match its schema: ${problem}`);
-    await publish(event, payload);
-  };
+interface Unusable {
+  seq: number;
+  entry: unknown;
+  problem: string;
+}
 
 /**
  * Follows the exchange's execution feed: each fill becomes TradeExecuted, each lapse OrderExpired,
- * in one transaction with the cursor, so an execution is announced exactly once. An execution that
- * can never be applied (invalid, or its event would not match the contracts) is logged as an error
- * and passed over, so it does not hold up every later one; any other failure (the database, the
- * network) leaves the cursor where it is, to try again.
+ * in one transaction with the cursor, so an execution is announced exactly once. A page is one
+ * transaction (one lock of the cursor, not one per execution: under load the feed is the saga's
+ * narrowest step). An execution that can never be applied (invalid, or its event would not match
+ * the contracts) is found before anything is written, logged as an error and passed over, so it
+ * does not hold up every later one; any other failure (the database, the network) leaves the
+ * cursor where it is, to try the page again.
  */
 export function executionFeed(
   svc: ServiceContext<unknown>,
@@ -68,40 +71,52 @@ export function executionFeed(
       await feedCursor.move(svc.pool, feed.epoch, 0);
       return true;
     }
-    for (const execution of feed.executions) {
-      const correlationId =
-        execution.kind === 'invalid' ? `execution-${feed.epoch}-${execution.seq}` : execution.client_order_id;
-      const skipped = await svc.transaction({ correlationId, causationId: null }, async (tx, publish) => {
-        const current = await feedCursor.read(tx, { lock: true });
-        if (current.epoch !== feed.epoch || execution.seq <= current.afterSeq) return; // another instance took it
-        await tx.query('SAVEPOINT execution');
-        let unusable: string | undefined;
-        try {
-          if (execution.kind === 'invalid') throw new UnusableExecution(execution.problem);
-          await settle(tx, publishValid(publish), execution);
-        } catch (error) {
-          if (!(error instanceof UnusableExecution)) throw error;
-          await tx.query('ROLLBACK TO SAVEPOINT execution'); // none of it applied, only the cursor moves
-          unusable = error.message;
+    const last = feed.executions.at(-1);
+    if (!last) return false;
+    const cause = { correlationId: `executions-${feed.epoch}-${last.seq}`, causationId: null };
+    const outcome = await svc.transaction(cause, async (tx, publish) => {
+      const current = await feedCursor.read(tx, { lock: true });
+      if (current.epoch !== feed.epoch) return { skipped: [], complete: true }; // another instance followed a restart
+      const fresh = feed.executions.filter((e) => e.seq > current.afterSeq); // the rest, another instance took
+      const { free, held } = await placements.lockFree(
+        tx,
+        fresh.flatMap((e) => (e.kind === 'invalid' ? [] : [e.client_order_id])),
+      );
+      const skipped: Unusable[] = [];
+      let applied = current.afterSeq;
+      for (const execution of fresh) {
+        // a placement still waiting on the exchange's answer: later, rather than wait holding the page
+        if (execution.kind !== 'invalid' && held.has(execution.client_order_id)) break;
+        const problem =
+          execution.kind === 'invalid'
+            ? execution.problem
+            : await settle(tx, publish, execution, free.get(execution.client_order_id));
+        if (problem !== undefined) {
+          const entry = execution.kind === 'invalid' ? execution.entry : execution;
+          skipped.push({ seq: execution.seq, entry, problem });
         }
-        await feedCursor.move(tx, feed.epoch, execution.seq);
-        return unusable;
-      });
-      if (skipped !== undefined) {
-        const entry = execution.kind === 'invalid' ? execution.entry : execution;
-        svc.log.error(
-          { epoch: feed.epoch, seq: execution.seq, execution: entry, problem: skipped },
-          'execution skipped: it can never be applied',
-        );
+        applied = execution.seq;
       }
-    }
-    return feed.executions.length === PAGE;
+      if (applied > current.afterSeq) await feedCursor.move(tx, feed.epoch, applied);
+      return { skipped, complete: applied === last.seq };
+    });
+    for (const { seq, entry, problem } of outcome.skipped)
+      svc.log.error(
+        { epoch: feed.epoch, seq, execution: entry, problem },
+        'execution skipped: it can never be applied',
+      );
+    return outcome.complete && feed.executions.length === PAGE;
   };
 
-  const settle = async (tx: Tx, publish: Publish, execution: Execution) => {
+  /** Applies one execution; a problem that makes it unusable is returned before anything is written. */
+  const settle = async (
+    tx: Tx,
+    publish: Publish,
+    execution: Execution,
+    placement: Placement | undefined,
+  ): Promise<string | undefined> => {
     const orderId = execution.client_order_id;
     const log = svc.log.child({ order_id: orderId, seq: execution.seq });
-    const placement = await placements.find(tx, orderId);
     const verdict = assessExecution(placement);
     if (verdict.kind === 'skip') {
       (placement ? log.warn : log.debug).call(
@@ -109,32 +124,48 @@ export function executionFeed(
         { kind: execution.kind },
         `execution skipped: ${verdict.why}`,
       );
-      return;
+      return undefined;
     }
     const { accountId, side, symbol, quantity, feeCents } = placement as KnownPlacement;
-    if (verdict.kind === 'place_and_settle') {
-      const exchangeOrderId = execution.exchange_order_id;
-      await placements.placed(tx, orderId, exchangeOrderId);
-      await publish(OrderPlaced, { orderId, accountId, exchangeOrderId });
+    const placed =
+      verdict.kind === 'place_and_settle'
+        ? { orderId, accountId, exchangeOrderId: execution.exchange_order_id }
+        : undefined;
+    const traded =
+      execution.kind === 'filled'
+        ? {
+            orderId,
+            accountId,
+            side,
+            symbol,
+            quantity,
+            fillPriceCents: execution.price_cents,
+            feeCents: feeCents as number,
+          }
+        : undefined;
+    const expired = execution.kind === 'expired' ? { orderId, accountId } : undefined;
+    const problem =
+      (placed && problemOf(OrderPlaced, placed)) ??
+      (traded && problemOf(TradeExecuted, traded)) ??
+      (expired && problemOf(OrderExpired, expired));
+    if (problem) return problem;
+
+    // each event belongs to its order's saga, not to the page that carried it
+    const orderCause = { correlationId: orderId, causationId: null };
+    if (placed) {
+      await placements.placed(tx, orderId, placed.exchangeOrderId);
+      await publish(OrderPlaced, placed, orderCause);
     }
-    if (execution.kind === 'filled') {
-      const fillPriceCents = execution.price_cents;
-      await placements.executed(tx, orderId, fillPriceCents);
-      await publish(TradeExecuted, {
-        orderId,
-        accountId,
-        side,
-        symbol,
-        quantity,
-        fillPriceCents,
-        feeCents: feeCents as number,
-      });
-      log.info({ fill_price_cents: fillPriceCents }, 'trade executed');
-    } else {
+    if (traded) {
+      await placements.executed(tx, orderId, traded.fillPriceCents);
+      await publish(TradeExecuted, traded, orderCause);
+      log.info({ fill_price_cents: traded.fillPriceCents }, 'trade executed');
+    } else if (expired) {
       await placements.expired(tx, orderId);
-      await publish(OrderExpired, { orderId, accountId });
+      await publish(OrderExpired, expired, orderCause);
       log.info('order expired on the exchange');
     }
+    return undefined;
   };
 
   return new Poller('following the execution feed', intervalMs, follow, svc.log);

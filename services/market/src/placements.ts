@@ -77,6 +77,26 @@ export const placements = {
     return rows[0] && placementOf(rows[0]);
   },
 
+  /**
+   * The rows of `orderIds` that are free, locked, in one round trip; and which of the others exist
+   * (held by another transaction, such as a placement waiting on the exchange).
+   */
+  async lockFree(tx: Tx, orderIds: string[]): Promise<{ free: Map<string, Placement>; held: Set<string> }> {
+    const ours = orderIds.filter((id) => UUID.test(id));
+    const { rows } = await tx.query<PlacementRow>(
+      'SELECT * FROM placements WHERE order_id = ANY($1::uuid[]) FOR UPDATE SKIP LOCKED',
+      [ours],
+    );
+    const free = new Map(rows.map((row) => [row.order_id, placementOf(row)]));
+    const others = ours.filter((id) => !free.has(id));
+    if (others.length === 0) return { free, held: new Set() };
+    const existing = await tx.query<{ order_id: string }>(
+      'SELECT order_id FROM placements WHERE order_id = ANY($1::uuid[])',
+      [others],
+    );
+    return { free, held: new Set(existing.rows.map((r) => r.order_id)) };
+  },
+
   /** Records a prerequisite that arrived. */
   async record(tx: Tx, orderId: string, arrival: Arrival): Promise<void> {
     if (arrival.kind === 'order_created') {
