@@ -7,7 +7,8 @@
  * The SDK reads the standard variables: OTEL_EXPORTER_OTLP_ENDPOINT (default
  * http://127.0.0.1:4318, Jaeger v2's OTLP/HTTP), OTEL_EXPORTER_OTLP_PROTOCOL (`http/protobuf`,
  * or `http/json`), OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (default parent-based
- * always-on), OTEL_SERVICE_NAME (default: the service's package name without its scope).
+ * always-on; whichever, sampler.ts leaves out `BEGIN`/`COMMIT` spans), OTEL_SERVICE_NAME
+ * (default: the service's package name without its scope).
  * OTEL_SDK_DISABLED=true leaves tracing off: no hook, no SDK, the API stays a no-op.
  */
 import { readFileSync } from 'node:fs';
@@ -41,6 +42,7 @@ if (!disabled) {
   const { PgInstrumentation } = await import('@opentelemetry/instrumentation-pg');
   const { IORedisInstrumentation } = await import('@opentelemetry/instrumentation-ioredis');
   const { FastifyOtelInstrumentation } = await import('@fastify/otel');
+  const { chassisSampler } = await import('./sampler.ts');
 
   process.env.OTEL_EXPORTER_OTLP_ENDPOINT ??= 'http://127.0.0.1:4318';
   // Traces only: metrics are prom-client's (/metrics), logs are JSON lines on stdout.
@@ -51,6 +53,7 @@ if (!disabled) {
 
   const sdk = new NodeSDK({
     serviceName: process.env.OTEL_SERVICE_NAME ?? serviceNameOf(process.argv[1]),
+    sampler: chassisSampler(),
     instrumentations: [
       // Outgoing node:http only: @fastify/otel's request span is the SERVER span of an incoming
       // request (it extracts the caller's traceparent), so a second one here would only cost.
