@@ -54,9 +54,16 @@ await Promise.all(
   ['orders', 'account_transactions', 'fees', 'market'].map((s) => freshDatabase(`${PREFIX}${s}`)),
 );
 const amqpUrl = await freshVhost(VHOST);
+const lastLines = new Map<string, string[]>();
 const stack = new Stack({
   root,
   portOffset: 30_000,
+  // each service's last lines, shown if it fails to start
+  onLine: (service, line) => {
+    const lines = lastLines.get(service) ?? [];
+    lines.push(line);
+    lastLines.set(service, lines.slice(-5));
+  },
   env: {
     DATABASE_PREFIX: PREFIX,
     AMQP_URL: amqpUrl,
@@ -65,7 +72,11 @@ const stack = new Stack({
   },
 });
 say('starting every service…');
-await stack.start();
+await stack.start().catch(async (error: Error) => {
+  for (const [service, lines] of lastLines) say(`${service}:\n  ${lines.join('\n  ')}`);
+  await stack.stop();
+  throw error;
+});
 const ordersDb = new pg.Pool({ connectionString: `${serverUrl}/${PREFIX}orders`, max: 2 });
 const queues = new QueueDepth(amqpUrl, VHOST);
 
