@@ -4,10 +4,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from '@simplebank/chassis/testing';
+import { metricNames, waitFor } from '@simplebank/chassis/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { metricNames } from './promql.ts';
 import { call, newAccount, noFaults, order, placeOrder, setFaults, settled, tokenOf, url } from './system.ts';
 
 /**

@@ -7,6 +7,8 @@ import { Connection, type Consumer } from 'rabbitmq-client';
 import type { TProperties } from 'typebox';
 import { type RunningService, type ServiceDefinition, startService } from './service.ts';
 
+export { metricNames } from './promql.ts';
+
 const run = promisify(execFile);
 
 /** Polls `check` until it returns a truthy value; fails with `what` after `timeoutMs`. */

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMetrics } from '@simplebank/chassis';
 import { describe, expect, it } from 'vitest';
+import { metricNames } from '../src/promql.ts';
 
 // Static checks of grafana/, statsd/, logstash/ and kibana/: no Grafana or Prometheus needed.
 const root = new URL('../../../', import.meta.url).pathname;
@@ -77,34 +78,6 @@ const rabbitmqMetrics = [
   'rabbitmq_global_messages_unroutable_returned_total',
   'rabbitmq_global_messages_dead_lettered_rejected_total',
 ];
-
-const keywords = new Set([
-  'by',
-  'without',
-  'on',
-  'ignoring',
-  'group_left',
-  'group_right',
-  'bool',
-  'and',
-  'or',
-  'unless',
-  'offset',
-  'inf',
-  'nan',
-]);
-
-/** The metric names an expression selects: identifiers that are not functions, keywords or labels. */
-export function metricNames(expr: string): string[] {
-  const stripped = expr
-    .replace(/"(?:[^"\\]|\\.)*"/g, '""') // strings (label values)
-    .replace(/\{[^}]*\}/g, ' ') // label matchers
-    .replace(/\[[^\]]*\]/g, ' ') // ranges
-    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' '); // grouping labels
-  return [...stripped.matchAll(/(?<![\w$.])([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()/g)]
-    .map((m) => m[1] as string)
-    .filter((name) => !keywords.has(name.toLowerCase()));
-}
 
 /** A histogram's or summary's series are its name with _bucket, _sum or _count. */
 const baseName = (name: string, known: Set<string>) =>

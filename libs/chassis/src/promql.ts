@@ -18,7 +18,8 @@ const KEYWORDS = new Set([
 /**
  * The metric names a PromQL expression reads, in order of appearance: identifiers outside strings,
  * label matchers, ranges and grouping clauses, that are neither functions nor keywords. Enough for
- * the repository's own dashboards and rules (the test that uses it checks a few by name).
+ * the repository's own dashboards and rules, which the dashboards and Prometheus tests hold to the
+ * metrics the services export.
  */
 export function metricNames(expr: string): string[] {
   const bare = expr
