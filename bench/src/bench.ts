@@ -25,7 +25,6 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 60);
 const clients = Number(process.env.BENCH_CLIENTS ?? 20);
 const rate = Number(process.env.BENCH_RATE ?? 150);
 const rateSeconds = Number(process.env.BENCH_RATE_SECONDS ?? 30);
-const serverUrl = process.env.PGHOST_URL ?? 'postgres://postgres@127.0.0.1:5432';
 const PREFIX = 'simplebank_bench_';
 const VHOST = 'simplebank_bench';
 
@@ -45,12 +44,13 @@ const sink = createServer((request, response) => {
 });
 sink.listen(0, '127.0.0.1');
 await once(sink, 'listening');
+const otlpEndpoint = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
 
 say(
   `SimpleBank benchmark: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${seconds} s at ${clients} clients, then ${rateSeconds} s at ${rate} orders/s`,
 );
 say('fresh databases and vhost…');
-await Promise.all(
+const [ordersUrl] = await Promise.all(
   ['orders', 'account_transactions', 'fees', 'market'].map((s) => freshDatabase(`${PREFIX}${s}`)),
 );
 const amqpUrl = await freshVhost(VHOST);
@@ -68,7 +68,7 @@ const stack = new Stack({
     DATABASE_PREFIX: PREFIX,
     AMQP_URL: amqpUrl,
     REDIS_PREFIX: `bench-${Date.now()}:`,
-    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(sink.address() as AddressInfo).port}`,
+    OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
   },
 });
 say('starting every service…');
@@ -77,7 +77,7 @@ await stack.start().catch(async (error: Error) => {
   await stack.stop();
   throw error;
 });
-const ordersDb = new pg.Pool({ connectionString: `${serverUrl}/${PREFIX}orders`, max: 2 });
+const ordersDb = new pg.Pool({ connectionString: ordersUrl, max: 2 });
 const queues = new QueueDepth(amqpUrl, VHOST);
 
 try {
@@ -122,12 +122,12 @@ try {
   say('reference: RabbitMQ round trip…');
   const rabbit = await rabbitmqRoundTrip(amqpUrl);
   say('reference: pgbench -N…');
-  const tps = await pgbench(serverUrl);
+  const tps = await pgbench();
   say('chassis cost: bare fastify, then the chassis…');
   const route = await chassisCost({
     AMQP_URL: amqpUrl,
     LOG_LEVEL: 'info',
-    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(sink.address() as AddressInfo).port}`,
+    OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
   });
 
   const loadSeconds = (loadEnd.getTime() - loadStart.getTime()) / 1000;

@@ -3,6 +3,7 @@
 import { execFile } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
+import { freshDatabase } from '@simplebank/chassis/testing';
 import { Connection } from 'rabbitmq-client';
 
 const run = promisify(execFile);
@@ -49,10 +50,8 @@ export async function rabbitmqRoundTrip(amqpUrl: string, messages = 20_000): Pro
 }
 
 /** pgbench's simple-update transactions per second (-N), 4 clients, `seconds` long, on its own database. */
-export async function pgbench(serverUrl: string, seconds = 10): Promise<number> {
-  const database = `${serverUrl}/simplebank_bench_pgbench`;
-  await run('psql', [`${serverUrl}/postgres`, '-qc', 'DROP DATABASE IF EXISTS simplebank_bench_pgbench']);
-  await run('psql', [`${serverUrl}/postgres`, '-qc', 'CREATE DATABASE simplebank_bench_pgbench']);
+export async function pgbench(seconds = 10): Promise<number> {
+  const database = await freshDatabase('simplebank_bench_pgbench');
   await run('pgbench', ['-i', '-q', '-s', '4', database]);
   const { stdout } = await run('pgbench', ['-N', '-c', '4', '-j', '2', '-T', String(seconds), database]);
   const tps = /tps = ([\d.]+)/.exec(stdout)?.[1];

@@ -8,15 +8,13 @@ const run = promisify(execFile);
 
 export interface SagaFigures {
   terminal: number;
-  executed: number;
   completionMs: { p50: number; p95: number; p99: number };
 }
 
 /** Orders created in [from, to): how many ended, and how long created → executed took. */
 export async function sagaFigures(ordersDb: pg.Pool, from: Date, to: Date): Promise<SagaFigures> {
-  const { rows } = await ordersDb.query<{ terminal: number; executed: number; p: number[] | null }>(
+  const { rows } = await ordersDb.query<{ terminal: number; p: number[] | null }>(
     `SELECT count(*) FILTER (WHERE o.status IN ('executed', 'failed', 'canceled', 'expired'))::int AS terminal,
-            count(*) FILTER (WHERE o.status = 'executed')::int AS executed,
             percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM h.at - o.created_at) * 1000) AS p
        FROM orders o LEFT JOIN order_history h ON h.order_id = o.order_id AND h.status = 'executed'
       WHERE o.created_at >= $1 AND o.created_at < $2`,
@@ -25,7 +23,6 @@ export async function sagaFigures(ordersDb: pg.Pool, from: Date, to: Date): Prom
   const [p50 = 0, p95 = 0, p99 = 0] = rows[0]?.p ?? [];
   return {
     terminal: rows[0]?.terminal ?? 0,
-    executed: rows[0]?.executed ?? 0,
     completionMs: { p50, p95, p99 },
   };
 }

@@ -50,7 +50,7 @@ export function serviceCli(
     case '--version':
     case '-v':
       return done(
-        `${definition.name} ${definition.version} (commit ${context.env.GIT_COMMIT || 'unknown'})\n`,
+        `${definition.name} ${definition.version} (commit ${context.env.GIT_COMMIT || defaultOf(definition, 'GIT_COMMIT')})\n`,
       );
     case '--help':
     case '-h':
@@ -78,6 +78,10 @@ export function environmentVariables(definition: CliDefinition): { name: string;
     return { name, default: fallback === undefined ? '' : String(fallback) };
   });
 }
+
+/** A variable's default, as the service's config schema declares it. */
+const defaultOf = (definition: CliDefinition, name: string) =>
+  environmentVariables(definition).find((v) => v.name === name)?.default ?? '';
 
 function help(definition: CliDefinition): string {
   const variables = environmentVariables(definition);
@@ -121,8 +125,10 @@ export function systemdUnit(definition: CliDefinition, context: CliContext): str
   const entry = resolve(context.entry);
   // `--import` resolves the chassis from the working directory: the service's package directory
   const packageDir = dirname(dirname(entry));
-  const shutdownMs = Number(context.env.SHUTDOWN_TIMEOUT_MS) || 10_000;
+  const shutdownMs =
+    Number(context.env.SHUTDOWN_TIMEOUT_MS) || Number(defaultOf(definition, 'SHUTDOWN_TIMEOUT_MS'));
   const environment: string[] = [];
+  const written = new Set<string>();
   const secrets: string[] = [];
   // On a VM the service answers on its network address, not only on loopback.
   const env: NodeJS.ProcessEnv = { HOST: '0.0.0.0', NODE_ENV: 'production', ...context.env };
@@ -130,12 +136,14 @@ export function systemdUnit(definition: CliDefinition, context: CliContext): str
     const value = env[variable.name];
     if (value === undefined || value === '') continue;
     if (isSecret(variable.name, value)) secrets.push(variable.name);
-    else environment.push(environmentLine(variable.name, value));
+    else {
+      environment.push(environmentLine(variable.name, value));
+      written.add(variable.name);
+    }
   }
   for (const extra of ['NODE_ENV', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_SERVICE_NAME', 'OTEL_SDK_DISABLED']) {
     const value = env[extra];
-    if (value && !environment.some((line) => line.startsWith(`Environment="${extra}=`)))
-      environment.push(environmentLine(extra, value));
+    if (value && !written.has(extra)) environment.push(environmentLine(extra, value));
   }
   return [
     `# ${name}.service: the SimpleBank ${name} service ${definition.version} on a virtual machine.`,

@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { OrderStatus } from './api.ts';
 import { defineEvent } from './event.ts';
 
 // Money is integer cents; quantities are whole shares.
@@ -150,15 +151,6 @@ export const OrderExpired = defineEvent({
   example: { orderId, accountId },
 });
 
-const Status = Type.Union([
-  Type.Literal('created'),
-  Type.Literal('placed'),
-  Type.Literal('executed'),
-  Type.Literal('failed'),
-  Type.Literal('canceled'),
-  Type.Literal('expired'),
-]);
-
 /**
  * The order's status as orders now holds it, after every change it makes (created, and each step
  * forward): what a customer's screen shows live. News, not a saga step: the gateway instances
@@ -172,7 +164,7 @@ export const OrderStatusChanged = defineEvent({
     {
       orderId: OrderId,
       accountId: AccountId,
-      status: Status,
+      status: OrderStatus,
       /** Why an order failed (`insufficient_shares`, …); null otherwise. */
       reason: Type.Union([Reason, Type.Null()]),
       at: Type.String({ format: 'date-time' }),

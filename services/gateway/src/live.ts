@@ -46,11 +46,6 @@ export class OrderNewsHub {
     this.emitter.on(accountId, listener);
     return () => this.emitter.off(accountId, listener);
   }
-
-  /** Streams open now, all accounts together. */
-  get listeners(): number {
-    return this.emitter.eventNames().reduce((n, name) => n + this.emitter.listenerCount(name), 0);
-  }
 }
 
 const STREAM_DESCRIPTION = `Server-sent events (text/event-stream) for one of the customer's accounts, until
