@@ -130,7 +130,8 @@ describe('the place-order screen', () => {
     expect(await page.evaluate('window.stayed')).toBe(true);
     // and a screen reader hears it, in one line
     expect(await text(page, 'announce')).toBe('Order sell 5 ACME: executed.');
-    expect(await orderRow(page).textContent()).toMatch(/sell 5 ACME at [\d,]+\.\d{2}/);
+    // the status shows at once; the fill price follows when the screen has read the whole order
+    await expect.poll(() => orderRow(page).textContent()).toMatch(/sell 5 ACME at [\d,]+\.\d{2}/);
     // the trace id links to Jaeger
     const trace = orderRow(page).getByRole('link', { name: /^Trace [0-9a-f]{32} in Jaeger$/ });
     expect(await trace.getAttribute('href')).toMatch(/^http:\/\/localhost:16686\/trace\/[0-9a-f]{32}$/);
