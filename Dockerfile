@@ -26,9 +26,10 @@ RUN test -n "${SERVICE}" || { echo "build with --build-arg SERVICE=<services/ di
 RUN pnpm exec turbo run build --filter="@simplebank/${SERVICE}" --output-logs=errors-only
 # Production dependencies only, the workspace packages (chassis, contracts) copied in as real
 # directories: /bundle is self-contained. Offline: only what the frozen install above put in the
-# store, never a fresh resolution. deploy/test/image.test.ts runs this same command and starts a
-# service from its output with the ENTRYPOINT below.
-RUN pnpm --filter "@simplebank/${SERVICE}" deploy --prod --legacy --offline /bundle
+# store, never a fresh resolution (not --legacy: it re-resolves from pnpm's metadata cache, empty on
+# a new machine). deploy/test/image.test.ts runs this same command with an empty cache and starts
+# a service from its output with the ENTRYPOINT below.
+RUN pnpm --filter "@simplebank/${SERVICE}" deploy --prod --offline /bundle
 
 # --- runtime: Node, the bundle, nothing else ---------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
