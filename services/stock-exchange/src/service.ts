@@ -2,8 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, defineService, HttpError, type Logger, Poller } from '@simplebank/chassis';
 import { ErrorCode } from '@simplebank/contracts';
 import { type Static, Type } from 'typebox';
-import { SimulatedExchange } from './exchange.ts';
-import { isOutage, isRejected } from './faults.ts';
+import { type BookOrder, book } from './book.ts';
+import { type Faults, isOutage, isRejected } from './faults.ts';
+import { PriceBoard } from './price-board.ts';
 import { DEFAULT_SYMBOLS, parseSymbols } from './prices.ts';
 
 const Rate = Type.Number({ minimum: 0, maximum: 1 });
@@ -50,8 +51,8 @@ const ExecutionsQuery = Type.Object({
 /** How often resting orders are matched against the current prices. */
 const MATCH_EVERY_MS = 20;
 
-/** The simulated exchange, at its opening prices and with the configured faults. */
-function openExchange(config: ExchangeConfig): SimulatedExchange {
+/** The simulated exchange's prices at their opening, and the faults it starts with. */
+function openExchange(config: ExchangeConfig): { prices: PriceBoard; faults: Faults } {
   let openings: Map<string, number>;
   try {
     openings = parseSymbols(config.SYMBOLS);
@@ -65,37 +66,55 @@ function openExchange(config: ExchangeConfig): SimulatedExchange {
     fill_delay_ms: config.FILL_DELAY_MS,
     order_ttl_ms: config.ORDER_TTL_MS,
   };
-  return new SimulatedExchange(openings, faults, Date.now());
+  return { prices: new PriceBoard(openings, Date.now()), faults };
 }
 
+/** How the API shows an order of the book. */
+const orderView = (order: BookOrder) => ({
+  exchange_order_id: order.exchangeOrderId,
+  client_order_id: order.clientOrderId,
+  side: order.side,
+  symbol: order.symbol,
+  quantity: order.quantity,
+  limit_price_cents: order.limitPriceCents,
+  status: order.status,
+  fill_price_cents: order.fillPriceCents,
+  placed_at: order.placedAt?.toISOString() ?? null,
+});
+
 /** Runs `tick` every `ms`; a tick leaves nothing over, so a pass never asks to run again at once. */
-const every = (what: string, ms: number, log: Logger, tick: () => void): Poller => {
+const every = (what: string, ms: number, log: Logger, tick: () => unknown): Poller => {
   const pass = async () => {
-    tick();
+    await tick();
     return false;
   };
   return new Poller(what, ms, pass, log);
 };
 
-/** The external stock exchange, simulated in memory, with faults to inject at run time. */
+/**
+ * The external stock exchange, simulated: its book and execution feed in its own database (they
+ * survive its restarts, as a real exchange's do), its prices and injected faults in memory.
+ */
 export default defineService({
   name: 'stock-exchange',
   version: '0.1.0',
   port: 8090,
   config: ExchangeConfig,
   broker: false,
+  migrations: new URL('../migrations/', import.meta.url),
   // its own /admin/faults injects the exchange's faults; the chassis' handler switch has nothing to act on
   adminFaults: false,
 
   // one exchange per running instance, shared by the routes and the clock that moves it
   setup: (svc) => openExchange(svc.config),
 
-  workers: ({ config, log }, exchange) => [
-    every('stepping prices', config.PRICE_STEP_MS, log, () => exchange.stepPrices(Date.now(), Math.random)),
-    every('matching open orders', MATCH_EVERY_MS, log, () => exchange.matchOpenOrders(Date.now())),
+  workers: ({ config, log, pool }, { prices }) => [
+    every('stepping prices', config.PRICE_STEP_MS, log, () => prices.step(Date.now(), Math.random)),
+    every('matching open orders', MATCH_EVERY_MS, log, () => book.match(pool, prices.cents(), new Date())),
   ],
 
-  routes: (app, _svc, exchange) => {
+  routes: (app, { pool }, exchange) => {
+    const { prices } = exchange;
     const quoteOrThrow = <Q>(symbol: string, quote: Q | undefined): Q => {
       if (!quote) throw new HttpError(404, ErrorCode.unknownSymbol, `no such symbol ${symbol}`);
       return quote;
@@ -112,48 +131,46 @@ export default defineService({
     };
 
     app.post('/orders', { ...trading, schema: { body: PlaceOrder } }, async ({ body }, reply) => {
-      const held = exchange.order(body.client_order_id);
-      if (!held && !exchange.hasSymbol(body.symbol)) {
+      const held = await book.order(pool, body.client_order_id);
+      if (!held && !prices.has(body.symbol)) {
         throw new HttpError(422, ErrorCode.unknownSymbol, `no such symbol ${body.symbol}`);
       }
       if (isRejected(exchange.faults, held !== undefined, Math.random)) {
         throw new HttpError(422, 'order_rejected', 'the exchange rejected the order');
       }
-      const order = held ?? exchange.accept(body, Date.now());
+      const terms = { fillDelayMs: exchange.faults.fill_delay_ms, ttlMs: exchange.faults.order_ttl_ms };
+      const order = held ?? (await book.accept(pool, body, new Date(), terms));
+      if (order.exchangeOrderId === null) {
+        // withdrawn before it arrived: its sender gave up on this attempt and cancelled it
+        throw new HttpError(409, 'order_withdrawn', `order ${body.client_order_id} was withdrawn`);
+      }
       return reply.status(201).send({ exchange_order_id: order.exchangeOrderId });
     });
 
-    app.get(
-      '/orders/:client_order_id',
-      { schema: { params: Type.Object({ client_order_id: Type.String() }) } },
-      async ({ params }) => {
-        const order = exchange.order(params.client_order_id);
-        if (!order) throw new HttpError(404, ErrorCode.orderNotFound, `no order ${params.client_order_id}`);
-        return {
-          exchange_order_id: order.exchangeOrderId,
-          client_order_id: order.clientOrderId,
-          side: order.side,
-          symbol: order.symbol,
-          quantity: order.quantity,
-          limit_price_cents: order.limitPriceCents,
-          status: order.status,
-          fill_price_cents: order.fillPriceCents ?? null,
-          placed_at: new Date(order.placedAt).toISOString(),
-        };
-      },
+    const ClientOrderParams = { params: Type.Object({ client_order_id: Type.String({ maxLength: 100 }) }) };
+    app.get('/orders/:client_order_id', { ...trading, schema: ClientOrderParams }, async ({ params }) => {
+      const order = await book.order(pool, params.client_order_id);
+      if (!order) throw new HttpError(404, ErrorCode.orderNotFound, `no order ${params.client_order_id}`);
+      return orderView(order);
+    });
+
+    // A cancel: withdrawn if it rested (or never arrived), else filled or expired already; never both.
+    app.delete('/orders/:client_order_id', { ...trading, schema: ClientOrderParams }, async ({ params }) =>
+      orderView(await book.withdraw(pool, params.client_order_id, new Date())),
     );
 
     app.get('/executions', { ...trading, schema: { querystring: ExecutionsQuery } }, async ({ query }) => ({
-      epoch: exchange.epoch,
-      executions: exchange.executionsAfter(query.after, query.limit),
+      epoch: await book.epoch(pool),
+      executions: await book.executionsAfter(pool, query.after, query.limit),
     }));
 
-    app.get('/quotes', trading, async () => ({ quotes: exchange.quotes() }));
+    app.get('/quotes', trading, async () => ({ quotes: prices.quotes() }));
 
     app.get('/admin/faults', async () => exchange.faults);
-    app.put('/admin/faults', { schema: { body: FaultChanges } }, async ({ body }) =>
-      exchange.setFaults(body),
-    );
+    app.put('/admin/faults', { schema: { body: FaultChanges } }, async ({ body }) => {
+      exchange.faults = { ...exchange.faults, ...body };
+      return exchange.faults;
+    });
 
     const SymbolParams = { params: Type.Object({ symbol: SymbolName }) };
     // at most the contracts' bound on a price, so every fill at it is one market can announce
@@ -162,10 +179,10 @@ export default defineService({
       '/admin/prices/:symbol',
       { schema: { ...SymbolParams, body: PinnedPrice } },
       async ({ params, body }) =>
-        quoteOrThrow(params.symbol, exchange.pin(params.symbol, body.price_cents, Date.now())),
+        quoteOrThrow(params.symbol, prices.pin(params.symbol, body.price_cents, Date.now())),
     );
     app.delete('/admin/prices/:symbol', { schema: SymbolParams }, async ({ params }) =>
-      quoteOrThrow(params.symbol, exchange.unpin(params.symbol)),
+      quoteOrThrow(params.symbol, prices.unpin(params.symbol)),
     );
   },
 });

@@ -1,15 +1,14 @@
 import { type RunningService, startService } from '@simplebank/chassis';
-import { waitFor } from '@simplebank/chassis/testing';
+import { testEnvironment, waitFor } from '@simplebank/chassis/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import stockExchange from '../src/service.ts';
 
 let exchange: RunningService;
+let env: Record<string, string>;
 
 beforeAll(async () => {
-  exchange = await startService(stockExchange, {
-    env: { LOG_LEVEL: 'silent', FILL_DELAY_MS: '50', PRICE_STEP_MS: '20' },
-    listen: false,
-  });
+  env = { ...(await testEnvironment('stock_exchange_api')), FILL_DELAY_MS: '50', PRICE_STEP_MS: '20' };
+  exchange = await startService(stockExchange, { env, listen: false });
 });
 
 afterAll(async () => {
@@ -185,7 +184,7 @@ describe('stock-exchange simulator HTTP API', () => {
 
   it('opens the symbols SYMBOLS names, and refuses to start on a list it cannot read', async () => {
     const custom = await startService(stockExchange, {
-      env: { LOG_LEVEL: 'silent', SYMBOLS: 'ACME:1.50,FOO:2.00' },
+      env: { ...env, SYMBOLS: 'ACME:1.50,FOO:2.00' },
       listen: false,
     });
     try {
@@ -201,8 +200,75 @@ describe('stock-exchange simulator HTTP API', () => {
     } finally {
       await custom.stop();
     }
-    await expect(startService(stockExchange, { env: { SYMBOLS: 'acme:1' }, listen: false })).rejects.toThrow(
-      /SYMBOLS bad symbol/,
+    await expect(
+      startService(stockExchange, { env: { ...env, SYMBOLS: 'acme:1' }, listen: false }),
+    ).rejects.toThrow(/SYMBOLS bad symbol/);
+  });
+  it('fills at the current price, never before the fill delay, and expiry wins at the deadline', async () => {
+    await pin('ACME', 10_012);
+    await setFaults({ fill_delay_ms: 60_000 });
+    await placeOrder({ client_order_id: 'slow-fill' });
+    await setFaults({ fill_delay_ms: 50, order_ttl_ms: 150 });
+    await placeOrder({ client_order_id: 'brief', limit_price_cents: 20_000 }); // the price never allows it
+    await placeOrder({ client_order_id: 'witness-2', limit_price_cents: 0 });
+    expect(await waitFor('the expiry', () => executionOf('brief'))).toMatchObject({ kind: 'expired' });
+    expect(await executionOf('witness-2')).toMatchObject({ kind: 'filled', price_cents: 10_012 });
+    expect(await executionOf('slow-fill')).toBeUndefined(); // its fill delay (fixed when taken) runs on
+  });
+
+  it('withdraws a resting order on DELETE, once, and then never fills it', async () => {
+    await pin('ACME', 9_000);
+    await placeOrder({ client_order_id: 'withdraw-me' }); // a sell at 95.00: rests at 90.00
+    const withdrawn = await exchange.app.inject({ method: 'DELETE', url: '/orders/withdraw-me' });
+    expect(withdrawn.statusCode).toBe(200);
+    expect(withdrawn.json()).toMatchObject({ client_order_id: 'withdraw-me', status: 'withdrawn' });
+    await pin('ACME', 10_000);
+    await placeOrder({ client_order_id: 'witness-3', limit_price_cents: 0 });
+    await waitFor('the witness to fill', () => executionOf('witness-3'));
+    expect(await executionOf('withdraw-me')).toBeUndefined();
+    const again = await exchange.app.inject({ method: 'DELETE', url: '/orders/withdraw-me' });
+    expect(again.json()).toMatchObject({ status: 'withdrawn', fill_price_cents: null });
+  });
+
+  it('answers a cancel of a filled order with its fill: filled or withdrawn, never both', async () => {
+    await pin('ACME', 10_012);
+    await placeOrder({ client_order_id: 'too-late' });
+    await waitFor('the fill', () => executionOf('too-late'));
+    const answer = await exchange.app.inject({ method: 'DELETE', url: '/orders/too-late' });
+    expect(answer.json()).toMatchObject({ status: 'filled', fill_price_cents: 10_012 });
+  });
+
+  it('refuses an order withdrawn before it arrived (the slow twin of an attempt its sender gave up on)', async () => {
+    const unknown = await exchange.app.inject({ method: 'DELETE', url: '/orders/never-arrived' });
+    expect(unknown.json()).toMatchObject({ status: 'withdrawn', exchange_order_id: null });
+    const late = await placeOrder({ client_order_id: 'never-arrived' });
+    expect(late.statusCode).toBe(409);
+    expect(late.json().error.code).toBe('order_withdrawn');
+    expect((await exchange.app.inject({ url: '/orders/never-arrived' })).json().status).toBe('withdrawn');
+  });
+
+  it('keeps its book, feed and epoch across a restart; resting orders fill afterwards', async () => {
+    await pin('ACME', 9_000);
+    await placeOrder({ client_order_id: 'rests-through-restart' });
+    expect((await exchange.app.inject({ url: '/orders/rests-through-restart' })).json().status).toBe('open');
+    const before = (await exchange.app.inject({ url: '/executions?after=0&limit=1000' })).json();
+    await exchange.stop();
+    exchange = await startService(stockExchange, { env, listen: false });
+    const after = (await exchange.app.inject({ url: '/executions?after=0&limit=1000' })).json();
+    expect(after.epoch).toBe(before.epoch);
+    expect(after.executions.slice(0, before.executions.length)).toEqual(before.executions);
+    // the restart forgot the pin (prices are news, not records): the walk from 100.00 meets 95.00
+    expect(await waitFor('the fill', () => executionOf('rests-through-restart'))).toMatchObject({
+      kind: 'filled',
+    });
+  });
+
+  it('numbers the feed from 1 without gaps and pages it after a sequence number', async () => {
+    const { executions } = (await exchange.app.inject({ url: '/executions?after=0&limit=1000' })).json();
+    expect(executions.map((e: { seq: number }) => e.seq)).toEqual(
+      executions.map((_: unknown, i: number) => i + 1),
     );
+    const page = (await exchange.app.inject({ url: '/executions?after=1&limit=1' })).json();
+    expect(page.executions.map((e: { seq: number }) => e.seq)).toEqual([2]);
   });
 });
