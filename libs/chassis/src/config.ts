@@ -15,7 +15,14 @@ export const BaseConfig = Type.Object({
   PGHOST_URL: Type.String({ default: 'postgres://postgres@127.0.0.1:5432' }),
   DATABASE_PREFIX: Type.String({ default: 'simplebank_' }),
   DATABASE_URL: Type.Optional(Type.String()),
+  /** Connections to the service's database; its event handlers and RPC methods together run at most one fewer. */
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
+  /** A statement waiting this long for a lock fails (55P03) instead of queueing behind it. 0: never. */
+  DATABASE_LOCK_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 5000 }),
+  /** A statement running this long is cancelled (57014). 0: never. */
+  DATABASE_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 15_000 }),
+  /** A session idle this long inside a transaction is ended, releasing its locks. 0: never. */
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 30_000 }),
   PREFETCH: Type.Integer({ minimum: 1, maximum: 500, default: 20 }),
   /** Runs of a failing handler before its message is parked in the dead-letter queue. */
   HANDLER_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),

@@ -27,8 +27,36 @@ export async function ensureDatabase(serverUrl: string, database: string): Promi
   }
 }
 
-export function createPool(connectionString: string, max: number): Pool {
-  return new pg.Pool({ connectionString, max, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });
+/** Limits every session of a pool gets (0 turns one off). */
+export interface SessionGuards {
+  lockTimeoutMs: number;
+  statementTimeoutMs: number;
+  idleInTransactionTimeoutMs: number;
+}
+
+export const DEFAULT_SESSION_GUARDS: SessionGuards = {
+  lockTimeoutMs: 5000,
+  statementTimeoutMs: 15_000,
+  idleInTransactionTimeoutMs: 30_000,
+};
+
+/**
+ * A pool whose sessions cannot hang: a lock wait, a statement or a transaction left idle (its
+ * process stuck or gone) ends after its limit instead of holding connections and locks for good;
+ * TCP keep-alive notices a database host that vanished without closing the connection.
+ */
+export function createPool(connectionString: string, max: number, guards = DEFAULT_SESSION_GUARDS): Pool {
+  return new pg.Pool({
+    connectionString,
+    max,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30_000,
+    lock_timeout: guards.lockTimeoutMs,
+    statement_timeout: guards.statementTimeoutMs,
+    idle_in_transaction_session_timeout: guards.idleInTransactionTimeoutMs,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  });
 }
 
 /** Runs `work` in one transaction; rolls back when it throws. */
@@ -71,6 +99,10 @@ export async function migrate(pool: Pool, directories: string[]): Promise<string
     }
   }
   return transaction(pool, async (tx) => {
+    // Not the guards of a handler's session: an instance waits for another's migrations, and a
+    // migration (an index on a big table) may rightly take minutes.
+    await tx.query('SET LOCAL lock_timeout = 0');
+    await tx.query('SET LOCAL statement_timeout = 0');
     await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
     await tx.query(
       'CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',

@@ -75,6 +75,12 @@ export interface RpcClientOptions {
   random?: () => number;
 }
 
+/** Messages a consumer holds unacked (`prefetch`), and how many of them it handles at once. */
+export interface Consuming {
+  prefetch: number;
+  concurrency: number;
+}
+
 export interface HandlerQueue {
   queue: string;
   event: EventDefinition;
@@ -162,7 +168,7 @@ export class Broker {
    */
   consume(
     { queue, event }: HandlerQueue,
-    options: { prefetch: number },
+    options: Consuming,
     handle: (envelope: Envelope, message: AsyncMessage) => Promise<'handled' | 'duplicate'>,
   ): Consumer {
     const consumer = this.connection.createConsumer(
@@ -181,7 +187,7 @@ export class Broker {
         exchanges: [{ exchange: event.exchange, type: 'topic', durable: true }],
         queueBindings: [{ exchange: event.exchange, queue, routingKey: event.routingKey }],
         qos: { prefetchCount: options.prefetch },
-        concurrency: options.prefetch,
+        concurrency: options.concurrency,
         requeue: true,
       },
       (message) =>
@@ -301,7 +307,7 @@ export class Broker {
 
   /** Serves `rpc-<service>`: each request `{ method, params }` gets a `RpcReply`. */
   serveRpc(
-    prefetch: number,
+    options: Consuming,
     handle: (method: string, params: unknown, message: AsyncMessage) => Promise<unknown>,
   ): Consumer {
     const queue = rpcQueue(this.service);
@@ -309,8 +315,8 @@ export class Broker {
       {
         queue,
         queueOptions: { queue, durable: true },
-        qos: { prefetchCount: prefetch },
-        concurrency: prefetch,
+        qos: { prefetchCount: options.prefetch },
+        concurrency: options.concurrency,
         requeue: false,
       },
       (message, reply) =>

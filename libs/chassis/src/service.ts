@@ -14,6 +14,7 @@ import { createLogger, type Logger, RecentEntries } from './logger.ts';
 import { Broker, RpcError } from './messaging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { type Cause, OutboxRelay, outboxWriter, type Publish } from './outbox.ts';
+import { Slots } from './slots.ts';
 import { createStatsd, type Timers } from './statsd.ts';
 import { handlerQueue, liveQueue } from './topology.ts';
 import { flushTelemetry } from './tracing.ts';
@@ -191,7 +192,11 @@ export async function startService<P extends TProperties, S>(
     databaseUrl = config.DATABASE_URL ?? `${config.PGHOST_URL}/${database}`;
     try {
       if (!config.DATABASE_URL) await ensureDatabase(config.PGHOST_URL, database);
-      pool = createPool(databaseUrl, config.DATABASE_POOL_SIZE);
+      pool = createPool(databaseUrl, config.DATABASE_POOL_SIZE, {
+        lockTimeoutMs: config.DATABASE_LOCK_TIMEOUT_MS,
+        statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+        idleInTransactionTimeoutMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      });
       pool.on('error', (error) => log.warn({ error }, 'idle PostgreSQL connection failed'));
       const ran = await migrate(pool, [chassisMigrations, fileURLToPath(definition.migrations)]);
       if (ran.length > 0) log.info({ migrations: ran }, 'migrations applied');
@@ -215,6 +220,14 @@ export async function startService<P extends TProperties, S>(
     for (const callback of committed) callback();
     return result;
   };
+
+  // Every handler and RPC method runs in a transaction: together they take at most the pool less
+  // one connection, which stays for the outbox relay (the events they commit keep going out), the
+  // readiness check and the routes. PREFETCH only says how many messages wait in memory.
+  const handlerSlots = new Slots(
+    pool ? Math.max(1, config.DATABASE_POOL_SIZE - 1) : Number.POSITIVE_INFINITY,
+  );
+  const consuming = { prefetch: config.PREFETCH, concurrency: Math.min(config.PREFETCH, handlerSlots.size) };
 
   const shared = definition.setup?.(svc) as S;
   const handlers = definition.handlers?.(svc, shared) ?? {};
@@ -307,8 +320,8 @@ export async function startService<P extends TProperties, S>(
     }
     for (const { queue, event, handler } of handlerQueues) {
       const spec = handlers[handler] as (typeof handlers)[string];
-      svc.broker.consume({ queue, event }, { prefetch: config.PREFETCH }, (envelope) =>
-        handleOnce(svc, queue, spec, envelope, faults),
+      svc.broker.consume({ queue, event }, consuming, (envelope) =>
+        handleOnce(svc, queue, spec, envelope, faults, handlerSlots),
       );
     }
     for (const { queue, event, handler } of liveQueues) {
@@ -317,7 +330,7 @@ export async function startService<P extends TProperties, S>(
         spec.handle(envelope.payload, { log: svc.log, envelope }),
       );
     }
-    if (Object.keys(rpcMethods).length > 0) serveRpc(svc, rpcMethods);
+    if (Object.keys(rpcMethods).length > 0) serveRpc(svc, rpcMethods, consuming, handlerSlots);
 
     for (const worker of definition.workers?.(svc, shared) ?? []) {
       await worker.start();
@@ -337,11 +350,16 @@ export async function startService<P extends TProperties, S>(
 }
 
 /** Serves the service's RPC methods on `rpc-<service>`, each call in one transaction with its outbox rows. */
-function serveRpc<C>(svc: ServiceContext<C>, rpcMethods: Record<string, RpcMethod>) {
+function serveRpc<C>(
+  svc: ServiceContext<C>,
+  rpcMethods: Record<string, RpcMethod>,
+  consuming: { prefetch: number; concurrency: number },
+  slots: Slots,
+) {
   const validators = Object.fromEntries(
     Object.entries(rpcMethods).map(([m, spec]) => [m, Compile(spec.params)]),
   );
-  svc.broker.serveRpc(svc.config.PREFETCH, async (method, params, message) => {
+  svc.broker.serveRpc(consuming, async (method, params, message) => {
     const spec = rpcMethods[method];
     const validator = validators[method];
     if (!spec || !validator) throw new RpcError('unknown_method', `${svc.name} has no method ${method}`);
@@ -356,13 +374,15 @@ function serveRpc<C>(svc: ServiceContext<C>, rpcMethods: Record<string, RpcMetho
     const correlationId = typeof header === 'string' ? header : (message.messageId ?? randomUUID());
     const deadline = Number(message.headers?.['x-deadline'] ?? Number.POSITIVE_INFINITY);
     const cause = { correlationId, causationId: message.messageId ?? null };
-    return svc.transaction(cause, async (tx, publish, afterCommit) => {
-      const result = await spec.handle(params, { tx, publish, afterCommit, log: svc.log, correlationId });
-      // The caller has given up and told its customer so: commit nothing it does not know of.
-      if (Date.now() > deadline)
-        throw new RpcError('service_unavailable', 'the caller gave up before this committed');
-      return result;
-    });
+    return slots.run(() =>
+      svc.transaction(cause, async (tx, publish, afterCommit) => {
+        const result = await spec.handle(params, { tx, publish, afterCommit, log: svc.log, correlationId });
+        // The caller has given up and told its customer so: commit nothing it does not know of.
+        if (Date.now() > deadline)
+          throw new RpcError('service_unavailable', 'the caller gave up before this committed');
+        return result;
+      }),
+    );
   });
 }
 
@@ -373,21 +393,24 @@ async function handleOnce<C>(
   spec: EventHandler,
   envelope: Envelope,
   faults: FaultSwitch,
+  slots: Slots,
 ) {
-  // the fault switch acts before the transaction, so a slowed handler holds no connection
+  // the fault switch acts before the transaction, so a slowed handler holds no connection (nor slot)
   await faults.beforeHandler();
   const cause = { correlationId: envelope.correlationId, causationId: envelope.id };
-  return svc.transaction(cause, async (tx, publish, afterCommit) => {
-    const inserted = await tx.query(
-      'INSERT INTO inbox (handler, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
-      [queue, envelope.id],
-    );
-    if (inserted.rowCount === 0) return 'duplicate' as const;
-    const orderId = (envelope.payload as { orderId?: string }).orderId;
-    const log = svc.log.child({ order_id: orderId, event: envelope.type, message_id: envelope.id });
-    await spec.handle(envelope.payload, { tx, publish, afterCommit, log, envelope });
-    return 'handled' as const;
-  });
+  return slots.run(() =>
+    svc.transaction(cause, async (tx, publish, afterCommit) => {
+      const inserted = await tx.query(
+        'INSERT INTO inbox (handler, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+        [queue, envelope.id],
+      );
+      if (inserted.rowCount === 0) return 'duplicate' as const;
+      const orderId = (envelope.payload as { orderId?: string }).orderId;
+      const log = svc.log.child({ order_id: orderId, event: envelope.type, message_id: envelope.id });
+      await spec.handle(envelope.payload, { tx, publish, afterCommit, log, envelope });
+      return 'handled' as const;
+    }),
+  );
 }
 
 /** Starts a service as its own process: signals, graceful stop, one clear line when it cannot start. */
