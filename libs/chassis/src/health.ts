@@ -15,9 +15,12 @@ export function registerChassisRoutes<C>(
   recent: RecentEntries,
   extra: Record<string, () => Promise<boolean>>,
   env: NodeJS.ProcessEnv = process.env,
+  /** False while the handlers are paused for a database outage (database-gate.ts). */
+  handlersRunning: () => boolean = () => true,
 ) {
   const checks: Record<string, () => Promise<boolean>> = { ...extra };
-  if (svc.pool) checks.database = () => svc.pool.query('SELECT 1').then(() => true);
+  if (svc.pool)
+    checks.database = async () => handlersRunning() && (await svc.pool.query('SELECT 1').then(() => true));
   if (svc.broker) checks.broker = async () => svc.broker.ready;
 
   const runChecks = async () => {

@@ -10,6 +10,7 @@ import {
   type PublisherProps,
 } from 'rabbitmq-client';
 import { type BreakerOptions, type BreakerState, CallGuard, UpstreamUnavailable } from './call-guard.ts';
+import { ServiceStopping } from './database-gate.ts';
 import type { Logger } from './logger.ts';
 import { type Metrics, observe } from './metrics.ts';
 import { DirectReplyClient } from './rpc-client.ts';
@@ -299,6 +300,10 @@ export class Broker {
         await this.park(queue, message, error.message);
         handled('dead_lettered');
         return ConsumerStatus.ACK;
+      }
+      if (error instanceof ServiceStopping) {
+        handled('requeued'); // not a failure of the message: it goes back as it came
+        return ConsumerStatus.REQUEUE;
       }
       handled(await this.retryLater(queue, message, error as Error));
       return ConsumerStatus.ACK;

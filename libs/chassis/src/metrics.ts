@@ -96,6 +96,17 @@ export function createMetrics(service: string) {
         return { pending: Number(row?.pending ?? 0), oldestAgeSeconds: Math.max(0, row?.age ?? 0) };
       };
     },
+    handlersPaused: new client.Gauge({
+      name: 'handlers_paused',
+      help: '1 while the event handlers hold their messages because the database is unreachable',
+      registers: [registry],
+    }),
+    databaseProbes: new client.Counter({
+      name: 'database_probes_total',
+      help: 'Probes of an unreachable database while handlers are paused, by outcome (up, down)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
     httpClientCalls: new client.Counter({
       name: 'http_client_calls_total',
       help: 'Calls made with the chassis HTTP client, by target, method and outcome (ok, client_error, timeout, network, server_error, circuit_open)',

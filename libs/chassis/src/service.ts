@@ -6,6 +6,7 @@ import { Compile } from 'typebox/compile';
 import { serviceCli } from './cli.ts';
 import { type BaseConfig, ConfigError, loadConfig } from './config.ts';
 import { createPool, ensureDatabase, migrate, type Pool, type Tx, transaction } from './database.ts';
+import { DatabaseGate } from './database-gate.ts';
 import { FaultSwitch, registerFaultRoutes } from './faults.ts';
 import { registerChassisRoutes } from './health.ts';
 import { type App, createApp, HttpError } from './http.ts';
@@ -229,6 +230,9 @@ export async function startService<P extends TProperties, S>(
   );
   const consuming = { prefetch: config.PREFETCH, concurrency: Math.min(config.PREFETCH, handlerSlots.size) };
 
+  // while the database is unreachable, event handlers hold their messages (database-gate.ts)
+  const gate = pool ? new DatabaseGate(() => svc.pool.query('SELECT 1'), log, metrics) : undefined;
+
   const shared = definition.setup?.(svc) as S;
   const handlers = definition.handlers?.(svc, shared) ?? {};
   const rpcMethods = definition.rpc?.(svc, shared) ?? {};
@@ -290,6 +294,7 @@ export async function startService<P extends TProperties, S>(
     stopping ??= (async () => {
       log.info('stopping: no new requests or messages; finishing work in flight');
       await app.close();
+      gate?.stop(); // messages held through an outage go back to their queues
       await svc.broker?.stopConsuming();
       for (const worker of startedWorkers.toReversed()) await worker.stop();
       await relay?.flush();
@@ -309,7 +314,7 @@ export async function startService<P extends TProperties, S>(
       if (request.routeOptions.url === '/health') statsd.timing('health', reply.elapsedTime);
     });
     const routes = { name, version: definition.version, public: definition.public ?? false };
-    registerChassisRoutes(app, routes, svc, recent, readiness, env);
+    registerChassisRoutes(app, routes, svc, recent, readiness, env, () => gate?.open ?? true);
     if (definition.adminFaults !== false && !definition.public) registerFaultRoutes(app, faults);
     await definition.routes?.(app, svc, shared);
     await app.ready();
@@ -320,8 +325,9 @@ export async function startService<P extends TProperties, S>(
     }
     for (const { queue, event, handler } of handlerQueues) {
       const spec = handlers[handler] as (typeof handlers)[string];
+      const handle = (envelope: Envelope) => handleOnce(svc, queue, spec, envelope, faults, handlerSlots);
       svc.broker.consume({ queue, event }, consuming, (envelope) =>
-        handleOnce(svc, queue, spec, envelope, faults, handlerSlots),
+        gate ? gate.run(() => handle(envelope)) : handle(envelope),
       );
     }
     for (const { queue, event, handler } of liveQueues) {

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { promisify } from 'node:util';
 import type { Envelope, EventDefinition, PayloadOf } from '@simplebank/contracts';
 import pg from 'pg';
@@ -225,4 +227,63 @@ export async function metricValue(
     .find((l) => l.startsWith(`${name}{`) && wanted.every((w) => l.slice(0, l.indexOf('}')).includes(w)));
   // `name{…} value`, in OpenMetrics possibly followed by ` # {traceID="…"} value timestamp`
   return line === undefined ? 0 : Number(line.split(' # ')[0]?.split(' ').at(-1));
+}
+
+/**
+ * A TCP proxy to a real service (PostgreSQL, RabbitMQ) that a test can cut, as a network partition
+ * or a stopped server would, and restore on the same port: `cut()` drops every connection and
+ * refuses new ones (ECONNREFUSED), `restore()` accepts them again.
+ */
+export class TcpProxy {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(
+    private readonly target: { host: string; port: number },
+    public port = 0,
+  ) {}
+
+  static async start(target: { host: string; port: number }): Promise<TcpProxy> {
+    const proxy = new TcpProxy(target);
+    await proxy.restore();
+    return proxy;
+  }
+
+  /** `url` with its host and port replaced by the proxy's. */
+  through(url: string): string {
+    const proxied = new URL(url);
+    proxied.hostname = '127.0.0.1';
+    proxied.port = String(this.port);
+    return proxied.toString();
+  }
+
+  async restore(): Promise<void> {
+    if (this.server) return;
+    const server = createServer((client) => {
+      const upstream = tcpConnect(this.target);
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket);
+        socket.on('close', () => this.sockets.delete(socket));
+        socket.on('error', () => undefined); // the other side is destroyed in `close`
+      }
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+      client.pipe(upstream).pipe(client);
+    });
+    server.listen(this.port, '127.0.0.1');
+    await once(server, 'listening');
+    this.port = (server.address() as { port: number }).port;
+    this.server = server;
+  }
+
+  async cut(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const socket of this.sockets) socket.destroy();
+    if (server) await new Promise((resolve) => server.close(resolve));
+  }
+
+  close(): Promise<void> {
+    return this.cut();
+  }
 }
