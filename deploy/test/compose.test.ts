@@ -2,8 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
 import { Ajv2019 } from 'ajv/dist/2019.js';
-import { describe, expect, it } from 'vitest';
-import { readRepoFile, readYaml, repoPath, SERVICES } from './repo.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readRepoFile, readYaml, repoPath, run, SERVICES } from './repo.ts';
 
 interface ComposeService {
   image?: string;
@@ -24,6 +24,11 @@ interface Compose {
 
 const compose = readYaml('docker-compose.yml') as Compose;
 const services = Object.entries(compose.services);
+
+/** The services that keep data: those with migrations, for which the chassis opens a database. */
+const DATABASE_SERVICES = SERVICES.map((s) => s.name).filter((name) =>
+  existsSync(repoPath('services', name, 'migrations')),
+);
 
 /** "512M", "1280M", "1g" → MiB */
 function mebibytes(size: string): number {
@@ -155,13 +160,18 @@ describe('docker-compose.yml', () => {
 
   it('wires the services to their dependencies by the names compose gives them', () => {
     const env = (name: string) => compose.services[name]?.environment ?? {};
-    for (const name of ['orders', 'account-transactions', 'fees', 'market']) {
+    for (const name of DATABASE_SERVICES) {
       const url = new URL(env(name).DATABASE_URL as string);
       expect(url.hostname).toBe('postgres');
       // its own database, created on the first start by docker/postgres/10-service-databases.sh
       expect(url.pathname).toBe(`/simplebank_${name.replaceAll('-', '_')}`);
+      // …with its own role, never a superuser's
+      expect(url.username).toBe(name.replaceAll('-', '_'));
       expect(compose.services[name]?.depends_on).toHaveProperty('postgres');
     }
+    // and a service without a database gets no URL of one
+    for (const { name } of SERVICES.filter((s) => !DATABASE_SERVICES.includes(s.name)))
+      expect(env(name).DATABASE_URL, name).toBeUndefined();
     for (const { name } of SERVICES.filter((s) => !['stock-exchange', 'alerts'].includes(s.name))) {
       expect(new URL(env(name).AMQP_URL as string).hostname).toBe('rabbitmq');
       expect(compose.services[name]?.depends_on).toHaveProperty('rabbitmq');
@@ -172,7 +182,8 @@ describe('docker-compose.yml', () => {
     // the database roles the init script creates are the ones the URLs use
     const init = readRepoFile('docker/postgres/10-service-databases.sh');
     const roles = /SERVICE_DATABASES:=([^}]*)\}/.exec(init)?.[1]?.split(' ');
-    expect(roles?.sort()).toEqual(['account_transactions', 'fees', 'market', 'orders']);
+    expect(roles?.sort()).toEqual(['account_transactions', 'fees', 'market', 'orders', 'stock_exchange']);
+    expect(roles?.sort()).toEqual(DATABASE_SERVICES.map((name) => name.replaceAll('-', '_')).sort());
     // Prometheus and Alertmanager reach the hosts their configs name
     const prometheus = readRepoFile('prometheus/prometheus.yml');
     for (const target of prometheus.matchAll(/"([a-z-]+):(\d+)"/g))
@@ -235,5 +246,56 @@ describe('docker-compose.yml', () => {
         (compose.services[data]?.volumes ?? []).some((v) => named.includes(v.split(':')[0] as string)),
         data,
       ).toBe(true);
+  });
+});
+
+describe('docker/postgres/10-service-databases.sh, against a real PostgreSQL', () => {
+  const server = new URL(process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432');
+  const env = {
+    ...process.env,
+    PGHOST: server.hostname,
+    PGPORT: server.port || '5432',
+    PGPASSWORD: decodeURIComponent(server.password),
+    POSTGRES_USER: decodeURIComponent(server.username) || 'postgres',
+  };
+  // roles are the server's, not a database's: names no one else uses, dropped before and after
+  const roles = ['deploy_init_check_a', 'deploy_init_check_b'];
+  const psql = async (sql: string) =>
+    (await run('psql', ['-X', '-Atq', '-v', 'ON_ERROR_STOP=1', '--dbname', 'postgres', '-c', sql], { env }))
+      .stdout;
+  const init = (databases: string[]) =>
+    run('bash', [repoPath('docker/postgres/10-service-databases.sh')], {
+      env: { ...env, SERVICE_DATABASES: databases.join(' '), SERVICE_DB_PASSWORD: 'check' },
+    });
+  const dropAll = async () => {
+    for (const role of roles) {
+      await psql(`DROP DATABASE IF EXISTS simplebank_${role} WITH (FORCE)`);
+      await psql(`DROP ROLE IF EXISTS ${role}`);
+    }
+  };
+  beforeAll(dropAll);
+  afterAll(dropAll);
+
+  it('makes a role and a database it owns per service; run again on an older volume, only what is missing', async () => {
+    // a volume initialised before the second service had a database…
+    await init(roles.slice(0, 1));
+    // …and the script run by hand on it (README, "Deploy"): no error for what exists
+    await init(roles);
+    expect(
+      await psql(
+        `SELECT datname || ' ' || pg_get_userbyid(datdba) FROM pg_database WHERE datname LIKE 'simplebank_deploy_init_check_%' ORDER BY 1`,
+      ),
+    ).toBe(`${roles.map((role) => `simplebank_${role} ${role}`).join('\n')}\n`);
+    // plain login roles, and neither may connect to the other's database
+    expect(
+      await psql(
+        `SELECT rolname, rolcanlogin, rolsuper OR rolcreatedb OR rolcreaterole FROM pg_roles WHERE rolname LIKE 'deploy_init_check_%' ORDER BY 1`,
+      ),
+    ).toBe(`${roles.map((role) => `${role}|t|f`).join('\n')}\n`);
+    expect(
+      await psql(
+        `SELECT has_database_privilege('${roles[1]}', 'simplebank_${roles[0]}', 'CONNECT'), has_database_privilege('${roles[0]}', 'simplebank_${roles[0]}', 'CONNECT')`,
+      ),
+    ).toBe('f|t\n');
   });
 });

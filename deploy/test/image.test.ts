@@ -151,6 +151,15 @@ describe('the production bundle of each image', () => {
     return { child, output: () => output };
   };
 
+  /** Waits for /health/ready; on a timeout the error carries what the process has printed by then. */
+  const ready = async (name: string, url: string, output: () => string, timeoutMs: number) => {
+    try {
+      await waitFor(`${name} ready`, async () => (await fetch(`${url}/health/ready`)).ok, { timeoutMs });
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; its output:\n${output()}`, { cause: error });
+    }
+  };
+
   it('holds the built service and its production dependencies only', () => {
     for (const { name } of SERVICES) {
       const bundle = bundles.get(name) as string;
@@ -181,18 +190,23 @@ describe('the production bundle of each image', () => {
     },
   );
 
-  it('starts the stock exchange with the image command: /health/ready answers, SIGTERM stops it cleanly', async () => {
+  it('starts the stock exchange with the image command against its database (migrations from the bundle), SIGTERM stops it', async () => {
+    // its own database, as DATABASE_URL gives it in compose and k8s; it takes no messages
+    const env = await testEnvironment('deploy_bundle_stock_exchange');
     const port = 28090;
-    const { child, output } = start('stock-exchange', port, { PORT: String(port), HOST: '127.0.0.1' });
-    const url = `http://127.0.0.1:${port}`;
-    await waitFor(`stock-exchange ready\n${output()}`, async () => (await fetch(`${url}/health/ready`)).ok, {
-      timeoutMs: 20_000,
+    const { child, output } = start('stock-exchange', port, {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: env.DATABASE_URL as string,
+      LOG_LEVEL: 'warn',
     });
+    const url = `http://127.0.0.1:${port}`;
+    await ready('stock-exchange', url, output, 30_000);
     expect(await (await fetch(`${url}/version`)).json()).toMatchObject({ commit, version: '0.1.0' });
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');
     expect(code).toBe(0);
-  }, 30_000);
+  }, 45_000);
 
   it('starts orders with the image command against PostgreSQL and RabbitMQ (migrations from the bundle)', async () => {
     const env = await testEnvironment('deploy_bundle_orders');
@@ -205,9 +219,7 @@ describe('the production bundle of each image', () => {
       LOG_LEVEL: 'warn',
     });
     const url = `http://127.0.0.1:${port}`;
-    await waitFor(`orders ready\n${output()}`, async () => (await fetch(`${url}/health/ready`)).ok, {
-      timeoutMs: 30_000,
-    });
+    await ready('orders', url, output, 30_000);
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');
     expect(code).toBe(0);

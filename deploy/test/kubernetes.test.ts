@@ -283,6 +283,55 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
       'redis',
     ]);
     expect(usesOf('market', config)).toEqual(['postgres', 'rabbitmq', 'stock-exchange']);
+    // the exchange keeps its book in its own database and takes no messages
+    expect(usesOf('stock-exchange', config)).toEqual(['postgres']);
+  });
+
+  it('rolls each service over without a gap, but replaces the exchange simulator (Recreate)', () => {
+    for (const { name } of SERVICES.filter((s) => s.name !== 'stock-exchange')) {
+      const { strategy } = one('Deployment', name).spec;
+      expect(strategy, name).toEqual({
+        type: 'RollingUpdate',
+        rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
+      });
+    }
+    // two simulators must never run at once, each taking orders and filling them at its own
+    // prices: not during a rollout (a rolling update starts the new pod beside the old one)…
+    const exchange = one('Deployment', 'stock-exchange');
+    expect(exchange.spec.strategy).toEqual({ type: 'Recreate' });
+    // …nor ever else: one replica, which the autoscaler keeps
+    expect(exchange.spec.replicas).toBe(1);
+    const hpa = one('HorizontalPodAutoscaler', 'stock-exchange');
+    expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([1, 1]);
+  });
+
+  it('gives each service that keeps data a DATABASE_URL from its own Secret', () => {
+    // generated Secrets carry a hash of their content after their name
+    const unhashed = (name: string) => name.replace(/-[a-z0-9]{10}$/, '');
+    const keys = new Map<string, string[]>([
+      ...all('Secret').map((s): [string, string[]] => [unhashed(s.metadata.name), Object.keys(s.data ?? {})]),
+      ...all('ExternalSecret').map((s): [string, string[]] => [
+        s.spec.target.name,
+        s.spec.data.map((d: { secretKey: string }) => d.secretKey),
+      ]),
+    ]);
+    const databases = SERVICES.filter(({ name }) => existsSync(repoPath('services', name, 'migrations')));
+    expect(databases.map((s) => s.name).sort()).toEqual(
+      ['account-transactions', 'fees', 'market', 'orders', 'stock-exchange'].sort(),
+    );
+    for (const { name } of SERVICES) {
+      const secret = `${name}-secrets`;
+      const [container] = one('Deployment', name).spec.template.spec.containers;
+      const reads = (container.envFrom ?? []).flatMap((from: { secretRef?: { name: string } }) =>
+        from.secretRef ? [unhashed(from.secretRef.name)] : [],
+      );
+      if (databases.some((s) => s.name === name)) {
+        expect(reads, name).toEqual([secret]);
+        expect(keys.get(secret), name).toContain('DATABASE_URL');
+      } else {
+        expect(keys.get(secret) ?? [], name).not.toContain('DATABASE_URL');
+      }
+    }
   });
 
   it('sends outside traffic to the gateway only, through an Ingress', () => {
@@ -333,7 +382,11 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
         all('ExternalSecret')
           .map((s) => s.spec.target.name)
           .sort(),
-      ).toEqual(['account-transactions', 'fees', 'gateway', 'market', 'orders'].map((s) => `${s}-secrets`));
+      ).toEqual(
+        ['account-transactions', 'fees', 'gateway', 'market', 'orders', 'stock-exchange'].map(
+          (s) => `${s}-secrets`,
+        ),
+      );
       // and every container image comes from the registry, tagged
       for (const d of all('Deployment'))
         expect(d.spec.template.spec.containers[0].image).toMatch(/^ghcr\.io\/simplebank\/[a-z-]+:[\w.-]+$/);
@@ -356,11 +409,32 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
       expect(init.data['10-service-databases.sh']).toBe(
         readRepoFile('docker/postgres/10-service-databases.sh'),
       );
-      for (const service of ['orders', 'account-transactions', 'fees', 'market']) {
+      // each service's own database and role, the ones the init script creates
+      const roles = /SERVICE_DATABASES:=([^}]*)\}/
+        .exec(init.data['10-service-databases.sh'])?.[1]
+        ?.split(' ');
+      const databases = SERVICES.filter(({ name }) => existsSync(repoPath('services', name, 'migrations')));
+      expect(roles?.sort()).toEqual(databases.map(({ name }) => name.replaceAll('-', '_')).sort());
+      for (const { name: service } of databases) {
         const secret = one('Secret', `${service}-secrets`);
         const url = new URL(Buffer.from(secret.data.DATABASE_URL, 'base64').toString());
         expect(url.pathname).toBe(`/simplebank_${service.replaceAll('-', '_')}`);
+        expect(url.username).toBe(service.replaceAll('-', '_'));
         expect(url.hostname).toBe('postgres');
+      }
+      // who may reach each of them: exactly the services that use it
+      const config = one('ConfigMap', 'simplebank-config').data;
+      for (const name of ['postgres', 'rabbitmq', 'redis']) {
+        const [policy] = policies(objects, name);
+        const from = (policy?.spec.ingress ?? [])
+          .flatMap(
+            (rule: { from?: { podSelector?: { matchLabels?: { app?: string } } }[] }) => rule.from ?? [],
+          )
+          .flatMap((peer: { podSelector?: { matchLabels?: { app?: string } } }) =>
+            peer.podSelector?.matchLabels?.app ? [peer.podSelector.matchLabels.app] : [],
+          );
+        const users = SERVICES.filter((s) => usesOf(s.name, config).includes(name)).map((s) => s.name);
+        expect([...new Set(from)].sort(), name).toEqual(users.sort());
       }
       expect(podsOf('gateway')).toHaveLength(2);
     });
