@@ -150,7 +150,8 @@ export const PlaceOrderHeaders = Type.Object({ 'idempotency-key': Type.Optional(
 /** `DELETE /orders/{order_id}` accepted: orders asked the saga to stop the order. */
 export const CancelAccepted = Type.Object({
   order_id: Type.String({ format: 'uuid' }),
-  status: Type.Literal('created'),
+  /** Its status now: a placed order is withdrawn at the exchange, or executes if it filled first. */
+  status: Type.Union([Type.Literal('created'), Type.Literal('placed')]),
   cancel: Type.Literal('requested'),
 });
 export type CancelAccepted = Static<typeof CancelAccepted>;

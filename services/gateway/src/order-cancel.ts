@@ -5,12 +5,12 @@ import { segment, type Upstream } from './upstream.ts';
 
 /**
  * orders' RPC `cancel { orderId, accountId }` (docs/saga.md, "The customer cancel") →
- * `{ orderId, status: 'created' }` once OrderCanceled is out; `accountId` is the account the
+ * `{ orderId, status: 'created' | 'placed' }` once OrderCanceled is out; `accountId` is the account the
  * gateway checked the customer owns (another account's order is order_not_found there too).
  */
 interface CancelResult {
   orderId: string;
-  status: 'created';
+  status: 'created' | 'placed';
 }
 
 export type CancelOutcome =
@@ -26,9 +26,10 @@ export interface OrderCancelDeps {
 
 /**
  * A customer's cancel (book §5.3.3), for an order the route has checked they own. orders accepts
- * it while the order is `created` and publishes OrderCanceled; market stops the order unless it
- * has placed it already, and the order then ends `canceled` (hold released, fee refunded) or goes
- * on. An order past that point is refused with its current status.
+ * it while the order is `created` or `placed` and publishes OrderCanceled; market stops the order
+ * (withdrawing it at the exchange if it may rest there), and the order then ends `canceled` (hold
+ * released, fee refunded), or `executed` if the exchange filled it first. An order past that point
+ * is refused with its current status.
  */
 export function orderCancel(deps: OrderCancelDeps) {
   return async (
@@ -36,10 +37,11 @@ export function orderCancel(deps: OrderCancelDeps) {
     customer: string,
   ): Promise<CancelOutcome> => {
     const orderId = order.order_id;
+    let result: CancelResult;
     try {
       const command = { orderId, accountId: order.account_id };
       // a second cancel changes nothing: tried again when orders does not answer in time
-      await deps.broker.call<CancelResult>('orders', 'cancel', command, deps.rpcTimeoutMs, {
+      result = await deps.broker.call<CancelResult>('orders', 'cancel', command, deps.rpcTimeoutMs, {
         correlationId: orderId,
         idempotent: true,
       });
@@ -60,6 +62,6 @@ export function orderCancel(deps: OrderCancelDeps) {
       };
     }
     deps.log.info({ order_id: orderId, customer }, 'cancel requested');
-    return { statusCode: 202, body: { order_id: orderId, status: 'created', cancel: 'requested' } };
+    return { statusCode: 202, body: { order_id: orderId, status: result.status, cancel: 'requested' } };
   };
 }

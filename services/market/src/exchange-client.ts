@@ -9,6 +9,7 @@ import {
 import { explain } from '@simplebank/contracts';
 import { type Static, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
+import type { Answer, ExchangeOrderState } from './placement-steps.ts';
 import type { OrderTerms } from './prerequisites.ts';
 
 // The stock exchange's HTTP API (docs/saga.md), as far as market uses it. Answers are checked:
@@ -23,6 +24,22 @@ const ExchangeQuotes = Compile(
 );
 /** The contracts' bound on a price per share (TradeExecuted's `fillPriceCents`). */
 const MAX_PRICE_CENTS = 1_000_000_000;
+const ExchangeId = Type.String({ minLength: 1, maxLength: 100 });
+// What the exchange says of one order (GET and DELETE /orders/{client_order_id})
+const OrderStateSchema = Type.Union([
+  Type.Object({ status: Type.Literal('open'), exchange_order_id: ExchangeId }),
+  Type.Object({
+    status: Type.Literal('filled'),
+    exchange_order_id: ExchangeId,
+    fill_price_cents: Type.Integer({ minimum: 0, maximum: MAX_PRICE_CENTS }),
+  }),
+  Type.Object({ status: Type.Literal('expired'), exchange_order_id: ExchangeId }),
+  Type.Object({
+    status: Type.Literal('withdrawn'),
+    exchange_order_id: Type.Union([ExchangeId, Type.Null()]),
+  }),
+]);
+const OrderState = Compile(OrderStateSchema);
 const ExecutionOf = {
   seq: Type.Integer({ minimum: 1 }),
   client_order_id: Type.String({ minLength: 1, maxLength: 100 }),
@@ -63,12 +80,8 @@ export interface ExchangeQuote {
   at: Date;
 }
 
-export type PlacementAnswer =
-  | { kind: 'accepted'; exchangeOrderId: string }
-  /** The exchange refused the order: trying again would not change its mind. */
-  | { kind: 'rejected'; detail: string }
-  /** Down, overloaded or too slow: the order may go through on a later attempt. */
-  | { kind: 'unavailable'; detail: string };
+/** The answer to a placement: accepted, rejected (final), or unavailable (it may have gone through). */
+export type PlacementAnswer = Extract<Answer, { kind: 'accepted' | 'rejected' | 'unavailable' }>;
 
 export interface ExchangeClientOptions {
   baseUrl: string;
@@ -126,6 +139,37 @@ export class ExchangeClient {
     return { kind: 'unavailable', detail };
   }
 
+  /** What the exchange knows of an order: `unknown` when it never took one under this id. */
+  async order(clientOrderId: string): Promise<Answer> {
+    return this.ask('GET', clientOrderId);
+  }
+
+  /**
+   * Withdraws an order: the answer is final (withdrawn, or filled or expired already), and an id
+   * the exchange never saw is withdrawn too, so an attempt still on its way is refused when it lands.
+   */
+  async withdraw(clientOrderId: string): Promise<Answer> {
+    return this.ask('DELETE', clientOrderId);
+  }
+
+  private async ask(method: 'GET' | 'DELETE', clientOrderId: string): Promise<Answer> {
+    const path = `/orders/${encodeURIComponent(clientOrderId)}`;
+    let response: HttpResponse;
+    try {
+      response = method === 'GET' ? await this.http.get(path) : await this.http.delete(path);
+    } catch (error) {
+      if (error instanceof UpstreamUnavailable) {
+        return { kind: 'unavailable', detail: `${error.reason}: ${error.detail}` };
+      }
+      throw error;
+    }
+    const { status, body } = response;
+    if (method === 'GET' && status === 404) return { kind: 'unknown' };
+    if (status === 200 && OrderState.Check(body)) return { kind: 'known', order: stateOf(body) };
+    // an answer market cannot read is no answer: the order stays in doubt
+    return { kind: 'unavailable', detail: `${status} ${JSON.stringify(body)}` };
+  }
+
   async quotes(): Promise<ExchangeQuote[]> {
     const body = await this.get('/quotes');
     if (!ExchangeQuotes.Check(body))
@@ -157,3 +201,18 @@ export class ExchangeClient {
     return response.body;
   }
 }
+
+const stateOf = (body: Static<typeof OrderStateSchema>): ExchangeOrderState => {
+  switch (body.status) {
+    case 'filled':
+      return {
+        status: 'filled',
+        exchangeOrderId: body.exchange_order_id,
+        fillPriceCents: body.fill_price_cents,
+      };
+    case 'withdrawn':
+      return { status: 'withdrawn', exchangeOrderId: body.exchange_order_id };
+    default:
+      return { status: body.status, exchangeOrderId: body.exchange_order_id };
+  }
+};

@@ -14,8 +14,10 @@ import {
   TradeExecuted,
 } from '@simplebank/contracts';
 import type { ExchangeClient, Execution } from './exchange-client.ts';
+import { recordOutcome } from './exchange-outcomes.ts';
 import { assessExecution } from './executions.ts';
 import { type KnownPlacement, type Placement, placements } from './placements.ts';
+import { tradeBreaks } from './trade-breaks.ts';
 
 const PAGE = 100;
 
@@ -66,9 +68,21 @@ export function executionFeed(
     const cursor = await feedCursor.read(svc.pool);
     const feed = await exchange.executionsAfter(cursor.afterSeq, PAGE);
     if (feed.epoch !== cursor.epoch) {
-      // the exchange restarted (or this is the first look): its feed starts again from 1
-      svc.log.info({ epoch: feed.epoch, previous_epoch: cursor.epoch }, 'following a new execution feed');
-      await feedCursor.move(svc.pool, feed.epoch, 0);
+      // the exchange lost its book (or this is the first look): its feed starts again from 1, and
+      // what it did with the orders placed under the old one is asked of it, order by order
+      const asked = await svc.transaction(
+        { correlationId: `epoch-${feed.epoch}`, causationId: null },
+        async (tx) => {
+          const current = await feedCursor.read(tx, { lock: true });
+          if (current.epoch === feed.epoch) return 0; // another instance followed it first
+          await feedCursor.move(tx, feed.epoch, 0);
+          return current.epoch === null ? 0 : placements.checkAllPlaced(tx);
+        },
+      );
+      svc.log.info(
+        { epoch: feed.epoch, previous_epoch: cursor.epoch, placed_orders_to_check: asked },
+        'following a new execution feed',
+      );
       return true;
     }
     const last = feed.executions.at(-1);
@@ -117,23 +131,38 @@ export function executionFeed(
   ): Promise<string | undefined> => {
     const orderId = execution.client_order_id;
     const log = svc.log.child({ order_id: orderId, seq: execution.seq });
-    const verdict = assessExecution(placement);
+    const verdict = assessExecution(placement, execution);
     if (verdict.kind === 'skip') {
-      (placement ? log.warn : log.debug).call(
+      (placement ? log.info : log.debug).call(
         log,
         { kind: execution.kind },
         `execution skipped: ${verdict.why}`,
       );
       return undefined;
     }
-    const { accountId, side, symbol, quantity, feeCents } = placement as KnownPlacement;
-    const placed =
-      verdict.kind === 'place_and_settle'
-        ? { orderId, accountId, exchangeOrderId: execution.exchange_order_id }
-        : undefined;
-    const traded =
-      execution.kind === 'filled'
-        ? {
+    const known = placement as KnownPlacement;
+    if (verdict.kind === 'trade_break') {
+      const fill = {
+        exchangeOrderId: execution.exchange_order_id,
+        fillPriceCents: (execution as Extract<Execution, { kind: 'filled' }>).price_cents,
+      };
+      if (await tradeBreaks.record(tx, known, fill))
+        log.error(
+          {
+            status: known.status,
+            exchange_order_id: fill.exchangeOrderId,
+            fill_price_cents: fill.fillPriceCents,
+          },
+          'trade break: the exchange filled an order our books had ended (README, "Trade breaks")',
+        );
+      return undefined;
+    }
+    const { accountId, side, symbol, quantity, feeCents } = known;
+    const exchangeOrderId = execution.exchange_order_id;
+    const problem =
+      (known.status === 'ready' && problemOf(OrderPlaced, { orderId, accountId, exchangeOrderId })) ||
+      (execution.kind === 'filled'
+        ? problemOf(TradeExecuted, {
             orderId,
             accountId,
             side,
@@ -141,30 +170,14 @@ export function executionFeed(
             quantity,
             fillPriceCents: execution.price_cents,
             feeCents: feeCents as number,
-          }
-        : undefined;
-    const expired = execution.kind === 'expired' ? { orderId, accountId } : undefined;
-    const problem =
-      (placed && problemOf(OrderPlaced, placed)) ??
-      (traded && problemOf(TradeExecuted, traded)) ??
-      (expired && problemOf(OrderExpired, expired));
+          })
+        : problemOf(OrderExpired, { orderId, accountId }));
     if (problem) return problem;
-
-    // each event belongs to its order's saga, not to the page that carried it
-    const orderCause = { correlationId: orderId, causationId: null };
-    if (placed) {
-      await placements.placed(tx, orderId, placed.exchangeOrderId);
-      await publish(OrderPlaced, placed, orderCause);
-    }
-    if (traded) {
-      await placements.executed(tx, orderId, traded.fillPriceCents);
-      await publish(TradeExecuted, traded, orderCause);
-      log.info({ fill_price_cents: traded.fillPriceCents }, 'trade executed');
-    } else if (expired) {
-      await placements.expired(tx, orderId);
-      await publish(OrderExpired, expired, orderCause);
-      log.info('order expired on the exchange');
-    }
+    const outcome =
+      execution.kind === 'filled'
+        ? ({ kind: 'executed', exchangeOrderId, fillPriceCents: execution.price_cents } as const)
+        : ({ kind: 'expired', exchangeOrderId } as const);
+    await recordOutcome(tx, publish, known, outcome, { log });
     return undefined;
   };
 

@@ -1,13 +1,24 @@
 import { type Logger, Poller, type ServiceContext, type Worker } from '@simplebank/chassis';
-import { FailureReason, OrderFailed, OrderPlaced } from '@simplebank/contracts';
 import type { ExchangeClient } from './exchange-client.ts';
-import { placements } from './placements.ts';
-import { nextAttempt, type RetryPolicy } from './retry-schedule.ts';
+import { type Final, recordOutcome } from './exchange-outcomes.ts';
+import {
+  type Answer,
+  afterAnswer,
+  nextStep,
+  type OpenPlacement,
+  type Step,
+  type Timing,
+} from './placement-steps.ts';
+import { type KnownPlacement, placements } from './placements.ts';
+
+/** A step that calls the exchange. */
+type Call = Exclude<Step, { kind: 'end' }>;
 
 /**
- * T4, the second half: places ready orders on the exchange. Each order is placed in its own
- * transaction that holds the row lock through the HTTP call, so a cancel arriving meanwhile waits
- * and then finds the order placed, and another instance skips the row.
+ * T4, the second half: places ready orders on the exchange, withdraws the ones to cancel, and asks
+ * after placed orders that should have ended. No transaction is open during a call: the attempt is
+ * recorded and committed first (an attempt to place makes the placement in doubt), the call made,
+ * then the answer recorded in a second transaction (placement-steps.ts says what each answer means).
  */
 export class PlacementWorker implements Worker {
   private readonly poller: Poller;
@@ -15,10 +26,13 @@ export class PlacementWorker implements Worker {
   constructor(
     private readonly svc: ServiceContext<unknown>,
     private readonly exchange: ExchangeClient,
-    private readonly policy: RetryPolicy,
+    private readonly timing: Timing & {
+      /** Longest a call to the exchange takes, retries included: nobody else takes the placement up meanwhile. */
+      callLeaseMs: number;
+    },
     private readonly options: { pollMs: number; batchSize: number },
   ) {
-    this.poller = new Poller('placing orders', options.pollMs, () => this.placeDue(), svc.log);
+    this.poller = new Poller('placing orders', options.pollMs, () => this.actOnDue(), svc.log);
   }
 
   start(): void {
@@ -29,65 +43,100 @@ export class PlacementWorker implements Worker {
     return this.poller.stop();
   }
 
-  /** Places what became due now instead of at the next poll (call it once the order is committed). */
+  /** Acts on what became due now instead of at the next poll (call it once the change is committed). */
   wake(): void {
     this.poller.wake();
   }
 
-  private async placeDue(): Promise<boolean> {
-    const due = await placements.due(this.svc.pool, new Date(), this.options.batchSize);
-    const outcomes = await Promise.allSettled(due.map((orderId) => this.place(orderId)));
+  private async actOnDue(): Promise<boolean> {
+    const due = await placements.due(this.svc.pool, this.options.batchSize);
+    const outcomes = await Promise.allSettled(due.map((orderId) => this.actOn(orderId)));
     const failure = outcomes.find((o) => o.status === 'rejected');
     if (failure) throw failure.reason;
     // rows another instance holds count as not done, so they do not keep us spinning
     return outcomes.filter((o) => o.status === 'fulfilled' && o.value).length === this.options.batchSize;
   }
 
-  private place(orderId: string): Promise<boolean> {
-    return this.svc.transaction({ correlationId: orderId, causationId: null }, async (tx, publish) => {
-      const placement = await placements.lockDue(tx, orderId, new Date());
-      if (!placement) return false; // placed, canceled or failed meanwhile, or another instance has it
-      const log = this.svc.log.child({ order_id: orderId });
-      const { accountId } = placement;
-      const fail = async (reason: string) => {
-        await placements.close(tx, orderId, 'failed', reason);
-        await publish(OrderFailed, { orderId, accountId, reason });
-      };
-
-      const answer = await this.svc.statsd.timed('place_order_stock_exchange', () =>
-        this.exchange.place(orderId, placement),
-      );
-      if (answer.kind === 'accepted') {
-        await placements.placed(tx, orderId, answer.exchangeOrderId);
-        await publish(OrderPlaced, { orderId, accountId, exchangeOrderId: answer.exchangeOrderId });
-        log.info({ exchange_order_id: answer.exchangeOrderId }, 'order placed on the exchange');
-      } else if (answer.kind === 'rejected') {
-        log.warn({ detail: answer.detail }, 'the exchange rejected the order');
-        await fail(FailureReason.exchangeRejected);
-      } else {
-        const attempts = placement.attempts + 1;
-        const readyAt = (placement.readyAt as Date).getTime();
-        const next = nextAttempt(this.policy, { attempts, readyAt }, Date.now(), Math.random);
-        if (next.kind === 'give_up') {
-          log.warn(
-            { detail: answer.detail, attempts },
-            'the exchange could not take the order before the deadline',
-          );
-          await fail(FailureReason.exchangeUnavailable);
-        } else {
-          logRetry(log, attempts, answer.detail);
-          await placements.retryAt(tx, orderId, new Date(next.at), answer.detail);
-        }
+  private async actOn(orderId: string): Promise<boolean> {
+    const log = this.svc.log.child({ order_id: orderId });
+    const cause = { correlationId: orderId, causationId: null };
+    const call = await this.svc.transaction(cause, async (tx, publish) => {
+      const claimed = await placements.claim(tx, orderId);
+      if (!claimed) return undefined; // ended meanwhile, or another instance has it
+      const { placement, now } = claimed;
+      const step = nextStep(openOf(placement), now, this.timing);
+      if (step.kind === 'end') {
+        const ended = { kind: 'ended', status: step.status, reason: step.reason } as const;
+        await recordOutcome(tx, publish, placement, ended, { log });
+        return undefined;
       }
-      return true;
+      await placements.calling(tx, orderId, {
+        placing: step.kind === 'place',
+        leaseMs: this.timing.callLeaseMs,
+      });
+      return { step, placement };
     });
+    if (!call) return false;
+    let step: Call = call.step;
+    for (;;) {
+      const answer = await this.ask(step, call.placement);
+      const next = await this.svc.transaction(cause, async (tx, publish) => {
+        const { placement, now } = await placements.lockForAnswer(tx, orderId);
+        // the feed (or another instance, after our lease ran out) may have ended it meanwhile
+        if (placement.status !== 'ready' && placement.status !== 'placed') return undefined;
+        const outcome = afterAnswer(openOf(placement), step, answer, now, this.timing, Math.random);
+        switch (outcome.kind) {
+          case 'retry':
+            logUnanswered(log, step, placement.attempts, outcome.detail);
+            await placements.retryAt(tx, orderId, outcome.at, outcome.detail, outcome.inDoubt);
+            return undefined;
+          case 'check_later':
+            await placements.checkAt(tx, orderId, outcome.at);
+            return undefined;
+          case 'withdraw_now':
+            log.warn('the exchange does not know an order it took: withdrawing it before ending it');
+            return { kind: 'withdraw', why: 'lost' } as const;
+          default:
+            await recordOutcome(tx, publish, placement, outcome satisfies Final, {
+              log,
+              checkAt: now + this.timing.recheckMs,
+            });
+            return undefined;
+        }
+      });
+      if (!next) return true;
+      step = next;
+    }
+  }
+
+  private ask(step: Call, placement: KnownPlacement): Promise<Answer> {
+    const { orderId } = placement;
+    switch (step.kind) {
+      case 'place':
+        return this.svc.statsd.timed('place_order_stock_exchange', () =>
+          this.exchange.place(orderId, placement),
+        );
+      case 'withdraw':
+        return this.exchange.withdraw(orderId);
+      case 'check':
+        return this.exchange.order(orderId);
+    }
   }
 }
 
-// the first failure says the exchange is in trouble; every later one would only repeat it
-const logRetry = (log: Logger, attempts: number, detail: string) =>
-  (attempts === 1 ? log.warn : log.debug).call(
+/** A ready or placed placement as the steps see it; readyAt is set on every such row. */
+const openOf = (placement: KnownPlacement): OpenPlacement => ({
+  status: placement.status,
+  inDoubt: placement.inDoubt,
+  cancelRequested: placement.cancelRequested,
+  attempts: placement.attempts,
+  readyAt: (placement.readyAt as Date).getTime(),
+});
+
+// the first unanswered call says the exchange is in trouble; every later one would only repeat it
+const logUnanswered = (log: Logger, step: Call, attempts: number, detail: string) =>
+  (attempts <= 1 ? log.warn : log.debug).call(
     log,
-    { detail, attempts },
-    'the exchange is unavailable; will retry',
+    { detail, step: step.kind, attempts },
+    'the exchange gave no answer; will ask again',
   );

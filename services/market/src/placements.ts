@@ -12,6 +12,7 @@ export interface Placement extends Prerequisites {
   feeCents: number | null;
   readyAt: Date | null;
   attempts: number;
+  cancelRequested: boolean;
   exchangeOrderId: string | null;
   fillPriceCents: number | null;
 }
@@ -32,6 +33,8 @@ interface PlacementRow {
   fee_cents: number | null;
   ready_at: Date | null;
   attempts: number;
+  in_doubt: boolean;
+  cancel_requested_at: Date | null;
   exchange_order_id: string | null;
   fill_price_cents: number | null;
 }
@@ -48,6 +51,8 @@ const placementOf = (row: PlacementRow): Placement => ({
   feeCents: row.fee_cents,
   readyAt: row.ready_at,
   attempts: row.attempts,
+  inDoubt: row.in_doubt,
+  cancelRequested: row.cancel_requested_at !== null,
   exchangeOrderId: row.exchange_order_id,
   fillPriceCents: row.fill_price_cents,
   orderCreated: row.side !== null,
@@ -120,67 +125,134 @@ export const placements = {
   },
 
   /** Every prerequisite is in: the order is due for placement at once, and its deadline starts. */
-  async ready(tx: Tx, orderId: string, now: Date): Promise<void> {
+  async ready(tx: Tx, orderId: string): Promise<void> {
     await tx.query(
-      `UPDATE placements SET status = 'ready', ready_at = $2, next_attempt_at = $2, updated_at = now() WHERE order_id = $1`,
-      [orderId, now],
+      `UPDATE placements SET status = 'ready', ready_at = now(), next_attempt_at = now(), updated_at = now()
+       WHERE order_id = $1`,
+      [orderId],
+    );
+  },
+
+  /** The customer's cancel of an order the exchange may hold: the worker withdraws it at once. */
+  async requestCancel(tx: Tx, orderId: string): Promise<void> {
+    await tx.query(
+      `UPDATE placements SET cancel_requested_at = COALESCE(cancel_requested_at, now()), next_attempt_at = now(),
+         updated_at = now() WHERE order_id = $1`,
+      [orderId],
     );
   },
 
   /** Ends an order before it traded: failed or canceled, with the reason. */
   async close(tx: Tx, orderId: string, status: 'failed' | 'canceled', reason: string): Promise<void> {
     await tx.query(
-      `UPDATE placements SET status = $2, reason = $3, next_attempt_at = NULL, updated_at = now() WHERE order_id = $1`,
+      `UPDATE placements SET status = $2, reason = $3, in_doubt = false, next_attempt_at = NULL, updated_at = now()
+       WHERE order_id = $1`,
       [orderId, status, reason],
     );
   },
 
-  /** Ready orders due for an attempt, oldest first. */
-  async due(pool: Pool, now: Date, limit: number): Promise<string[]> {
+  /** Open placements due for the worker (an attempt, a withdrawal or a question), oldest first. */
+  async due(pool: Pool, limit: number): Promise<string[]> {
     const { rows } = await pool.query<{ order_id: string }>(
-      `SELECT order_id FROM placements WHERE status = 'ready' AND next_attempt_at <= $1
-       ORDER BY next_attempt_at LIMIT $2`,
-      [now, limit],
+      `SELECT order_id FROM placements WHERE next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1`,
+      [limit],
     );
     return rows.map((r) => r.order_id);
   },
 
-  /** Locks a ready order still due; undefined when it was placed, canceled or taken by another instance. */
-  async lockDue(tx: Tx, orderId: string, now: Date): Promise<KnownPlacement | undefined> {
-    const { rows } = await tx.query<PlacementRow>(
-      `SELECT * FROM placements WHERE order_id = $1 AND status = 'ready' AND next_attempt_at <= $2
+  /**
+   * Locks an open placement still due, with the database's clock (every time market compares is
+   * the database's, so a skewed host clock decides nothing); undefined when another transaction
+   * holds it or it is no longer due.
+   */
+  async claim(tx: Tx, orderId: string): Promise<{ placement: KnownPlacement; now: number } | undefined> {
+    const { rows } = await tx.query<PlacementRow & { db_now: Date }>(
+      `SELECT *, now() AS db_now FROM placements
+       WHERE order_id = $1 AND status IN ('ready', 'placed') AND next_attempt_at <= now()
        FOR UPDATE SKIP LOCKED`,
-      [orderId, now],
+      [orderId],
     );
-    return rows[0] && (placementOf(rows[0]) as KnownPlacement);
+    const row = rows[0];
+    return row && { placement: placementOf(row) as KnownPlacement, now: row.db_now.getTime() };
   },
 
-  async placed(tx: Tx, orderId: string, exchangeOrderId: string): Promise<void> {
+  /** Locks a placement to record an answer, waiting for any other holder; with the database's clock. */
+  async lockForAnswer(tx: Tx, orderId: string): Promise<{ placement: KnownPlacement; now: number }> {
+    const { rows } = await tx.query<PlacementRow & { db_now: Date }>(
+      'SELECT *, now() AS db_now FROM placements WHERE order_id = $1 FOR UPDATE',
+      [orderId],
+    );
+    const row = rows[0] as PlacementRow & { db_now: Date };
+    return { placement: placementOf(row) as KnownPlacement, now: row.db_now.getTime() };
+  },
+
+  /**
+   * Records that a call to the exchange is about to be made, before it is made: an attempt to place
+   * makes the placement in doubt until an answer says otherwise; nobody else takes it up before
+   * `leaseMs` (a crash mid-call leaves it to be taken up then).
+   */
+  async calling(tx: Tx, orderId: string, { placing, leaseMs }: { placing: boolean; leaseMs: number }) {
     await tx.query(
-      `UPDATE placements SET status = 'placed', exchange_order_id = $2, next_attempt_at = NULL, updated_at = now()
+      `UPDATE placements SET attempts = attempts + 1, in_doubt = in_doubt OR $2,
+         next_attempt_at = now() + make_interval(secs => $3 / 1000.0), updated_at = now()
        WHERE order_id = $1`,
-      [orderId, exchangeOrderId],
+      [orderId, placing, leaseMs],
     );
   },
 
-  async retryAt(tx: Tx, orderId: string, at: Date, error: string): Promise<void> {
+  /**
+   * On the exchange; asked after again at `checkAt` (ms; null when it ends in the same transaction),
+   * or at once when a cancel waits.
+   */
+  async placed(tx: Tx, orderId: string, exchangeOrderId: string, checkAt: number | null): Promise<void> {
     await tx.query(
-      `UPDATE placements SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3, updated_at = now()
+      `UPDATE placements SET status = 'placed', exchange_order_id = $2, in_doubt = false,
+         next_attempt_at = CASE WHEN cancel_requested_at IS NULL THEN to_timestamp($3 / 1000.0) ELSE now() END,
+         updated_at = now()
        WHERE order_id = $1`,
-      [orderId, at, error],
+      [orderId, exchangeOrderId, checkAt],
     );
+  },
+
+  /** The exchange gave no usable answer: the same step again at `at` (ms). */
+  async retryAt(tx: Tx, orderId: string, at: number, error: string, inDoubt: boolean): Promise<void> {
+    await tx.query(
+      `UPDATE placements SET next_attempt_at = to_timestamp($2 / 1000.0), last_error = $3, in_doubt = $4,
+         updated_at = now()
+       WHERE order_id = $1`,
+      [orderId, at, error, inDoubt],
+    );
+  },
+
+  /** A placed order still resting on the exchange: asked after again at `at` (ms). */
+  async checkAt(tx: Tx, orderId: string, at: number): Promise<void> {
+    await tx.query(
+      'UPDATE placements SET next_attempt_at = to_timestamp($2 / 1000.0), updated_at = now() WHERE order_id = $1',
+      [orderId, at],
+    );
+  },
+
+  /** The exchange's feed restarted (its book was lost): ask after every placed order at once. */
+  async checkAllPlaced(db: Pool | Tx): Promise<number> {
+    const { rowCount } = await db.query(
+      `UPDATE placements SET next_attempt_at = now(), updated_at = now() WHERE status = 'placed'`,
+    );
+    return rowCount ?? 0;
   },
 
   async executed(tx: Tx, orderId: string, fillPriceCents: number): Promise<void> {
     await tx.query(
-      `UPDATE placements SET status = 'executed', fill_price_cents = $2, updated_at = now() WHERE order_id = $1`,
+      `UPDATE placements SET status = 'executed', fill_price_cents = $2, in_doubt = false, next_attempt_at = NULL,
+         updated_at = now() WHERE order_id = $1`,
       [orderId, fillPriceCents],
     );
   },
 
   async expired(tx: Tx, orderId: string): Promise<void> {
-    await tx.query(`UPDATE placements SET status = 'expired', updated_at = now() WHERE order_id = $1`, [
-      orderId,
-    ]);
+    await tx.query(
+      `UPDATE placements SET status = 'expired', in_doubt = false, next_attempt_at = NULL, updated_at = now()
+       WHERE order_id = $1`,
+      [orderId],
+    );
   },
 };

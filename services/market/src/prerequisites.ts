@@ -8,6 +8,8 @@ export type PlacementStatus = 'waiting' | 'ready' | 'placed' | 'executed' | 'exp
 
 export interface Prerequisites {
   status: PlacementStatus;
+  /** An attempt may have reached the exchange unanswered: only the exchange can end the order now. */
+  inDoubt: boolean;
   orderCreated: boolean;
   positionReserved: boolean;
   feeCharged: boolean;
@@ -34,16 +36,21 @@ export type Verdict =
   | { kind: 'ready' }
   | { kind: 'failed'; reason: string }
   | { kind: 'canceled'; reason: typeof FailureReason.canceledByCustomer }
+  /** A cancel of an order the exchange may hold: withdraw it there, and end it on the answer. */
+  | { kind: 'withdraw' }
   | { kind: 'ignored'; why: string };
 
 /** What `arrival` means for an order in the state `current`. */
 export function afterArrival(current: Prerequisites, arrival: Arrival): Verdict {
+  if (arrival.kind === 'order_canceled' && (current.status === 'placed' || current.inDoubt)) {
+    return { kind: 'withdraw' };
+  }
   if (current.status !== 'waiting' && current.status !== 'ready') {
     return { kind: 'ignored', why: `the order is already ${current.status}` };
   }
   switch (arrival.kind) {
     case 'order_canceled':
-      // a cancel interrupts an order until the moment it is placed
+      // no attempt can have reached the exchange: the order ends here
       return { kind: 'canceled', reason: FailureReason.canceledByCustomer };
     case 'reservation_failed':
     case 'charge_failed':

@@ -24,6 +24,7 @@ import { placements } from './placements.ts';
 import { type Arrival, afterArrival } from './prerequisites.ts';
 import { quotePoller } from './quote-poller.ts';
 import { QuoteBoard } from './quotes.ts';
+import { placementMetrics, tradeBreaks } from './trade-breaks.ts';
 
 const MarketConfig = Type.Object({
   EXCHANGE_URL: Type.String({ default: 'http://127.0.0.1:8090' }),
@@ -37,16 +38,24 @@ const MarketConfig = Type.Object({
   EXCHANGE_BREAKER_VOLUME: Type.Integer({ minimum: 1, default: 10 }),
   /** …and lets one trial call through after this long open. */
   EXCHANGE_BREAKER_RESET_MS: Type.Integer({ minimum: 1, default: 5000 }),
-  /** How long after an order is ready market keeps trying an exchange that is down. */
+  /**
+   * How long after an order is ready market keeps trying an exchange that is down; then it
+   * withdraws the order (an unanswered attempt may have reached the exchange) and fails it once
+   * the exchange has said it holds no such order.
+   */
   PLACEMENT_DEADLINE_MS: Type.Integer({ minimum: 0, default: 60_000 }),
   PLACEMENT_RETRY_BASE_MS: Type.Integer({ minimum: 1, default: 250 }),
   PLACEMENT_RETRY_MAX_MS: Type.Integer({ minimum: 1, default: 10_000 }),
   /**
-   * Orders placed at once; each holds a database connection through its HTTP call, so placements
-   * per second are at most this many over the exchange's answer time (bench: with 5, orders
-   * waited ready by the hundred while every queue was empty).
+   * Calls to the exchange made at once, so placements per second are at most this many over the
+   * exchange's answer time (bench: with 5, orders waited ready by the hundred while every queue
+   * was empty).
    */
   PLACEMENT_BATCH: Type.Integer({ minimum: 1, maximum: 50, default: 25 }),
+  /** How long the exchange lets an order rest unfilled (the simulator's ORDER_TTL_MS)… */
+  EXCHANGE_ORDER_TTL_MS: Type.Integer({ minimum: 1, default: 30_000 }),
+  /** …and how long past that market waits for its fill or expiry before asking after it. */
+  RECONCILE_MARGIN_MS: Type.Integer({ minimum: 0, default: 30_000 }),
   /** The chassis' pool, with room for a whole placement batch beside the handlers and the feed. */
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 100, default: 35 }),
   PLACEMENT_POLL_MS: Type.Integer({ minimum: 10, default: 200 }),
@@ -68,16 +77,21 @@ function openMarket(svc: ServiceContext<MarketConfig>) {
       resetTimeoutMs: config.EXCHANGE_BREAKER_RESET_MS,
     },
   });
-  const policy = {
+  const timing = {
     baseMs: config.PLACEMENT_RETRY_BASE_MS,
     maxMs: config.PLACEMENT_RETRY_MAX_MS,
     deadlineMs: config.PLACEMENT_DEADLINE_MS,
+    recheckMs: config.EXCHANGE_ORDER_TTL_MS + config.RECONCILE_MARGIN_MS,
+    // every attempt of one call, with the client's back-off between them, and then some
+    callLeaseMs:
+      config.EXCHANGE_TIMEOUT_MS * (config.EXCHANGE_RETRIES + 1) + config.PLACEMENT_RETRY_MAX_MS + 5_000,
   };
   const options = { pollMs: config.PLACEMENT_POLL_MS, batchSize: config.PLACEMENT_BATCH };
+  placementMetrics(svc.metrics.registry, () => svc.pool);
   return {
     exchange,
     board: new QuoteBoard(),
-    placement: new PlacementWorker(svc, exchange, policy, options),
+    placement: new PlacementWorker(svc, exchange, timing, options),
   };
 }
 
@@ -117,8 +131,13 @@ export default defineService({
           return;
         case 'ready':
           await placements.record(tx, orderId, arrival);
-          await placements.ready(tx, orderId, new Date());
+          await placements.ready(tx, orderId);
           // placed at once rather than at the next poll; only after commit can the worker see it
+          afterCommit(() => placement.wake());
+          return;
+        case 'withdraw':
+          log.info({ status: current.status }, 'cancel requested: withdrawing the order at the exchange');
+          await placements.requestCancel(tx, orderId);
           afterCommit(() => placement.wake());
           return;
         case 'failed':
@@ -174,6 +193,43 @@ export default defineService({
         return quoteOf(quote);
       },
     );
+    // Operations (README, "Trade breaks"): fills for orders our books had ended, and their resolution
+    app.get('/market/trade-breaks', async () => ({
+      trade_breaks: (await tradeBreaks.list(svc.pool)).map((b) => ({
+        order_id: b.orderId,
+        account_id: b.accountId,
+        placement_status: b.placementStatus,
+        exchange_order_id: b.exchangeOrderId,
+        side: b.side,
+        symbol: b.symbol,
+        quantity: b.quantity,
+        fill_price: centsToDecimal(b.fillPriceCents),
+        detected_at: b.detectedAt.toISOString(),
+        resolved_at: b.resolvedAt?.toISOString() ?? null,
+        resolution: b.resolution,
+      })),
+    }));
+    app.post(
+      '/market/trade-breaks/:order_id/resolve',
+      {
+        schema: {
+          params: Type.Object({ order_id: Type.String({ format: 'uuid' }) }),
+          body: Type.Object(
+            { resolution: Type.String({ minLength: 1, maxLength: 1000 }) },
+            { additionalProperties: false },
+          ),
+        },
+      },
+      async ({ params, body }) => {
+        if (!(await tradeBreaks.resolve(svc.pool, params.order_id, body.resolution)))
+          throw new HttpError(
+            404,
+            'trade_break_not_found',
+            `no open trade break for order ${params.order_id}`,
+          );
+        return { order_id: params.order_id, resolved: true };
+      },
+    );
     app.get(
       '/market/placements/:order_id',
       { schema: { params: Type.Object({ order_id: Type.String({ format: 'uuid' }) }) } },
@@ -192,6 +248,8 @@ export default defineService({
             fee_charged: placement.feeCharged,
           },
           attempts: placement.attempts,
+          in_doubt: placement.inDoubt,
+          cancel_requested: placement.cancelRequested,
           exchange_order_id: placement.exchangeOrderId,
           fill_price: placement.fillPriceCents === null ? null : centsToDecimal(placement.fillPriceCents),
         };

@@ -9,6 +9,7 @@ import {
 
 const nothingYet: Prerequisites = {
   status: 'waiting',
+  inDoubt: false,
   orderCreated: false,
   positionReserved: false,
   feeCharged: false,
@@ -71,18 +72,29 @@ describe('prerequisites of a placement', () => {
     }
   });
 
-  it('is canceled by the customer while waiting or ready, but not once placed', () => {
+  it('is canceled at once while no attempt can have reached the exchange, withdrawn there otherwise', () => {
     const cancel: Arrival = { kind: 'order_canceled' };
     const canceled = { kind: 'canceled', reason: 'canceled_by_customer' };
     expect(afterArrival(nothingYet, cancel)).toEqual(canceled);
     expect(afterArrival({ ...nothingYet, status: 'ready' }, cancel)).toEqual(canceled);
-    for (const status of ['placed', 'executed', 'expired', 'failed', 'canceled'] as const) {
+    // an unanswered attempt may have reached the exchange; a placed order rests there
+    expect(afterArrival({ ...nothingYet, status: 'ready', inDoubt: true }, cancel)).toEqual({
+      kind: 'withdraw',
+    });
+    expect(afterArrival({ ...nothingYet, status: 'placed' }, cancel)).toEqual({ kind: 'withdraw' });
+    for (const status of ['executed', 'expired', 'failed', 'canceled'] as const) {
       expect(afterArrival({ ...nothingYet, status }, cancel).kind).toBe('ignored');
     }
   });
 
   it('ignores a failure that contradicts a ready order', () => {
-    const ready = { status: 'ready' as const, orderCreated: true, positionReserved: true, feeCharged: true };
+    const ready = {
+      ...nothingYet,
+      status: 'ready' as const,
+      orderCreated: true,
+      positionReserved: true,
+      feeCharged: true,
+    };
     expect(afterArrival(ready, { kind: 'reservation_failed', reason: 'insufficient_cash' }).kind).toBe(
       'ignored',
     );
@@ -90,21 +102,28 @@ describe('prerequisites of a placement', () => {
 });
 
 describe('executions from the exchange', () => {
-  const at = (status: PlacementStatus) => assessExecution({ status });
+  const fill = { kind: 'filled' } as const;
+  const lapse = { kind: 'expired' } as const;
+  const at = (status: PlacementStatus, execution: { kind: 'filled' | 'expired' } = fill) =>
+    assessExecution({ status }, execution);
 
-  it('settles a placed order', () => {
+  it('settles a placed order, and a ready one whose attempt reached the exchange unrecorded', () => {
     expect(at('placed')).toEqual({ kind: 'settle' });
-  });
-
-  it('places and settles a ready order: its placement reached the exchange but was never recorded', () => {
     // a timed-out attempt, or one whose transaction rolled back after the exchange took the order
-    expect(at('ready')).toEqual({ kind: 'place_and_settle' });
+    expect(at('ready')).toEqual({ kind: 'settle' });
+    expect(at('ready', lapse)).toEqual({ kind: 'settle' });
   });
 
-  it('skips orders that are not ours or already final', () => {
-    expect(assessExecution(undefined).kind).toBe('skip');
-    for (const status of ['executed', 'expired', 'failed', 'canceled', 'waiting'] as const) {
-      expect(at(status).kind).toBe('skip');
+  it('calls a fill for an order our books had ended a trade break, never a skip', () => {
+    for (const status of ['expired', 'failed', 'canceled', 'waiting'] as const) {
+      expect(at(status)).toEqual({ kind: 'trade_break' });
     }
+  });
+
+  it('skips orders that are not ours, a fill it already knows, and expiries of ended orders', () => {
+    expect(assessExecution(undefined, fill).kind).toBe('skip');
+    expect(at('executed').kind).toBe('skip');
+    for (const status of ['expired', 'failed', 'canceled'] as const)
+      expect(at(status, lapse).kind).toBe('skip');
   });
 });

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { type RunningService, startService } from '@simplebank/chassis';
-import { EventProbe, publishEvent, testEnvironment, waitFor } from '@simplebank/chassis/testing';
+import {
+  EventProbe,
+  freshDatabase,
+  metricValue,
+  publishEvent,
+  testEnvironment,
+  waitFor,
+} from '@simplebank/chassis/testing';
 import {
   ChargeFailed,
   type Envelope,
@@ -26,12 +33,16 @@ let exchange: RunningService;
 let probe: EventProbe;
 let env: Record<string, string>;
 let amqpUrl: string;
+/** The exchange's own database: its book survives its restarts, unless it is given a new one. */
+let exchangeDatabase: string;
 
-const startExchange = (port = 0) => startService(stockExchange, { env: { ...env, PORT: String(port) } });
+const startExchange = (port = 0) =>
+  startService(stockExchange, { env: { ...env, DATABASE_URL: exchangeDatabase, PORT: String(port) } });
 
 beforeAll(async () => {
   env = await testEnvironment('market');
   amqpUrl = env.AMQP_URL as string;
+  exchangeDatabase = await freshDatabase('simplebank_test_market_exchange');
   exchange = await startExchange();
   const { port } = exchange.app.server.address() as AddressInfo;
   service = await startService(market, {
@@ -40,6 +51,9 @@ beforeAll(async () => {
       EXCHANGE_URL: `http://127.0.0.1:${port}`,
       PLACEMENT_RETRY_BASE_MS: '20',
       PLACEMENT_RETRY_MAX_MS: '100',
+      // an exchange slower than this leaves the attempt unanswered (in doubt)
+      EXCHANGE_TIMEOUT_MS: '300',
+      EXCHANGE_RETRIES: '0',
       // the breaker around the exchange opens as in production, but tries again within 100 ms
       EXCHANGE_BREAKER_RESET_MS: '100',
       EXCHANGE_BREAKER_VOLUME: '5',
@@ -269,7 +283,7 @@ describe('market service (real RabbitMQ, PostgreSQL and stock-exchange simulator
     expect(eventsOf(order.orderId)).toEqual(['OrderPlaced', 'TradeExecuted']);
   });
 
-  it('gives up on an exchange still down at the placement deadline', async () => {
+  it('at the placement deadline, fails an order only once the exchange has said it does not hold it', async () => {
     await setFaults({ error_rate: 1 });
     const order = newOrder();
     for (const event of [created, reserved, charged]) await deliver(event(order));
@@ -279,9 +293,63 @@ describe('market service (real RabbitMQ, PostgreSQL and stock-exchange simulator
       `UPDATE placements SET ready_at = ready_at - interval '1 hour' WHERE order_id = $1`,
       [order.orderId],
     );
+    // the unanswered attempts may have reached it: market asks it to withdraw the order, in vain
+    await waitFor('a withdrawal tried', async () => {
+      const { rows } = await service.context.pool.query(
+        'SELECT attempts FROM placements WHERE order_id = $1',
+        [order.orderId],
+      );
+      return rows[0].attempts >= 4;
+    });
+    expect(await placementOf(order.orderId)).toMatchObject({ status: 'ready', in_doubt: true });
+    expect(eventsOf(order.orderId)).toEqual([]);
+
+    await setFaults({ error_rate: 0 });
     const failed = await probe.next(OrderFailed, (p) => p.orderId === order.orderId);
     expect(failed.payload.reason).toBe('exchange_unavailable');
     expect(eventsOf(order.orderId)).toEqual(['OrderFailed']);
+    // withdrawn at the exchange: no later attempt can be taken there
+    expect((await exchange.app.inject({ url: `/orders/${order.orderId}` })).json().status).toBe('withdrawn');
+  });
+
+  describe('a cancel while the exchange is slower than market waits (the attempt unanswered, in doubt)', () => {
+    const placeSlowly = async (order: Order) => {
+      await setFaults({ latency_ms: 600 });
+      for (const event of [created, reserved, charged]) await deliver(event(order));
+      await waitFor(
+        'an unanswered attempt',
+        async () => (await placementOf(order.orderId)).in_doubt === true,
+      );
+      await deliver([OrderCanceled, ids(order)]);
+      await waitFor('the exchange to take the order after all', () => sentToExchange(order.orderId));
+      expect(eventsOf(order.orderId)).toEqual([]); // nothing ended while in doubt
+      await setFaults({ latency_ms: 0 });
+    };
+
+    it('withdrawn at the exchange: the order ends canceled, never filled', async () => {
+      await pin('ACME', 9_000);
+      const order = newOrder({ limitPriceCents: 9_500 }); // a sell above the market: rests
+      await placeSlowly(order);
+      const failed = await probe.next(OrderFailed, (p) => p.orderId === order.orderId);
+      expect(failed.payload.reason).toBe('canceled_by_customer');
+      expect((await exchange.app.inject({ url: `/orders/${order.orderId}` })).json().status).toBe(
+        'withdrawn',
+      );
+      await drained();
+      expect(eventsOf(order.orderId)).toEqual(['OrderFailed']);
+      expect(await placementOf(order.orderId)).toMatchObject({ status: 'canceled', in_doubt: false });
+    });
+
+    it('filled before the withdrawal: the order ends executed, as the exchange says', async () => {
+      await pin('ACME', 10_012);
+      const order = newOrder({ limitPriceCents: 9_500 }); // fills as soon as the exchange takes it
+      await placeSlowly(order);
+      const executed = await probe.next(TradeExecuted, (p) => p.orderId === order.orderId);
+      expect(executed.payload.fillPriceCents).toBe(10_012);
+      await drained();
+      expect(eventsOf(order.orderId)).toEqual(['OrderPlaced', 'TradeExecuted']);
+      expect((await exchange.app.inject({ url: `/orders/${order.orderId}` })).json().status).toBe('filled');
+    });
   });
 
   it('announces an order that expired on the exchange unfilled', async () => {
@@ -314,7 +382,19 @@ describe('market service (real RabbitMQ, PostgreSQL and stock-exchange simulator
     expect(await sentToExchange(order.orderId)).toBe(false);
   });
 
-  it('ignores a cancel that comes after the order was placed', async () => {
+  it('withdraws a placed order the customer cancels: it ends canceled, and never fills', async () => {
+    await pin('ACME', 9_000);
+    const order = newOrder({ limitPriceCents: 9_500 }); // rests on the exchange
+    for (const event of [created, reserved, charged]) await deliver(event(order));
+    await probe.next(OrderPlaced, (p) => p.orderId === order.orderId);
+    await deliver([OrderCanceled, ids(order)]);
+    const failed = await probe.next(OrderFailed, (p) => p.orderId === order.orderId);
+    expect(failed.payload.reason).toBe('canceled_by_customer');
+    expect((await exchange.app.inject({ url: `/orders/${order.orderId}` })).json().status).toBe('withdrawn');
+    expect(eventsOf(order.orderId)).toEqual(['OrderPlaced', 'OrderFailed']);
+  });
+
+  it('ignores a cancel of an order that executed', async () => {
     await pin('ACME', 10_012);
     const order = newOrder();
     for (const event of [created, reserved, charged]) await deliver(event(order));
@@ -324,20 +404,78 @@ describe('market service (real RabbitMQ, PostgreSQL and stock-exchange simulator
     expect(eventsOf(order.orderId)).toEqual(['OrderPlaced', 'TradeExecuted']);
   });
 
-  it('follows a restarted exchange from the start of its new execution feed', async () => {
-    const before = await service.context.pool.query('SELECT epoch, after_seq FROM execution_feed');
-    expect(before.rows[0].after_seq).toBeGreaterThan(0);
+  it('records a fill for an order our books had ended as a trade break, counted until resolved', async () => {
+    const order = newOrder();
+    await deliver(created(order));
+    await deliver([OrderCanceled, ids(order)]); // canceled before it was ever sent
+    await probe.next(OrderFailed, (p) => p.orderId === order.orderId);
+    // …yet the exchange fills an order under its id (what an unrecorded attempt would do)
+    await pin('ACME', 10_012);
+    const { side, symbol, quantity, limitPriceCents } = order;
+    const sent = await exchange.app.inject({
+      method: 'POST',
+      url: '/orders',
+      payload: { client_order_id: order.orderId, side, symbol, quantity, limit_price_cents: limitPriceCents },
+    });
+    expect(sent.statusCode).toBe(201);
+    const breaks = await waitFor('the trade break', async () => {
+      const listed = (await service.app.inject({ url: '/market/trade-breaks' })).json().trade_breaks;
+      return listed.find((b: { order_id: string }) => b.order_id === order.orderId);
+    });
+    expect(breaks).toMatchObject({ placement_status: 'canceled', fill_price: '100.12', resolved_at: null });
+    expect(await metricValue(service, 'market_trade_breaks_open')).toBe(1);
+    await drained();
+    expect(eventsOf(order.orderId)).toEqual(['OrderFailed']); // our books are not changed behind an operator
+
+    const resolve = (resolution: string) =>
+      service.app.inject({
+        method: 'POST',
+        url: `/market/trade-breaks/${order.orderId}/resolve`,
+        payload: { resolution },
+      });
+    expect((await resolve('sold 10 ACME at 100.12 booked by hand')).statusCode).toBe(200);
+    expect((await resolve('again')).statusCode).toBe(404);
+    expect(await metricValue(service, 'market_trade_breaks_open')).toBe(0);
+  });
+
+  it('keeps an order resting across an exchange restart, and settles its fill after', async () => {
+    await pin('ACME', 9_000);
+    const order = newOrder({ limitPriceCents: 9_500 });
+    for (const event of [created, reserved, charged]) await deliver(event(order));
+    await probe.next(OrderPlaced, (p) => p.orderId === order.orderId);
     const { port } = exchange.app.server.address() as AddressInfo;
+    expect((await exchange.app.inject({ url: `/orders/${order.orderId}` })).json().status).toBe('open');
     await exchange.stop();
     exchange = await startExchange(port);
-    await pin('ACME', 10_012);
-
-    const order = newOrder();
-    for (const event of [created, reserved, charged]) await deliver(event(order));
+    // the restart forgot the pin (prices are news): the walk from 100.00 meets the limit at once
     const executed = await probe.next(TradeExecuted, (p) => p.orderId === order.orderId);
-    expect(executed.payload.fillPriceCents).toBe(10_012);
-    const after = await service.context.pool.query('SELECT epoch, after_seq FROM execution_feed');
+    expect(executed.payload.fillPriceCents).toBeGreaterThanOrEqual(9_500);
+    expect(eventsOf(order.orderId)).toEqual(['OrderPlaced', 'TradeExecuted']);
+  });
+
+  it('asks after every placed order when the exchange lost its book, and ends each as it answers', async () => {
+    await pin('ACME', 9_000);
+    const order = newOrder({ limitPriceCents: 9_500 });
+    for (const event of [created, reserved, charged]) await deliver(event(order));
+    await probe.next(OrderPlaced, (p) => p.orderId === order.orderId);
+    const before = await service.context.pool.query('SELECT epoch FROM execution_feed');
+    const { port } = exchange.app.server.address() as AddressInfo;
+    await exchange.stop();
+    exchangeDatabase = await freshDatabase('simplebank_test_market_exchange_2');
+    exchange = await startExchange(port);
+    // unknown to the new book: withdrawn there (so it can never fill), then ended as lapsed
+    const expired = await probe.next(OrderExpired, (p) => p.orderId === order.orderId);
+    expect(expired.payload).toEqual(ids(order));
+    expect((await exchange.app.inject({ url: `/orders/${order.orderId}` })).json().status).toBe('withdrawn');
+    const after = await service.context.pool.query('SELECT epoch FROM execution_feed');
     expect(after.rows[0].epoch).not.toBe(before.rows[0].epoch);
-    expect(after.rows[0].after_seq).toBe(1);
+
+    // and it follows the new feed from its start
+    await pin('ACME', 10_012);
+    const next = newOrder();
+    for (const event of [created, reserved, charged]) await deliver(event(next));
+    expect((await probe.next(TradeExecuted, (p) => p.orderId === next.orderId)).payload.fillPriceCents).toBe(
+      10_012,
+    );
   });
 });

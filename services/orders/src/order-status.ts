@@ -4,12 +4,13 @@ export type { OrderStatus };
 
 /**
  * The statuses an order may move to from each status. Besides the saga's path
- * (created → placed → executed | expired; created → failed | canceled), created may jump straight
+ * (created → placed → executed | expired | canceled; created → failed | canceled), created may jump straight
  * to executed or expired: each handler has its own queue, so a fill can arrive before OrderPlaced.
  */
 const forward: Record<OrderStatus, readonly OrderStatus[]> = {
   created: ['placed', 'executed', 'expired', 'failed', 'canceled'],
-  placed: ['executed', 'expired'],
+  // canceled: the customer's cancel withdrew it from the exchange before it filled
+  placed: ['executed', 'expired', 'canceled'],
   executed: [],
   expired: [],
   failed: [],
@@ -20,6 +21,10 @@ const forward: Record<OrderStatus, readonly OrderStatus[]> = {
 const afterPlacement: readonly OrderStatus[] = ['executed', 'expired'];
 
 export const isTerminal = (status: OrderStatus): boolean => forward[status].length === 0;
+
+/** Whether a customer cancel can still stop the order: before placement, or while it rests on the exchange. */
+export const isCancelable = (status: OrderStatus): status is 'created' | 'placed' =>
+  status === 'created' || status === 'placed';
 
 /**
  * What news of `next` does to an order now `current`:

@@ -1,7 +1,7 @@
 import type { Pool, Tx } from '@simplebank/chassis';
 import type { OrderSide } from '@simplebank/contracts';
 import type { PagePosition } from './cursor.ts';
-import { type OrderStatus, type StatusChange, statusChange } from './order-status.ts';
+import { isCancelable, type OrderStatus, type StatusChange, statusChange } from './order-status.ts';
 
 export interface OrderRow {
   order_id: string;
@@ -122,7 +122,7 @@ export const orders = {
   },
 
   /**
-   * Records the customer's wish to cancel an order of `accountId` still `created`, once. Returns
+   * Records the customer's wish to cancel an order of `accountId` still `created` or `placed`, once. Returns
    * the order as it was (locked until the transaction ends) and whether this call recorded the
    * request; undefined when the account has no such order.
    */
@@ -137,7 +137,7 @@ export const orders = {
     );
     const order = rows[0];
     if (!order) return undefined;
-    if (order.status !== 'created' || order.cancel_requested_at !== null) return { order, recorded: false };
+    if (!isCancelable(order.status) || order.cancel_requested_at !== null) return { order, recorded: false };
     await tx.query('UPDATE orders SET cancel_requested_at = now(), updated_at = now() WHERE order_id = $1', [
       orderId,
     ]);

@@ -28,7 +28,7 @@ import {
 } from '@simplebank/contracts';
 import { type Static, Type } from 'typebox';
 import { decodeCursor, encodeCursor } from './cursor.ts';
-import { type OrderStatus, statusOnFailure } from './order-status.ts';
+import { isCancelable, type OrderStatus, statusOnFailure } from './order-status.ts';
 import { type NewOrder, type OrderFacts, type OrderRow, type OrderWithHistory, orders } from './orders.ts';
 import { type SagaMetrics, sagaMetrics } from './saga-metrics.ts';
 
@@ -84,14 +84,17 @@ export const CancelOrderCommand = Type.Object(
   { additionalProperties: false },
 );
 export type CancelOrderCommand = Static<typeof CancelOrderCommand>;
-/** The order stays `created` until market confirms the cancel (docs/saga.md, "The customer cancel"). */
-export type CancelOrderResult = PlaceOrderResult;
+/** The order keeps its status until market says how the cancel ended (docs/saga.md, "The customer cancel"). */
+export interface CancelOrderResult {
+  orderId: string;
+  status: 'created' | 'placed';
+}
 
 /**
- * A customer cancel (book §5.3.3, interruption): only an order still `created` can be cancelled.
- * The first call records the request and announces OrderCanceled; market fails the order with
- * `canceled_by_customer` unless it placed it already. A repeated call returns the same and
- * publishes nothing.
+ * A customer cancel (book §5.3.3, interruption): an order `created` or `placed` can be cancelled.
+ * The first call records the request and announces OrderCanceled; market ends the order with
+ * `canceled_by_customer` (withdrawing it at the exchange first if it may be there), or it executes
+ * if the exchange filled it first. A repeated call returns the same and publishes nothing.
  */
 const cancelOrder = command(
   CancelOrderCommand,
@@ -99,14 +102,15 @@ const cancelOrder = command(
     const found = await orders.requestCancel(tx, orderId, accountId);
     if (!found) throw new RpcError(ErrorCode.orderNotFound, `no order ${orderId}`);
     const { order, recorded } = found;
-    if (order.status !== 'created') {
-      throw new RpcError('order_not_cancelable', `order ${orderId} is ${order.status}`);
+    const { status } = order;
+    if (!isCancelable(status)) {
+      throw new RpcError('order_not_cancelable', `order ${orderId} is ${status}`);
     }
     if (recorded) {
       await publish(OrderCanceled, { orderId, accountId });
-      log.info({ order_id: orderId }, 'cancel requested');
+      log.info({ order_id: orderId, status }, 'cancel requested');
     }
-    return { orderId, status: 'created' };
+    return { orderId, status };
   },
 );
 

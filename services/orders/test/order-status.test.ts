@@ -36,9 +36,12 @@ describe('order status', () => {
 
   it('ignores a placed that contradicts a failure, and a failure after placement', () => {
     expect(statusChange('failed', 'placed')).toBe('ignore');
-    expect(statusChange('canceled', 'placed')).toBe('ignore');
     expect(statusChange('placed', 'failed')).toBe('ignore');
-    expect(statusChange('placed', 'canceled')).toBe('ignore');
+  });
+
+  it('cancels a placed order the exchange withdrew; a placed arriving after a cancel changes nothing', () => {
+    expect(statusChange('placed', 'canceled')).toBe('advance');
+    expect(statusChange('canceled', 'placed')).toBe('ignore');
   });
 
   it('knows the terminal statuses', () => {

@@ -414,8 +414,19 @@ describe('orders service (real RabbitMQ and PostgreSQL)', () => {
       ]);
     });
 
+    it('of a placed order is accepted: market withdraws it at the exchange, and it ends canceled', async () => {
+      const { orderId, accountId } = await placeSell();
+      const sent = await publishEvent(amqpUrl, OrderPlaced, { ...OrderPlaced.example, orderId, accountId });
+      await handled(sent.id);
+      await statusReached(orderId, 'placed');
+      expect(await call('cancel', { orderId, accountId })).toEqual({ orderId, status: 'placed' });
+      await probe.next(OrderCanceled, (p) => p.orderId === orderId);
+      await publishEvent(amqpUrl, OrderFailed, { orderId, accountId, reason: 'canceled_by_customer' });
+      const order = await statusReached(orderId, 'canceled');
+      expect(order.history.map((h: { status: string }) => h.status)).toEqual(['created', 'placed', 'canceled']);
+    });
+
     it.each([
-      ['placed', [OrderPlaced]],
       ['executed', [OrderPlaced, TradeExecuted]],
       ['expired', [OrderPlaced, OrderExpired]],
       ['failed', [OrderFailed]],

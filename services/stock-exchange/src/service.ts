@@ -140,11 +140,11 @@ export default defineService({
       }
       const terms = { fillDelayMs: exchange.faults.fill_delay_ms, ttlMs: exchange.faults.order_ttl_ms };
       const order = held ?? (await book.accept(pool, body, new Date(), terms));
-      if (order.exchangeOrderId === null) {
-        // withdrawn before it arrived: its sender gave up on this attempt and cancelled it
+      if (order.status === 'withdrawn') {
+        // cancelled by its sender (before it arrived, or while it rested): never taken again
         throw new HttpError(409, 'order_withdrawn', `order ${body.client_order_id} was withdrawn`);
       }
-      return reply.status(201).send({ exchange_order_id: order.exchangeOrderId });
+      return reply.status(201).send({ exchange_order_id: order.exchangeOrderId as string });
     });
 
     const ClientOrderParams = { params: Type.Object({ client_order_id: Type.String({ maxLength: 100 }) }) };

@@ -228,6 +228,8 @@ describe('stock-exchange simulator HTTP API', () => {
     expect(await executionOf('withdraw-me')).toBeUndefined();
     const again = await exchange.app.inject({ method: 'DELETE', url: '/orders/withdraw-me' });
     expect(again.json()).toMatchObject({ status: 'withdrawn', fill_price_cents: null });
+    // a retry of the order that was withdrawn is refused, not taken again
+    expect((await placeOrder({ client_order_id: 'withdraw-me' })).statusCode).toBe(409);
   });
 
   it('answers a cancel of a filled order with its fill: filled or withdrawn, never both', async () => {

@@ -288,7 +288,8 @@ function renderOrders(): void {
       traceCell.append(link);
     }
     const actions = row.insertCell();
-    if (order.status === 'created') {
+    // created, or resting on the exchange: a cancel withdraws it there unless it filled first
+    if (order.status === 'created' || order.status === 'placed') {
       const cancel = document.createElement('button');
       cancel.type = 'button';
       cancel.className = 'secondary';
