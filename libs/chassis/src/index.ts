@@ -32,7 +32,7 @@ export {
   UpstreamUnavailable,
 } from './http-client.ts';
 export { createLogger, type Logger } from './logger.ts';
-export { Broker, PoisonMessageError, RpcError } from './messaging.ts';
+export { Broker, ConfirmedPublisher, PoisonMessageError, RpcError } from './messaging.ts';
 export { createMetrics, type Metrics, prometheus } from './metrics.ts';
 export type { Cause, Publish } from './outbox.ts';
 export {

@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { context } from '@opentelemetry/api';
 import { type Envelope, type EventDefinition, type RpcReply, validateEnvelope } from '@simplebank/contracts';
 import {
+  type Envelope as AmqpEnvelope,
   type AsyncMessage,
   Connection,
   type Consumer,
   ConsumerStatus,
+  type MessageBody,
   type Publisher,
   type PublisherProps,
 } from 'rabbitmq-client';
@@ -88,12 +90,58 @@ export interface HandlerQueue {
 }
 
 /**
+ * Publishes with confirms, and tells a message the broker routed from one it returned. A
+ * `mandatory` message no queue takes comes back as basic.return, and is then confirmed like any
+ * other: a confirm alone does not say it went anywhere. Returns are matched to publishes by
+ * `messageId` (two copies of one message in flight at once share their fate: they go to the same
+ * place).
+ */
+export class ConfirmedPublisher {
+  /** messageId → publishes in flight */
+  private readonly inFlight = new Map<string, number>();
+  private readonly returned = new Set<string>();
+
+  constructor(private readonly publisher: Publisher) {
+    publisher.on('basic.return', (message) => {
+      if (message.messageId && this.inFlight.has(message.messageId)) this.returned.add(message.messageId);
+    });
+  }
+
+  /** Resolves once the broker confirmed it: `returned` when mandatory and no queue took it. */
+  async send(
+    envelope: AmqpEnvelope & { messageId: string },
+    body: MessageBody,
+  ): Promise<'confirmed' | 'returned'> {
+    const id = envelope.messageId;
+    this.inFlight.set(id, (this.inFlight.get(id) ?? 0) + 1);
+    try {
+      await this.publisher.send(envelope, body);
+      // The broker sends basic.return before the confirm, but rabbitmq-client emits the return on a
+      // later turn (setImmediate) than it resolves the confirm: let that turn come first.
+      await new Promise((resolve) => setImmediate(resolve));
+      return this.returned.has(id) ? 'returned' : 'confirmed';
+    } finally {
+      const left = (this.inFlight.get(id) ?? 1) - 1;
+      if (left > 0) this.inFlight.set(id, left);
+      else {
+        this.inFlight.delete(id);
+        this.returned.delete(id);
+      }
+    }
+  }
+
+  close(): Promise<void> {
+    return this.publisher.close();
+  }
+}
+
+/**
  * The service's RabbitMQ connection and what it declares (ARCHITECTURE §4). rabbitmq-client
  * reconnects on its own and re-declares the topology and consumers on every reconnect.
  */
 export class Broker {
   readonly connection: Connection;
-  readonly publisher: Publisher;
+  readonly publisher: ConfirmedPublisher;
   private readonly consumers: Consumer[] = [];
   private rpcClient: DirectReplyClient | undefined;
   /** One circuit breaker per RPC target, made at its first call. */
@@ -142,15 +190,9 @@ export class Broker {
         routingKey: queue,
       })),
     };
-    this.publisher = this.connection.createPublisher({
-      confirm: true,
-      ...this.topology,
-      onReturn: (msg) =>
-        log.warn(
-          { exchange: msg.exchange, routing_key: msg.routingKey, type: msg.type },
-          'event had no queue to go to',
-        ),
-    });
+    this.publisher = new ConfirmedPublisher(
+      this.connection.createPublisher({ confirm: true, ...this.topology }),
+    );
   }
 
   /** Declares exchanges and dead-letter queues now; the publisher re-declares them on reconnect. */
@@ -183,6 +225,10 @@ export class Broker {
             'x-delivery-limit': DELIVERY_LIMIT,
             'x-dead-letter-exchange': deadLetterExchange(this.service),
             'x-dead-letter-routing-key': queue,
+            // What the broker dead-letters itself (past the delivery limit) stays in this queue
+            // until the dead-letter queue confirms it, instead of being dropped on the way.
+            'x-dead-letter-strategy': 'at-least-once',
+            'x-overflow': 'reject-publish', // which at-least-once requires
           },
         },
         exchanges: [{ exchange: event.exchange, type: 'topic', durable: true }],
@@ -573,7 +619,7 @@ export class Broker {
       },
       'handler failed; will retry',
     );
-    await this.publisher.send(
+    await this.sendCopy(
       {
         ...forwardedProperties(message),
         exchange: '',
@@ -584,6 +630,22 @@ export class Broker {
       message.body,
     );
     return 'retry';
+  }
+
+  /**
+   * Sends a retry or parked copy of a delivery, which is acked only after this resolves: confirmed
+   * and taken by a queue. A copy no queue took (its queue deleted) throws, and the delivery goes
+   * back to its queue instead of being acked and lost. (A copy of a message that came without a
+   * message id gets one, to match a return to it.)
+   */
+  private async sendCopy(envelope: AmqpEnvelope, body: MessageBody): Promise<void> {
+    const messageId = envelope.messageId ?? randomUUID();
+    const outcome = await this.publisher.send({ ...envelope, messageId, mandatory: true }, body);
+    if (outcome === 'returned') {
+      throw new Error(
+        `no queue took the copy sent to ${envelope.exchange || '(default)'} ${envelope.routingKey}`,
+      );
+    }
   }
 
   /** Sends a message that can never succeed to its dead-letter queue with the reason attached. */
@@ -597,7 +659,7 @@ export class Broker {
       { queue, message_id: message.messageId, reason },
       'message parked in the dead-letter queue',
     );
-    await this.publisher.send(
+    await this.sendCopy(
       {
         ...forwardedProperties(message),
         exchange: deadLetterExchange(this.service),

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { context, propagation } from '@opentelemetry/api';
 import { allEvents, type Envelope, type EventDefinition, type PayloadOf } from '@simplebank/contracts';
 import pg from 'pg';
-import type { Publisher } from 'rabbitmq-client';
 import { type Pool, type Tx, transaction } from './database.ts';
 import type { Logger } from './logger.ts';
+import type { ConfirmedPublisher } from './messaging.ts';
 import type { Metrics } from './metrics.ts';
 import { Poller } from './poller.ts';
 import type { Worker } from './service.ts';
@@ -92,12 +92,23 @@ interface OutboxRow {
   traceparent: string | null;
   body: Envelope;
   created_at: Date;
+  returns: number;
+}
+
+export interface RelayOptions {
+  batchSize: number;
+  pollMs: number;
+  /** Pause before relaying a returned event again: `firstMs`, doubling per return, up to `maxMs`. */
+  returnedRetry: { firstMs: number; maxMs: number };
 }
 
 /**
  * Publishes committed outbox rows with publisher confirms and deletes a row only once the broker
- * confirmed it. Woken by LISTEN/NOTIFY, with polling as the fallback; several relays share the work
- * through `FOR UPDATE SKIP LOCKED`.
+ * confirmed it and a queue took it. A saga event the broker returns (no queue bound for it: a
+ * consumer not deployed yet, a binding deleted) stays in the outbox and is relayed again after a
+ * growing pause, until a queue takes it; meanwhile it shows in `outbox_pending_messages` and
+ * `outbox_oldest_message_age_seconds`. Woken by LISTEN/NOTIFY, with polling as the fallback;
+ * several relays share the work through `FOR UPDATE SKIP LOCKED`.
  */
 export class OutboxRelay implements Worker {
   private listener: pg.Client | undefined;
@@ -108,11 +119,15 @@ export class OutboxRelay implements Worker {
   constructor(
     private readonly pool: Pool,
     private readonly databaseUrl: string,
-    private readonly publisher: Publisher,
+    private readonly publisher: ConfirmedPublisher,
     private readonly service: string,
     private readonly log: Logger,
     private readonly metrics: Metrics,
-    private readonly options = { batchSize: 250, pollMs: 500 },
+    private readonly options: RelayOptions = {
+      batchSize: 250,
+      pollMs: 500,
+      returnedRetry: { firstMs: 1000, maxMs: 60_000 },
+    },
   ) {
     metrics.watchOutbox(pool); // outbox_pending_messages and outbox_oldest_message_age_seconds
     this.poller = new Poller(
@@ -168,13 +183,24 @@ export class OutboxRelay implements Worker {
   private relayBatch(): Promise<number> {
     return transaction(this.pool, async (tx) => {
       const { rows } = await tx.query<OutboxRow>(
-        'SELECT * FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED',
+        `SELECT * FROM outbox WHERE relay_after IS NULL OR relay_after <= now()
+         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [this.options.batchSize],
       );
-      if (rows.length > 0) {
-        // Sends on one channel go out in order; waiting on all confirms at once batches them.
-        await Promise.all(rows.map((row) => this.send(row)));
-        await tx.query('DELETE FROM outbox WHERE id = ANY($1)', [rows.map((r) => r.id)]);
+      if (rows.length === 0) return 0;
+      // Sends on one channel go out in order; waiting on all confirms at once batches them.
+      const outcomes = await Promise.all(rows.map((row) => this.send(row)));
+      const sent = rows.filter((_, i) => outcomes[i] === 'confirmed').map((r) => r.id);
+      const returned = rows.filter((_, i) => outcomes[i] === 'returned').map((r) => r.id);
+      if (sent.length > 0) await tx.query('DELETE FROM outbox WHERE id = ANY($1)', [sent]);
+      if (returned.length > 0) {
+        const { firstMs, maxMs } = this.options.returnedRetry;
+        await tx.query(
+          `UPDATE outbox SET returns = returns + 1,
+             relay_after = now() + least($2::float8, $3::float8 * 2 ^ returns) * interval '1 millisecond'
+           WHERE id = ANY($1)`,
+          [returned, maxMs, firstMs],
+        );
       }
       return rows.length;
     });
@@ -184,7 +210,7 @@ export class OutboxRelay implements Worker {
    * Publishes one row in a PRODUCER span whose parent is the context the row was written in (its
    * stored `traceparent`), not the relay's own: the consumers' spans are children of this one.
    */
-  private async send(row: OutboxRow): Promise<void> {
+  private async send(row: OutboxRow): Promise<'confirmed' | 'returned'> {
     const parent = contextFromHeaders({ traceparent: row.traceparent ?? undefined });
     const span = tracer.startSpan(
       `publish ${row.exchange}`,
@@ -202,7 +228,7 @@ export class OutboxRelay implements Worker {
       parent,
     );
     try {
-      await this.publisher.send(
+      const outcome = await this.publisher.send(
         {
           exchange: row.exchange,
           routingKey: row.routing_key,
@@ -219,11 +245,20 @@ export class OutboxRelay implements Worker {
         },
         row.body,
       );
-      this.metrics.messagesPublished.inc({
-        exchange: row.exchange,
-        routing_key: row.routing_key,
-        outcome: 'confirmed',
-      });
+      this.metrics.messagesPublished.inc({ exchange: row.exchange, routing_key: row.routing_key, outcome });
+      if (outcome === 'returned') {
+        failSpan(span, new Error('returned: no queue takes it'));
+        this.log.warn(
+          {
+            exchange: row.exchange,
+            routing_key: row.routing_key,
+            message_id: row.message_id,
+            returns: row.returns + 1,
+          },
+          'no queue takes this event; it stays in the outbox and is relayed again later',
+        );
+      }
+      return outcome;
     } catch (error) {
       this.metrics.messagesPublished.inc({
         exchange: row.exchange,
