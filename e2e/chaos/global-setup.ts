@@ -8,7 +8,9 @@ export default async function setup(project: TestProject) {
   const missing = await missingInfrastructure();
   if (missing.length > 0) throw new Error(missing.join('\n'));
   await Promise.all(
-    ['orders', 'account_transactions', 'fees', 'market'].map((s) => freshDatabase(`${DATABASE_PREFIX}${s}`)),
+    ['orders', 'account_transactions', 'fees', 'market', 'stock_exchange'].map((s) =>
+      freshDatabase(`${DATABASE_PREFIX}${s}`),
+    ),
   );
   const urls = chaosStack('amqp://unused').urls;
   for (const { name } of SERVICES) project.provide(`url:${name}`, urls[name]);

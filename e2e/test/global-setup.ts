@@ -17,7 +17,9 @@ export default async function setup(project: TestProject) {
   const missing = await missingInfrastructure();
   if (missing.length > 0) throw new Error(missing.join('\n'));
 
-  const databases = ['orders', 'account_transactions', 'fees', 'market'].map((s) => `${DATABASE_PREFIX}${s}`);
+  const databases = ['orders', 'account_transactions', 'fees', 'market', 'stock_exchange'].map(
+    (s) => `${DATABASE_PREFIX}${s}`,
+  );
   await Promise.all(databases.map(freshDatabase));
   const amqpUrl = await freshVhost('simplebank_e2e');
 

@@ -105,10 +105,25 @@ describe('the sell and buy saga across all services', () => {
     expect(position(await accountWithoutHolds(accountId), 'HOOLI').quantity).toBe(0);
   });
 
-  it('an exchange down past the placement deadline: failed exchange_unavailable, hold released, fee refunded', async () => {
+  it('an exchange down past the placement deadline: failed exchange_unavailable once the exchange says it has no such order; hold released, fee refunded', async () => {
     await setFaults({ error_rate: 1 });
     const accountId = await newAccount('100.00', [{ symbol: 'GLOBEX', quantity: 4 }]);
     const orderId = await placeOrder('sell', accountId, 'GLOBEX', 4);
+    // its attempts went unanswered, so the exchange may hold it: past the deadline (8 s here) market
+    // withdraws it there, in vain while the exchange is down, and the order stays as it is
+    const placement = () =>
+      call<{ ready_at: string; attempts: number }>(url.market, 'GET', `/market/placements/${orderId}`);
+    const readyAt = await waitFor('the order to be ready', async () => (await placement()).body.ready_at);
+    await waitFor(
+      'the deadline to pass with the exchange still down',
+      async () => {
+        const { attempts } = (await placement()).body;
+        return Date.now() > Date.parse(readyAt) + 9_000 && attempts > 0;
+      },
+      { timeoutMs: 20_000 },
+    );
+    expect((await order(orderId)).status).toBe('created');
+    await setFaults({ error_rate: 0 });
     const done = await settled(orderId, 30_000);
     expect(done).toMatchObject({ status: 'failed', reason: 'exchange_unavailable' });
     const after = await accountWithoutHolds(accountId);
@@ -118,6 +133,78 @@ describe('the sell and buy saga across all services', () => {
       'the fee to be refunded (C3)',
       async () => (await feeCharge(orderId)).status === 'refunded',
     );
+  });
+
+  describe('a cancel while the exchange is slower than market waits (README, "slow exchange")', () => {
+    const exchangeOrder = async (orderId: string) =>
+      (
+        await call<{ status: string; fill_price_cents: number | null }>(
+          url.exchange,
+          'GET',
+          `/orders/${orderId}`,
+        )
+      ).body;
+    const pin = (cents: number) =>
+      call(url.exchange, 'PUT', '/admin/prices/UMBRELLA', { price_cents: cents });
+    afterEach(() => call(url.exchange, 'DELETE', '/admin/prices/UMBRELLA'));
+
+    /** Sells 3 UMBRELLA while every answer of the exchange comes after market has given up on it. */
+    async function sellThenCancelWhileSlow(accountId: string, { restAt }: { restAt?: number } = {}) {
+      await setFaults({ latency_ms: 2_600 }); // market's EXCHANGE_TIMEOUT_MS is 2000
+      // a price market cannot see while the exchange is slow: the order is priced at the last quote
+      if (restAt !== undefined) await pin(restAt);
+      const orderId = await placeOrder('sell', accountId, 'UMBRELLA', 3);
+      await waitFor(
+        'market to have an unanswered attempt',
+        async () =>
+          (await call<{ in_doubt: boolean }>(url.market, 'GET', `/market/placements/${orderId}`)).body
+            .in_doubt,
+      );
+      const cancel = await call(url.gateway, 'DELETE', `/orders/${orderId}`, undefined, {
+        token: tokenOf(orderId),
+      });
+      expect(cancel.status).toBe(202);
+      // the exchange took the order after market's attempt had timed out
+      await waitFor(
+        'the exchange to hold the order',
+        async () => (await exchangeOrder(orderId)).status !== undefined,
+        {
+          timeoutMs: 20_000,
+        },
+      );
+      expect((await order(orderId)).status).toBe('created'); // nothing ended while in doubt
+      await setFaults({ latency_ms: 0 });
+      return orderId;
+    }
+
+    it('withdrawn at the exchange: canceled, the shares released and the fee refunded, never filled', async () => {
+      const accountId = await newAccount('100.00', [{ symbol: 'UMBRELLA', quantity: 10 }]);
+      // a sell limited near the last quote (about 250.00) rests at 200.00
+      const orderId = await sellThenCancelWhileSlow(accountId, { restAt: 20_000 });
+      const done = await settled(orderId, 30_000);
+      expect(done).toMatchObject({ status: 'canceled', reason: 'canceled_by_customer' });
+      expect((await exchangeOrder(orderId)).status).toBe('withdrawn');
+      const after = await accountWithoutHolds(accountId);
+      expect(position(after, 'UMBRELLA').quantity).toBe(10);
+      expect(after.cash.available).toBe('100.00');
+      await waitFor(
+        'the fee to be refunded (C3)',
+        async () => (await feeCharge(orderId)).status === 'refunded',
+      );
+    });
+
+    it('filled before the withdrawal: executed and settled at the exchange fill price', async () => {
+      const accountId = await newAccount('100.00', [{ symbol: 'UMBRELLA', quantity: 10 }]);
+      const orderId = await sellThenCancelWhileSlow(accountId);
+      const done = await settled(orderId, 30_000);
+      expect(done.status).toBe('executed');
+      const atExchange = await exchangeOrder(orderId);
+      expect(atExchange.status).toBe('filled');
+      expect(cents(done.fill_price)).toBe(atExchange.fill_price_cents);
+      const after = await accountWithoutHolds(accountId);
+      expect(position(after, 'UMBRELLA').quantity).toBe(7);
+      expect(cents(after.cash.available)).toBe(10_000 + 3 * cents(done.fill_price) - cents(done.fee));
+    });
   });
 
   it('an order that lapses on the exchange: expired, hold released, fee refunded', async () => {

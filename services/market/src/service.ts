@@ -247,6 +247,7 @@ export default defineService({
             position_reserved: placement.positionReserved,
             fee_charged: placement.feeCharged,
           },
+          ready_at: placement.readyAt?.toISOString() ?? null,
           attempts: placement.attempts,
           in_doubt: placement.inDoubt,
           cancel_requested: placement.cancelRequested,
