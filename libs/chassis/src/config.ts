@@ -23,6 +23,11 @@ export const BaseConfig = Type.Object({
   DATABASE_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 15_000 }),
   /** A session idle this long inside a transaction is ended, releasing its locks. 0: never. */
   DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 30_000 }),
+  /**
+   * Inbox rows (messages handled, kept to recognise a redelivery) are deleted after this many
+   * hours. Longer than any redelivery, replays of parked messages included (README).
+   */
+  INBOX_RETENTION_HOURS: Type.Integer({ minimum: 1, default: 7 * 24 }),
   PREFETCH: Type.Integer({ minimum: 1, maximum: 500, default: 20 }),
   /** Runs of a failing handler before its message is parked in the dead-letter queue. */
   HANDLER_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),

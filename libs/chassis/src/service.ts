@@ -15,6 +15,7 @@ import { createLogger, type Logger, RecentEntries } from './logger.ts';
 import { Broker, RpcError } from './messaging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { type Cause, OutboxRelay, outboxWriter, type Publish } from './outbox.ts';
+import { InboxRetention } from './retention.ts';
 import { Slots } from './slots.ts';
 import { createStatsd, type Timers } from './statsd.ts';
 import { handlerQueue, liveQueue } from './topology.ts';
@@ -322,6 +323,11 @@ export async function startService<P extends TProperties, S>(
     if (pool && svc.broker) {
       relay = new OutboxRelay(pool, databaseUrl, svc.broker.publisher, name, log, metrics);
       await relay.start();
+    }
+    if (pool) {
+      const retention = new InboxRetention(pool, config.INBOX_RETENTION_HOURS, log);
+      retention.start();
+      startedWorkers.push(retention);
     }
     for (const { queue, event, handler } of handlerQueues) {
       const spec = handlers[handler] as (typeof handlers)[string];
