@@ -5,7 +5,7 @@ import type { ServiceName, Stack } from '@simplebank/stack';
 
 const run = promisify(execFile);
 
-/** The services a chaos run may kill: the exchange simulator stands for an outside system. */
+/** The services a chaos run kills at random; the exchange simulator is killed at a moment of its own. */
 export const KILLABLE: ServiceName[] = ['gateway', 'orders', 'account-transactions', 'fees', 'market'];
 
 export interface FaultLog {

@@ -12,11 +12,8 @@ export function chaosStack(amqpUrl: string, onLine?: (service: string, line: str
     root,
     portOffset: 20_000,
     env: { DATABASE_PREFIX, AMQP_URL: amqpUrl, REDIS_PREFIX: 'chaos:', LOG_LEVEL: 'info' },
-    serviceEnv: {
-      'stock-exchange': { FILL_DELAY_MS: '100' },
-      // Long enough that orders wait out every outage of the run instead of failing.
-      market: { PLACEMENT_DEADLINE_MS: '180000' },
-    },
+    // market at its defaults: the placement deadline (60 s) and the exchange timeout (2 s) included
+    serviceEnv: { 'stock-exchange': { FILL_DELAY_MS: '100' } },
     ...(onLine ? { onLine } : {}),
   });
 }
