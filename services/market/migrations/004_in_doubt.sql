@@ -12,7 +12,7 @@ DROP INDEX placements_due;
 CREATE INDEX placements_due ON placements (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
 
 -- A fill the exchange reports for an order our books had ended (failed, canceled or expired): the
--- customer did trade. Kept until an operator has corrected the account (README, "Trade breaks").
+-- customer did trade. Kept until an operator has corrected the account (prometheus/RUNBOOK.md, "TradeBreak").
 CREATE TABLE trade_breaks (
   order_id uuid PRIMARY KEY,
   account_id text NOT NULL,

@@ -153,7 +153,7 @@ export function executionFeed(
             exchange_order_id: fill.exchangeOrderId,
             fill_price_cents: fill.fillPriceCents,
           },
-          'trade break: the exchange filled an order our books had ended (README, "Trade breaks")',
+          'trade break: the exchange filled an order our books had ended (prometheus/RUNBOOK.md, "TradeBreak")',
         );
       return undefined;
     }

@@ -193,7 +193,7 @@ export default defineService({
         return quoteOf(quote);
       },
     );
-    // Operations (README, "Trade breaks"): fills for orders our books had ended, and their resolution
+    // Operations (prometheus/RUNBOOK.md, "TradeBreak"): fills for orders our books had ended, and their resolution
     app.get('/market/trade-breaks', async () => ({
       trade_breaks: (await tradeBreaks.list(svc.pool)).map((b) => ({
         order_id: b.orderId,

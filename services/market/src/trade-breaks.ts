@@ -16,7 +16,7 @@ export interface TradeBreak {
 }
 
 /**
- * Fills the exchange reports for orders our books had ended (README, "Trade breaks"): recorded
+ * Fills the exchange reports for orders our books had ended (prometheus/RUNBOOK.md, "TradeBreak"): recorded
  * once, never silently skipped. The in-doubt rule means there should be none.
  */
 export const tradeBreaks = {
