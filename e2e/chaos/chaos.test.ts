@@ -276,6 +276,16 @@ describe('chaos: faults while orders stream in', () => {
       [
         `chaos (seed ${SEED}): faults at ${faults.map((f) => `${(f.at / 1000).toFixed(1)}s ${f.fault}`).join('; ')}`,
         `orders sent ${ORDERS}, accepted ${accepted}, in the system ${orders.length}: ${JSON.stringify(byStatus)}`,
+        `failed by reason ${JSON.stringify(
+          Object.fromEntries(
+            Object.entries(
+              Object.groupBy(
+                orders.filter((o) => o.status === 'failed'),
+                (o) => o.reason ?? 'none',
+              ),
+            ).map(([r, l]) => [r, l?.length ?? 0]),
+          ),
+        )}`,
         `cancels accepted ${cancels}; exchange fills ${fills.size}, equal to our executed orders; trade breaks 0`,
         `all terminal ${(settledIn / 1000).toFixed(1)} s after the faults ended (bound ${TERMINAL_BOUND_MS / 1000} s); fees checked ${feesChecked}; accounts balanced ${openings.size}; parked messages 0`,
       ].join('\n'),
