@@ -5,7 +5,7 @@ import {
   describeNetworkError,
   UpstreamUnavailable,
 } from './call-guard.ts';
-import { DEADLINE_HEADER } from './http.ts';
+import { BUDGET_HEADER } from './http.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -47,7 +47,7 @@ export interface CallOptions {
   headers?: Record<string, string>;
   /**
    * When the caller stops waiting (epoch ms), e.g. `request.deadline`: no attempt waits past it,
-   * none starts after it, and it travels on as `x-deadline`.
+   * none starts after it, and each attempt sends the time it has left as `x-budget-ms`.
    */
   deadline?: number;
   /** This call's per-attempt timeout instead of the client's. */
@@ -158,8 +158,8 @@ export class HttpClient {
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
           ...this.options.headers,
           ...headers,
-          // this attempt gives up then: work the target does after it is wasted
-          [DEADLINE_HEADER]: String(Date.now() + timeoutMs),
+          // this attempt gives up after that long: work the target does later is wasted
+          [BUDGET_HEADER]: String(timeoutMs),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs),

@@ -32,15 +32,29 @@ export const errorBody = (code: string, message: string): ErrorResponse => ({ er
 declare module 'fastify' {
   interface FastifyRequest {
     /**
-     * When the caller stops waiting (epoch ms), from its `x-deadline` header; undefined when it
-     * sent none. Give it to the calls this request makes: `client.get(path, { deadline })`.
+     * When the caller stops waiting, as epoch ms of this host's clock: the request's arrival plus
+     * the budget in its `x-budget-ms` header; undefined when it sent none. Give it to the calls
+     * this request makes: `client.get(path, { deadline })`.
      */
     deadline: number | undefined;
   }
 }
 
-/** The header a caller's deadline travels in, as epoch milliseconds (HTTP and RPC alike). */
-export const DEADLINE_HEADER = 'x-deadline';
+/**
+ * The header a caller's deadline travels in (HTTP and RPC alike), as the milliseconds it has left
+ * when it sends the request, never as a point in time: the receiver adds it to its own clock on
+ * arrival, so no decision compares two hosts' clocks (a skewed one would expire every request, or
+ * none). The time on the wire is not counted; the caller's own timeout still covers it.
+ */
+export const BUDGET_HEADER = 'x-budget-ms';
+
+/** This host's deadline for a request whose budget header says `value` (ms), counted from `now`. */
+export function deadlineFromBudget(value: unknown, now = Date.now()): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (text === undefined || text === null || String(text).trim() === '') return undefined;
+  const budget = Number(text);
+  return Number.isFinite(budget) ? now + Math.max(0, budget) : undefined;
+}
 
 /** The response header in which a public service (the gateway) returns the request's trace id. */
 export const TRACE_ID_HEADER = 'trace-id';
@@ -66,14 +80,6 @@ export function markStale<T extends object>(payload: T): T {
 }
 export const isStale = (payload: unknown): boolean =>
   typeof payload === 'object' && payload !== null && STALE in payload;
-
-/** A deadline header as epoch ms, or undefined when absent or not a number. */
-function parseDeadline(header: string | string[] | undefined): number | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (value === undefined || value.trim() === '') return undefined;
-  const deadline = Number(value);
-  return Number.isFinite(deadline) ? deadline : undefined;
-}
 
 /**
  * Two validators: query strings and path parameters arrive as text and are coerced to the schema's
@@ -144,7 +150,7 @@ export function createApp(
     // A service facing the public sets its own deadline: a caller's header is not to be trusted.
     const deadline = options.public
       ? Date.now() + options.public.requestTimeoutMs
-      : parseDeadline(request.headers[DEADLINE_HEADER]);
+      : deadlineFromBudget(request.headers[BUDGET_HEADER]);
     request.deadline = deadline;
     if (deadline !== undefined && Date.now() >= deadline) {
       reply

@@ -11,8 +11,9 @@ export { createPool, ensureDatabase, migrate, type Pool, type Tx, transaction } 
 export { FaultSwitch, Faults, InjectedFault } from './faults.ts';
 export {
   type App,
+  BUDGET_HEADER,
   createApp,
-  DEADLINE_HEADER,
+  deadlineFromBudget,
   errorBody,
   HttpError,
   isStale,

@@ -13,6 +13,7 @@ import {
 } from 'rabbitmq-client';
 import { type BreakerOptions, type BreakerState, CallGuard, UpstreamUnavailable } from './call-guard.ts';
 import { ServiceStopping } from './database-gate.ts';
+import { BUDGET_HEADER, deadlineFromBudget } from './http.ts';
 import type { Logger } from './logger.ts';
 import { type Metrics, observe } from './metrics.ts';
 import { DirectReplyClient } from './rpc-client.ts';
@@ -359,7 +360,8 @@ export class Broker {
   /** Serves `rpc-<service>`: each request `{ method, params }` gets a `RpcReply`. */
   serveRpc(
     options: Consuming,
-    handle: (method: string, params: unknown, message: AsyncMessage) => Promise<unknown>,
+    /** `deadline`: when the caller stops waiting, by this host's clock (infinite if it did not say). */
+    handle: (method: string, params: unknown, message: AsyncMessage, deadline: number) => Promise<unknown>,
   ): Consumer {
     const queue = rpcQueue(this.service);
     const consumer = this.connection.createConsumer(
@@ -373,8 +375,11 @@ export class Broker {
       (message, reply) =>
         this.processSpan(message, queue, SpanKind.SERVER, async () => {
           const started = performance.now();
-          const deadline = Number(message.headers?.['x-deadline'] ?? Number.POSITIVE_INFINITY);
-          if (Date.now() > deadline) {
+          // The caller's budget counts from delivery: how long the request waited in the queue
+          // cannot be known here without comparing the caller's clock with this one. The broker
+          // drops a request that waited longer than its budget (the caller sets its expiration).
+          const deadline = deadlineFromBudget(message.headers?.[BUDGET_HEADER]) ?? Number.POSITIVE_INFINITY;
+          if (Date.now() >= deadline) {
             observe(
               this.metrics.rpcCalls,
               { queue, method: String(message.type), side: 'server', outcome: 'expired' },
@@ -386,7 +391,7 @@ export class Broker {
           const method = typeof body?.method === 'string' ? body.method : 'unknown';
           let response: RpcReply<unknown>;
           try {
-            response = { ok: true, result: await handle(method, body?.params, message) };
+            response = { ok: true, result: await handle(method, body?.params, message, deadline) };
           } catch (error) {
             const known = error instanceof RpcError;
             if (!known) this.log.error({ error, method }, 'RPC method failed');
@@ -424,7 +429,8 @@ export class Broker {
    *
    * The correlation id (the saga's, e.g. the order id) travels in a header, because AMQP's own
    * `correlationId` property belongs to the RPC client for matching replies. Every attempt sends
-   * its own `x-deadline`: the server drops a request whose caller has already given up.
+   * the time it has left, as `x-budget-ms` and as the message's expiration: the broker drops a
+   * request that waited longer than that, and the server commits nothing after it.
    */
   async call<T>(
     service: string,
@@ -486,9 +492,10 @@ export class Broker {
               messageId,
               type: method,
               appId: this.service,
+              expiration: String(attemptMs),
               headers: {
                 ...traceHeaders(span, caller),
-                'x-deadline': Date.now() + attemptMs,
+                [BUDGET_HEADER]: attemptMs,
                 'x-correlation-id': options.correlationId ?? messageId,
               },
             },

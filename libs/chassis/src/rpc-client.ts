@@ -2,6 +2,15 @@ import { randomUUID } from 'node:crypto';
 import type { AsyncMessage, Channel, Connection } from 'rabbitmq-client';
 import { UpstreamUnavailable } from './call-guard.ts';
 
+interface RequestProperties {
+  messageId: string;
+  type: string;
+  appId: string;
+  headers: Record<string, unknown>;
+  /** Per-message TTL (ms, as text): the broker drops the request if it waits longer in the queue. */
+  expiration?: string;
+}
+
 interface PendingCall {
   queue: string;
   resolve: (message: AsyncMessage) => void;
@@ -32,7 +41,7 @@ export class DirectReplyClient {
     queue: string,
     body: unknown,
     timeoutMs: number,
-    properties: { messageId: string; type: string; appId: string; headers: Record<string, unknown> },
+    properties: RequestProperties,
     timeoutDetail = `no reply within ${timeoutMs} ms`,
   ): Promise<AsyncMessage> {
     const correlationId = randomUUID();
@@ -67,7 +76,7 @@ export class DirectReplyClient {
     queue: string,
     body: unknown,
     correlationId: string,
-    properties: { messageId: string; type: string; appId: string; headers: Record<string, unknown> },
+    properties: RequestProperties,
   ): Promise<void> {
     const channel = await this.open();
     if (!this.pending.has(correlationId)) return;

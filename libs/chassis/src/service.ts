@@ -146,7 +146,7 @@ export interface ServiceDefinition<P extends TProperties, S = undefined> {
    */
   adminFaults?: boolean;
   /**
-   * Faces the public (the gateway): it ignores callers' `x-deadline` headers and gives each
+   * Faces the public (the gateway): it ignores callers' `x-budget-ms` headers and gives each
    * request REQUEST_TIMEOUT_MS instead, and serves no /admin routes.
    */
   public?: boolean;
@@ -371,7 +371,7 @@ function serveRpc<C>(
   const validators = Object.fromEntries(
     Object.entries(rpcMethods).map(([m, spec]) => [m, Compile(spec.params)]),
   );
-  svc.broker.serveRpc(consuming, async (method, params, message) => {
+  svc.broker.serveRpc(consuming, async (method, params, message, deadline) => {
     const spec = rpcMethods[method];
     const validator = validators[method];
     if (!spec || !validator) throw new RpcError('unknown_method', `${svc.name} has no method ${method}`);
@@ -384,7 +384,6 @@ function serveRpc<C>(
     }
     const header = message.headers?.['x-correlation-id'];
     const correlationId = typeof header === 'string' ? header : (message.messageId ?? randomUUID());
-    const deadline = Number(message.headers?.['x-deadline'] ?? Number.POSITIVE_INFINITY);
     const cause = { correlationId, causationId: message.messageId ?? null };
     return slots.run(() =>
       svc.transaction(cause, async (tx, publish, afterCommit) => {

@@ -19,7 +19,8 @@ interface Hit {
   method: string;
   url: string;
   at: number;
-  deadline: number | undefined;
+  /** The `x-budget-ms` the request came with. */
+  budget: number | undefined;
   body: string;
 }
 let hits: Hit[] = [];
@@ -43,12 +44,12 @@ beforeAll(async () => {
       body += chunk;
     });
     request.on('end', () => {
-      const header = request.headers['x-deadline'];
+      const header = request.headers['x-budget-ms'];
       hits.push({
         method: request.method ?? '',
         url: request.url ?? '',
         at: Date.now(),
-        deadline: header === undefined ? undefined : Number(header),
+        budget: header === undefined ? undefined : Number(header),
         body,
       });
       behave(request, response);
@@ -235,7 +236,7 @@ describe('chassis HTTP client', () => {
     expect(http.state).toBe('closed');
   });
 
-  it('sends its deadline and never waits past the caller’s', async () => {
+  it('sends the time its deadline leaves, not the deadline, and never waits past it', async () => {
     const { http } = client({ timeoutMs: 2000, retries: 3 });
     behave = never();
     const deadline = Date.now() + 150;
@@ -243,8 +244,8 @@ describe('chassis HTTP client', () => {
     await expect(http.get('/slow', { deadline })).rejects.toMatchObject({ reason: 'timeout' });
     expect(Date.now() - started).toBeLessThan(400); // not 2000 ms, and no retry past the deadline
     expect(hits).toHaveLength(1);
-    expect(hits[0]?.deadline).toBeGreaterThan(started);
-    expect(hits[0]?.deadline).toBeLessThanOrEqual(deadline);
+    expect(hits[0]?.budget).toBeGreaterThan(0);
+    expect(hits[0]?.budget).toBeLessThanOrEqual(150);
 
     // a deadline already passed: no call at all
     hits = [];
@@ -279,25 +280,39 @@ describe('chassis HTTP server: the caller’s deadline', () => {
   });
   afterAll(() => app.close());
 
-  it('answers 504 deadline_exceeded at once, without running the route, when the deadline has passed', async () => {
+  it('answers 504 deadline_exceeded at once, without running the route, when no budget is left', async () => {
     ran = 0;
-    const response = await app.inject({ url: '/work', headers: { 'x-deadline': String(Date.now() - 10) } });
+    const response = await app.inject({ url: '/work', headers: { 'x-budget-ms': '0' } });
     expect(response.statusCode).toBe(504);
     expect(response.json()).toEqual({ error: { code: 'deadline_exceeded', message: expect.any(String) } });
     expect(ran).toBe(0);
   });
 
-  it('gives the request its deadline, and a downstream call made with it the time that is left', async () => {
+  it('gives the request its budget from its arrival, and a downstream call the time that is left', async () => {
     behave = never();
     hits = [];
-    const deadline = Date.now() + 300;
-    const response = await app.inject({ url: '/work', headers: { 'x-deadline': String(deadline) } });
+    const before = Date.now();
+    const response = await app.inject({ url: '/work', headers: { 'x-budget-ms': '300' } });
+    const after = Date.now();
     expect(response.statusCode).toBe(200);
-    expect(seen).toEqual({ deadline, context: deadline });
+    expect(seen.context).toBe(seen.deadline);
+    expect(seen.deadline).toBeGreaterThanOrEqual(before + 300);
+    expect(seen.deadline).toBeLessThanOrEqual(after + 300);
     const { waited_ms, reason } = response.json();
     expect(reason).toBe('timeout');
     expect(waited_ms).toBeLessThan(600);
-    expect(hits[0]?.deadline).toBeLessThanOrEqual(deadline);
+    expect(hits[0]?.budget).toBeGreaterThan(0);
+    expect(hits[0]?.budget).toBeLessThanOrEqual(300);
+  });
+
+  it('compares no clocks: a point in time from the caller (its clock an hour off) means nothing', async () => {
+    behave = answer(200, { ok: true });
+    ran = 0;
+    const skewed = String(Date.now() - 3_600_000);
+    const response = await app.inject({ url: '/work', headers: { 'x-deadline': skewed } });
+    expect(response.statusCode).toBe(200);
+    expect(ran).toBe(1);
+    expect(seen.deadline).toBeUndefined();
   });
 
   it('runs a request without a deadline as before', async () => {

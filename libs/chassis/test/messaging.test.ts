@@ -8,6 +8,7 @@ import { OrderCreated } from '@simplebank/contracts';
 import pg from 'pg';
 import { Connection } from 'rabbitmq-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DirectReplyClient } from '../src/rpc-client.ts';
 import counter, { ALWAYS_FAILS, FAILS_TWICE } from './fixtures/counter-service.ts';
 
 const queue = handlerQueue(OrderCreated, 'chassis-fixture', 'count');
@@ -179,6 +180,29 @@ describe('consuming against real RabbitMQ and PostgreSQL', () => {
           (await service.app.inject({ url: '/metrics' })).body,
         ),
       );
+      expect(await effectsFor(orderId)).toBe(0);
+    });
+
+    it('counts an RPC request’s budget from its delivery, whatever the caller’s clock says', async () => {
+      const orderId = randomUUID();
+      // a caller whose clock is an hour ahead: an absolute deadline from it would mean an hour here
+      const caller = new DirectReplyClient(rabbit);
+      const request = caller.call(
+        'rpc-chassis-fixture',
+        { method: 'slowCount', params: { orderId, ms: 600 } },
+        5000,
+        {
+          messageId: randomUUID(),
+          type: 'slowCount',
+          appId: 'skewed-caller',
+          headers: { 'x-budget-ms': 300, 'x-deadline': Date.now() + 3_600_000 },
+        },
+      );
+      try {
+        expect((await request).body).toMatchObject({ ok: false, error: { code: 'service_unavailable' } });
+      } finally {
+        await caller.close();
+      }
       expect(await effectsFor(orderId)).toBe(0);
     });
 
