@@ -159,14 +159,24 @@ export class ParkingLot {
    * parked meanwhile) back to their handler queue, through the default exchange, without the
    * retry and parking headers, so they get fresh attempts. Each is published with a confirm
    * before it leaves the dead-letter queue: none is lost, and they arrive in their order.
+   *
+   * With `publishedSince` (now less the service's INBOX_RETENTION_HOURS, less a margin), a
+   * message first published before it, or whose publication time is unknown, stays parked: a copy
+   * of it may have been handled, and its inbox row, which would make the replay a duplicate, may
+   * be gone (README, Inbox retention). A person checks it against the service's state first.
    */
-  async replay(queue: string, limit?: number): Promise<number> {
+  async replay(queue: string, limit?: number, options: { publishedSince?: Date } = {}): Promise<number> {
     const handler = handlerQueueOf(queue);
     const dlq = await this.existing(handler);
     if ((await this.messagesIn(handler)) === undefined) {
       throw new Error(`no queue ${handler} to replay to: has its service declared its topology?`);
     }
+    const since = options.publishedSince?.getTime();
     return this.drain(dlq, limit, async (channel, message) => {
+      // the AMQP timestamp is in seconds: the relay's, from the outbox row's creation
+      if (since !== undefined && !(message.timestamp !== undefined && message.timestamp * 1000 >= since)) {
+        return false;
+      }
       await channel.basicPublish(
         {
           exchange: '',
@@ -185,30 +195,36 @@ export class ParkingLot {
         },
         message.body,
       );
+      return true;
     });
   }
 
   /** Drops up to `limit` parked messages (by default every one there when it starts). */
   async discard(queue: string, limit?: number): Promise<number> {
-    return this.drain(await this.existing(queue), limit, async () => undefined);
+    return this.drain(await this.existing(queue), limit, async () => true);
   }
 
-  /** Takes messages off `dlq` one at a time, acking each only once `move` has done its part. */
+  /**
+   * Takes messages off `dlq` one at a time, acking each only once `move` has done its part; one
+   * `move` declines (false) stays unacked, and goes back to the queue when the channel closes.
+   */
   private async drain(
     dlq: string,
     limit: number | undefined,
-    move: (channel: Awaited<ReturnType<Connection['acquire']>>, message: SyncMessage) => Promise<void>,
+    move: (channel: Awaited<ReturnType<Connection['acquire']>>, message: SyncMessage) => Promise<boolean>,
   ): Promise<number> {
     const there = (await this.messagesIn(dlq)) ?? 0;
     const most = Math.min(limit ?? there, there);
     const channel = await this.connection.acquire();
     let moved = 0;
+    let taken = 0;
     try {
       await channel.confirmSelect();
-      while (moved < most) {
+      while (moved < most && taken < there) {
         const message = await channel.basicGet({ queue: dlq, noAck: false });
         if (!message) break;
-        await move(channel, message);
+        taken++;
+        if (!(await move(channel, message))) continue;
         channel.basicAck({ deliveryTag: message.deliveryTag });
         moved++;
       }

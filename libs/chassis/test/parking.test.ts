@@ -156,6 +156,20 @@ describe('parked messages', () => {
     expect(await lot.count(queue)).toBe(0);
   });
 
+  it('replay leaves parked what was first published before the inbox’s retention window', async () => {
+    await setFaults({ handler_failure_rate: 1 });
+    const order = newOrder();
+    await publishEvent(env.AMQP_URL as string, OrderCreated, order);
+    await parked(1);
+    await setFaults({ handler_failure_rate: 0 });
+    // a window that began after it was published: its inbox row, had it one, could be gone
+    expect(await lot.replay(queue, undefined, { publishedSince: new Date(Date.now() + 60_000) })).toBe(0);
+    await parked(1);
+    expect(await lot.replay(queue, undefined, { publishedSince: new Date(Date.now() - 3_600_000) })).toBe(1);
+    await waitFor('it to be handled', async () => (await effectsFor(order.orderId)) === 1);
+    expect(await lot.count(queue)).toBe(0);
+  });
+
   it('discard drops them', async () => {
     await setFaults({ handler_failure_rate: 1 });
     const order = newOrder();
