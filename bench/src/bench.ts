@@ -51,7 +51,9 @@ say(
 );
 say('fresh databases and vhost…');
 const [ordersUrl] = await Promise.all(
-  ['orders', 'account_transactions', 'fees', 'market', 'stock_exchange'].map((s) => freshDatabase(`${PREFIX}${s}`)),
+  ['orders', 'account_transactions', 'fees', 'market', 'stock_exchange'].map((s) =>
+    freshDatabase(`${PREFIX}${s}`),
+  ),
 );
 const amqpUrl = await freshVhost(VHOST);
 const lastLines = new Map<string, string[]>();

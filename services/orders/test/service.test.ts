@@ -423,7 +423,11 @@ describe('orders service (real RabbitMQ and PostgreSQL)', () => {
       await probe.next(OrderCanceled, (p) => p.orderId === orderId);
       await publishEvent(amqpUrl, OrderFailed, { orderId, accountId, reason: 'canceled_by_customer' });
       const order = await statusReached(orderId, 'canceled');
-      expect(order.history.map((h: { status: string }) => h.status)).toEqual(['created', 'placed', 'canceled']);
+      expect(order.history.map((h: { status: string }) => h.status)).toEqual([
+        'created',
+        'placed',
+        'canceled',
+      ]);
     });
 
     it.each([
