@@ -33,7 +33,7 @@ export default defineService({
   port: 8080,
   config: GatewayConfig,
   // no migrations: the gateway keeps nothing durable; Redis holds short-lived data only
-  // it faces the outside: no /admin routes, and no caller's x-deadline is trusted
+  // it faces the outside: no /admin routes, and no caller's x-budget-ms is trusted
   public: true,
 
   setup: (svc) => {

@@ -22,7 +22,7 @@ export interface UpstreamOptions {
 
 /**
  * One service the gateway queries over HTTP, through the chassis HTTP client: every call has a
- * timeout (and no more than the customer's request has left, when it sent `x-deadline`), a GET
+ * timeout (and no more than the customer's request has left, when it sent `x-budget-ms`), a GET
  * (or a POST marked idempotent) that fails is tried once more, and a circuit breaker per upstream
  * answers at once while that
  * upstream keeps failing. An upstream that is down, slow, failing (5xx), answering with something

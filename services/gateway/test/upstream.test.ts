@@ -107,7 +107,7 @@ describe('upstream', () => {
     }
   });
 
-  it("gives an upstream no more time than the customer's request has left (its x-deadline)", async () => {
+  it("gives an upstream no more time than the customer's request has left (its x-budget-ms)", async () => {
     const market = new Upstream('market', silentUrl, 2000, quiet);
     const app = createApp(createLogger('upstream-test', 'silent'), createMetrics('upstream-test'));
     // like the gateway's routes: the request is not handed to the upstream, its deadline follows
@@ -116,7 +116,7 @@ describe('upstream', () => {
     const started = Date.now();
     const response = await app.inject({
       url: '/quotes',
-      headers: { 'x-deadline': String(Date.now() + 150) },
+      headers: { 'x-budget-ms': '150' },
     });
     expect(response.statusCode).toBe(503);
     expect(response.json().error.message).toMatch(
