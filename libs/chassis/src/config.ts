@@ -11,6 +11,11 @@ export const BaseConfig = Type.Object({
     { default: 'info' },
   ),
   AMQP_URL: Type.String({ default: 'amqp://guest:guest@127.0.0.1:5672' }),
+  /**
+   * RabbitMQ declares a silent connection dead after this long (two missed heartbeats), and hands a
+   * paused or cut-off instance's unacked messages to the others; the library's 60 s is a long stall.
+   */
+  AMQP_HEARTBEAT_SECONDS: Type.Integer({ minimum: 0, maximum: 600, default: 15 }),
   /** A service's database is `<DATABASE_PREFIX><service>`, unless DATABASE_URL names one. */
   PGHOST_URL: Type.String({ default: 'postgres://postgres@127.0.0.1:5432' }),
   DATABASE_PREFIX: Type.String({ default: 'simplebank_' }),

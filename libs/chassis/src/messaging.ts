@@ -161,9 +161,17 @@ export class Broker {
       retry: { attempts: number; delaysMs: number[] };
       /** Retries, back-off and circuit breakers of `call`; the chassis defaults otherwise. */
       rpc?: RpcClientOptions;
+      /** AMQP heartbeat (s); the library's default (60) otherwise. */
+      heartbeatSeconds?: number;
     },
   ) {
-    this.connection = new Connection({ url, connectionName: service, retryLow: 200, retryHigh: 5000 });
+    this.connection = new Connection({
+      url,
+      connectionName: service,
+      retryLow: 200,
+      retryHigh: 5000,
+      ...(options.heartbeatSeconds === undefined ? {} : { heartbeat: options.heartbeatSeconds }),
+    });
     this.connection.on('error', (error) => log.warn({ error }, 'RabbitMQ connection error'));
     this.connection.on('connection', () => log.info('RabbitMQ connected'));
     const dlx = deadLetterExchange(service);

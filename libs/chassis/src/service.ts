@@ -266,6 +266,7 @@ export async function startService<P extends TProperties, S>(
       publishes: definition.publishes ?? [],
       handlerQueues,
       retry: { attempts: config.HANDLER_ATTEMPTS, delaysMs: config.RETRY_DELAYS_MS.split(',').map(Number) },
+      heartbeatSeconds: config.AMQP_HEARTBEAT_SECONDS,
     });
     try {
       await svc.broker.declareTopology(5000);

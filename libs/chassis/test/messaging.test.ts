@@ -35,19 +35,27 @@ const effectsFor = async (orderId: string) =>
 
 const readyMessages = async () => (await rabbit.queueDeclare({ queue, passive: true })).messageCount;
 
-function runFixture(extraEnv: Record<string, string> = {}): { child: ChildProcess; started: Promise<void> } {
+function runFixture(extraEnv: Record<string, string> = {}): {
+  child: ChildProcess;
+  started: Promise<void>;
+  output: () => string;
+} {
   const script = fileURLToPath(new URL('./fixtures/run-counter-service.ts', import.meta.url));
   const child = spawn(process.execPath, [script], {
     env: { ...env, LOG_LEVEL: 'info', ...extraEnv },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
   const started = new Promise<void>((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('chassis-fixture started')) resolve();
+    child.stdout?.on('data', () => {
+      if (output.includes('chassis-fixture started')) resolve();
     });
     child.once('exit', (code) => reject(new Error(`fixture exited early (${code})`)));
   });
-  return { child, started };
+  return { child, started, output: () => output };
 }
 
 describe('consuming against real RabbitMQ and PostgreSQL', () => {
@@ -63,9 +71,12 @@ describe('consuming against real RabbitMQ and PostgreSQL', () => {
     // Never acked: the broker gives the message to the next consumer.
     await waitFor('the unacked message back in the queue', async () => (await readyMessages()) === 1);
 
-    const healthy = runFixture();
+    const healthy = runFixture({ LOG_LEVEL: 'debug' });
     await healthy.started;
-    await waitFor('the redelivery to be consumed', async () => (await readyMessages()) === 0);
+    // handled and acked: the chassis logs each message's outcome once it is settled
+    await waitFor('the redelivery to be acked as a duplicate', () =>
+      healthy.output().includes('"outcome":"duplicate"'),
+    );
     const stopped = once(healthy.child, 'exit');
     healthy.child.kill('SIGTERM');
     expect((await stopped)[0]).toBe(0);
