@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
+import { Balancer } from './balancer.ts';
 import { SERVICES, type ServiceName } from './services.ts';
 
 export interface StackOptions {
@@ -14,14 +14,72 @@ export interface StackOptions {
   portOffset?: number;
   /** Extra environment per service. */
   serviceEnv?: Partial<Record<ServiceName, NodeJS.ProcessEnv>>;
-  /** Receives every line a service writes. */
-  onLine?: (service: ServiceName, line: string, stream: 'stdout' | 'stderr') => void;
+  /**
+   * How many instances of each service run (default 1): one number for every service, or some
+   * services by name. The stock-exchange simulator always runs one (see `instanceCounts`).
+   */
+  instances?: number | Partial<Record<ServiceName, number>>;
+  /** Extra environment for one instance, merged last. */
+  instanceEnv?: (name: ServiceName, instance: number) => NodeJS.ProcessEnv | undefined;
+  /**
+   * Runs an instance under a wrapper: `{ prefix: ['faketime', '-f', '+5s'] }` spawns
+   * `faketime -f +5s <node> …`. A wrapped instance gets a process group of its own and every
+   * signal goes to the whole group (a wrapper such as faketime forks and does not pass signals
+   * on); its `pid` is the wrapper's.
+   */
+  command?: (name: ServiceName, instance: number) => { prefix: string[] } | undefined;
+  /** Receives every line a service writes, with the index of the instance that wrote it. */
+  onLine?: (service: ServiceName, line: string, stream: 'stdout' | 'stderr', instance: number) => void;
   readyTimeoutMs?: number;
 }
 
-/** The whole system as local processes, one per service. */
+interface Instance {
+  child: ChildProcess;
+  /** Its own process group (a wrapper command), signalled as a whole. */
+  group: boolean;
+  /** Resolves once the process has exited and its output is read to the end. */
+  closed: Promise<void>;
+  spawnError?: Error;
+}
+
+/** Ports of instance i (0-based) when a service runs more than one: this far above its URL's. */
+export const INSTANCE_PORT_STEP = 1000;
+
+/**
+ * How many instances of each service `instances` asks for. The stock-exchange simulator always
+ * runs one: it stands for an outside system (the exchange, not ours to scale), and its prices
+ * are a random walk in its process's memory, which a second instance would not share.
+ */
+export function instanceCounts(instances: StackOptions['instances'] = 1): Record<ServiceName, number> {
+  return Object.fromEntries(
+    SERVICES.map(({ name }) => {
+      const count = typeof instances === 'number' ? instances : (instances[name] ?? 1);
+      if (!Number.isInteger(count) || count < 1) {
+        throw new RangeError(`instances of ${name} must be a whole number ≥ 1, not ${count}`);
+      }
+      if (name === 'stock-exchange') {
+        if (typeof instances !== 'number' && count !== 1) {
+          throw new RangeError('the stock-exchange simulator runs as one instance');
+        }
+        return [name, 1];
+      }
+      return [name, count];
+    }),
+  ) as Record<ServiceName, number>;
+}
+
+/**
+ * The whole system as local processes. Each service answers at `urls[name]` (its default port
+ * plus `portOffset`). With one instance (the default) that is the service itself. With N > 1 it
+ * is a round-robin TCP balancer inside this process (`Balancer`), and instance i (0-based) listens
+ * on that port + 1000 × (i + 1): `pnpm start --instances 2` runs orders on 9081 and 10081 behind
+ * 8081. Stacks 10 000 ports apart (pnpm start, the e2e and chaos suites) stay clear of each other
+ * up to 9 instances. Services call each other through the balanced URLs.
+ */
 export class Stack {
-  private readonly processes = new Map<ServiceName, ChildProcess>();
+  private readonly processes = new Map<ServiceName, (Instance | undefined)[]>();
+  private readonly balancers = new Map<ServiceName, Balancer>();
+  private readonly counts: Record<ServiceName, number>;
   readonly urls: Record<ServiceName, string>;
 
   constructor(private readonly options: StackOptions) {
@@ -29,88 +87,219 @@ export class Stack {
     this.urls = Object.fromEntries(
       SERVICES.map((s) => [s.name, `http://127.0.0.1:${s.port + offset}`]),
     ) as Record<ServiceName, string>;
+    this.counts = instanceCounts(options.instances);
+    for (const { name } of SERVICES) {
+      const last = this.instancePort(name, this.counts[name] - 1);
+      if (last > 65_535) throw new RangeError(`${name} instance ports would reach ${last}`);
+    }
   }
 
-  /** The process id of a running service (for CPU and memory readings), if it runs. */
-  pid(name: ServiceName): number | undefined {
-    return this.processes.get(name)?.pid;
+  /** How many instances of the service this stack runs. */
+  instanceCount(name: ServiceName): number {
+    return this.counts[name];
   }
 
-  /** Starts every service and resolves once all of them answer `/health/ready`. */
+  /** The port instance `instance` (0-based) listens on: the URL's port when it is the only one. */
+  instancePort(name: ServiceName, instance = 0): number {
+    this.checkInstance(name, instance);
+    const port = Number(new URL(this.urls[name]).port);
+    return this.counts[name] === 1 ? port : port + INSTANCE_PORT_STEP * (instance + 1);
+  }
+
+  /** The address of one instance, bypassing the balancer. */
+  instanceUrl(name: ServiceName, instance = 0): string {
+    return `http://127.0.0.1:${this.instancePort(name, instance)}`;
+  }
+
+  /** The process id of a running instance (for CPU and memory readings), if it runs. */
+  pid(name: ServiceName, instance = 0): number | undefined {
+    this.checkInstance(name, instance);
+    return this.processes.get(name)?.[instance]?.child.pid;
+  }
+
+  /** The process ids of every running instance of the service. */
+  pids(name: ServiceName): number[] {
+    return (this.processes.get(name) ?? []).flatMap((p) =>
+      p && running(p) && p.child.pid !== undefined ? [p.child.pid] : [],
+    );
+  }
+
+  /** Starts every instance of every service; resolves once each answers `/health/ready` on its own port. */
   async start(): Promise<void> {
-    for (const { name } of SERVICES) this.spawn(name);
-    await Promise.all(SERVICES.map(({ name }) => this.waitReady(name)));
+    for (const { name } of SERVICES) await this.ensureBalancer(name);
+    for (const { name } of SERVICES) for (let i = 0; i < this.counts[name]; i++) this.spawn(name, i);
+    await Promise.all(
+      SERVICES.flatMap(({ name }) =>
+        Array.from({ length: this.counts[name] }, (_, i) => this.waitReady(name, i)),
+      ),
+    );
   }
 
-  /** Starts one service (again) and waits until it is ready. */
-  async startService(name: ServiceName): Promise<void> {
-    this.spawn(name);
-    await this.waitReady(name);
+  /** Starts one instance (again) and waits until it is ready. */
+  async startService(name: ServiceName, instance = 0): Promise<void> {
+    this.checkInstance(name, instance);
+    const current = this.processes.get(name)?.[instance];
+    if (current && running(current)) throw new Error(`${instanceLabel(name, instance)} is already running`);
+    await this.ensureBalancer(name);
+    this.spawn(name, instance);
+    await this.waitReady(name, instance);
   }
 
-  /** SIGTERM, the way an orchestrator stops a service; resolves when the process has exited. */
-  async stopService(name: ServiceName, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    const child = this.processes.get(name);
-    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
-    const exited = once(child, 'exit');
-    child.kill(signal);
-    const [code] = await exited;
-    this.processes.delete(name);
-    return code as number | null;
+  /**
+   * SIGTERM, the way an orchestrator stops an instance; resolves with its exit code once it has
+   * exited and its last lines are read. A frozen (SIGSTOP) instance is continued after the signal,
+   * so that it can act on it.
+   */
+  async stopService(
+    name: ServiceName,
+    signal: NodeJS.Signals = 'SIGTERM',
+    instance = 0,
+  ): Promise<number | null> {
+    this.checkInstance(name, instance);
+    const slots = this.processes.get(name);
+    const proc = slots?.[instance];
+    if (!slots || !proc) return null;
+    if (running(proc)) {
+      deliver(proc, signal);
+      if (signal !== 'SIGKILL') deliver(proc, 'SIGCONT');
+    }
+    await proc.closed;
+    if (slots[instance] === proc) slots[instance] = undefined;
+    return proc.child.exitCode;
   }
 
+  /** Sends a signal to one instance without waiting (SIGSTOP, SIGCONT); false if it is not running. */
+  signal(name: ServiceName, signal: NodeJS.Signals, instance = 0): boolean {
+    this.checkInstance(name, instance);
+    const proc = this.processes.get(name)?.[instance];
+    return proc !== undefined && running(proc) && deliver(proc, signal);
+  }
+
+  /** Stops every instance, upstream services first, then closes the balancers. */
   async stop(): Promise<void> {
     // Upstream first, so nothing new enters while the rest drains.
-    for (const { name } of [...SERVICES].reverse()) await this.stopService(name);
+    for (const { name } of [...SERVICES].reverse()) {
+      await Promise.all(
+        Array.from({ length: this.counts[name] }, (_, i) => this.stopService(name, 'SIGTERM', i)),
+      );
+    }
+    await Promise.all([...this.balancers.values()].map((balancer) => balancer.close()));
+    this.balancers.clear();
   }
 
-  environmentOf(name: ServiceName): NodeJS.ProcessEnv {
-    const port = new URL(this.urls[name]).port;
+  environmentOf(name: ServiceName, instance = 0): NodeJS.ProcessEnv {
     return {
       ...process.env,
       ...this.options.env,
-      PORT: port,
+      PORT: String(this.instancePort(name, instance)),
+      // The balanced URLs: a caller never picks an instance.
       EXCHANGE_URL: this.urls['stock-exchange'],
       ORDERS_URL: this.urls.orders,
       ACCOUNTS_URL: this.urls['account-transactions'],
       FEES_URL: this.urls.fees,
       MARKET_URL: this.urls.market,
       ...this.options.serviceEnv?.[name],
+      ...this.options.instanceEnv?.(name, instance),
     };
   }
 
-  private spawn(name: ServiceName): void {
+  private checkInstance(name: ServiceName, instance: number): void {
+    if (!Number.isInteger(instance) || instance < 0 || instance >= this.counts[name]) {
+      throw new RangeError(`${name} has ${this.counts[name]} instance(s), no instance ${instance}`);
+    }
+  }
+
+  private async ensureBalancer(name: ServiceName): Promise<void> {
+    if (this.counts[name] === 1 || this.balancers.has(name)) return;
+    const balancer = new Balancer(
+      Array.from({ length: this.counts[name] }, (_, i) => ({
+        port: this.instancePort(name, i),
+        running: () => {
+          const proc = this.processes.get(name)?.[i];
+          return proc !== undefined && running(proc);
+        },
+      })),
+    );
+    this.balancers.set(name, balancer);
+    try {
+      await balancer.listen(Number(new URL(this.urls[name]).port));
+    } catch (error) {
+      this.balancers.delete(name);
+      throw new Error(`${name}'s balancer cannot listen on ${this.urls[name]}: ${(error as Error).message}`);
+    }
+  }
+
+  private spawn(name: ServiceName, instance: number): void {
     const entry = join(this.options.root, 'services', name, 'dist', 'server.js');
     // OpenTelemetry first, before the service loads what it instruments (chassis' telemetry.ts)
     const telemetry = pathToFileURL(join(this.options.root, 'libs', 'chassis', 'dist', 'telemetry.js')).href;
-    const child = spawn(process.execPath, ['--enable-source-maps', '--import', telemetry, entry], {
-      env: this.environmentOf(name),
+    const node = [process.execPath, '--enable-source-maps', '--import', telemetry, entry];
+    const prefix = this.options.command?.(name, instance)?.prefix ?? [];
+    const [file, ...args] = [...prefix, ...node] as [string, ...string[]];
+    const child = spawn(file, args, {
+      env: this.environmentOf(name, instance),
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: prefix.length > 0,
     });
-    this.processes.set(name, child);
+    const proc: Instance = {
+      child,
+      group: prefix.length > 0,
+      closed: new Promise((resolve) => child.once('close', () => resolve())),
+    };
+    // A wrapper that cannot be found: no 'exit', 'close' still comes.
+    child.once('error', (error) => {
+      proc.spawnError = error;
+    });
+    const slots = this.processes.get(name) ?? [];
+    slots[instance] = proc;
+    this.processes.set(name, slots);
     for (const stream of ['stdout', 'stderr'] as const) {
       createInterface({ input: child[stream] }).on('line', (line) =>
-        this.options.onLine?.(name, line, stream),
+        this.options.onLine?.(name, line, stream, instance),
       );
     }
   }
 
-  private async waitReady(name: ServiceName): Promise<void> {
-    const deadline = Date.now() + (this.options.readyTimeoutMs ?? 30_000);
-    const child = this.processes.get(name);
+  private async waitReady(name: ServiceName, instance: number): Promise<void> {
+    const timeoutMs = this.options.readyTimeoutMs ?? 30_000;
+    const deadline = Date.now() + timeoutMs;
+    const proc = this.processes.get(name)?.[instance];
+    const url = `${this.instanceUrl(name, instance)}/health/ready`;
+    const who = this.counts[name] === 1 ? name : instanceLabel(name, instance);
     while (Date.now() < deadline) {
-      if (child && child.exitCode !== null)
-        throw new Error(`${name} exited with code ${child.exitCode} while starting`);
+      if (proc?.spawnError) throw new Error(`${who} could not start: ${proc.spawnError.message}`);
+      if (proc && !running(proc)) {
+        throw new Error(
+          `${who} exited with code ${proc.child.exitCode ?? proc.child.signalCode} while starting`,
+        );
+      }
       try {
-        const response = await fetch(`${this.urls[name]}/health/ready`, {
-          signal: AbortSignal.timeout(1000),
-        });
+        const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
         if (response.ok) return;
       } catch {
         // not listening yet
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    throw new Error(`${name} was not ready within ${this.options.readyTimeoutMs ?? 30_000} ms`);
+    throw new Error(`${who} was not ready within ${timeoutMs} ms`);
+  }
+}
+
+/** `orders#2`: instance 1, numbered from 1 as in `pnpm start`'s logs. */
+export function instanceLabel(name: ServiceName, instance: number): string {
+  return `${name}#${instance + 1}`;
+}
+
+function running({ child, spawnError }: Instance): boolean {
+  return spawnError === undefined && child.exitCode === null && child.signalCode === null;
+}
+
+function deliver({ child, group }: Instance, signal: NodeJS.Signals): boolean {
+  if (!group || child.pid === undefined) return child.kill(signal);
+  try {
+    process.kill(-child.pid, signal);
+    return true;
+  } catch {
+    return false;
   }
 }
