@@ -51,12 +51,12 @@ export async function startSystem(
   suite: string,
   gatewayEnv: Record<string, string> = {},
 ): Promise<System> {
-  const [marketDb, ordersDb, feesDb] = await Promise.all(
-    ['market', 'orders', 'fees'].map((name) => freshDatabase(`simplebank_test_${suite}_${name}`)),
+  const [marketDb, ordersDb, feesDb, exchangeDb] = await Promise.all(
+    ['market', 'orders', 'fees', 'exchange'].map((name) => freshDatabase(`simplebank_test_${suite}_${name}`)),
   );
   const listening = { ...env, PORT: '0' };
   const exchange = await startService(stockExchange, {
-    env: { ...listening, FILL_DELAY_MS: '100' },
+    env: { ...listening, DATABASE_URL: exchangeDb, FILL_DELAY_MS: '100' },
     listen: true,
   });
   const market = await startService(marketService, {
