@@ -42,8 +42,13 @@ interface Instance {
   spawnError?: Error;
 }
 
-/** Ports of instance i (0-based) when a service runs more than one: this far above its URL's. */
-export const INSTANCE_PORT_STEP = 1000;
+/**
+ * Ports of instance i (0-based) when a service runs more than one: (i + 1) times this far above its
+ * URL's. 100, not 1000: 8080 + 2000 is 10080, a port fetch refuses to connect to (the Fetch
+ * standard's "bad ports"). The services' ports are 15 apart at most, so no instance port is another
+ * service's.
+ */
+export const INSTANCE_PORT_STEP = 100;
 
 /**
  * How many instances of each service `instances` asks for. The stock-exchange simulator always
@@ -72,9 +77,10 @@ export function instanceCounts(instances: StackOptions['instances'] = 1): Record
  * The whole system as local processes. Each service answers at `urls[name]` (its default port
  * plus `portOffset`). With one instance (the default) that is the service itself. With N > 1 it
  * is a round-robin TCP balancer inside this process (`Balancer`), and instance i (0-based) listens
- * on that port + 1000 × (i + 1): `pnpm start --instances 2` runs orders on 9081 and 10081 behind
- * 8081. Stacks 10 000 ports apart (pnpm start, the e2e and chaos suites) stay clear of each other
- * up to 9 instances. Services call each other through the balanced URLs.
+ * on that port + 100 × (i + 1): `pnpm start --instances 2` runs orders on 8181 and 8281 behind
+ * 8081. Stacks side by side (pnpm start, the e2e and chaos suites: offsets 10 000 apart) stay clear
+ * of each other while their offsets differ by more than 100 × N. Services call each other through
+ * the balanced URLs.
  */
 export class Stack {
   private readonly processes = new Map<ServiceName, (Instance | undefined)[]>();
@@ -124,15 +130,19 @@ export class Stack {
     );
   }
 
-  /** Starts every instance of every service; resolves once each answers `/health/ready` on its own port. */
+  /**
+   * Starts every instance of every service; resolves once each answers `/health/ready` on its own
+   * port. In waves: the first instance of every service (as with one instance), then the second of
+   * each, and so on; 13 processes booting at once on two cores take longer than the ready timeout.
+   */
   async start(): Promise<void> {
     for (const { name } of SERVICES) await this.ensureBalancer(name);
-    for (const { name } of SERVICES) for (let i = 0; i < this.counts[name]; i++) this.spawn(name, i);
-    await Promise.all(
-      SERVICES.flatMap(({ name }) =>
-        Array.from({ length: this.counts[name] }, (_, i) => this.waitReady(name, i)),
-      ),
-    );
+    const waves = Math.max(...SERVICES.map(({ name }) => this.counts[name]));
+    for (let i = 0; i < waves; i++) {
+      const wave = SERVICES.filter(({ name }) => i < this.counts[name]);
+      for (const { name } of wave) this.spawn(name, i);
+      await Promise.all(wave.map(({ name }) => this.waitReady(name, i)));
+    }
   }
 
   /** Starts one instance (again) and waits until it is ready. */
