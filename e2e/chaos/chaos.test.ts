@@ -1,9 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { freshVhost, waitFor } from '@simplebank/chassis/testing';
-import type { Order, OrderList } from '@simplebank/contracts';
+import { freshVhost, publishEvent, TcpProxy, waitFor } from '@simplebank/chassis/testing';
+import {
+  deadLetterQueue,
+  handlerQueue,
+  type Order,
+  type OrderList,
+  TradeExecuted,
+} from '@simplebank/contracts';
 import type { Stack } from '@simplebank/stack';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../test/random.ts';
 import {
@@ -22,14 +29,18 @@ import {
   KILLABLE,
   killAndRestart,
   parkedMessages,
+  partition,
+  pauseAndResume,
   restartPostgreSQL,
   restartRabbitMQ,
+  stopRedis,
 } from './faults.ts';
-import { chaosStack, root, VHOST } from './stack.ts';
+import { CLOCK_SKEW, chaosStack, DATABASE_PREFIX, INSTANCES, type Partitions, root, VHOST } from './stack.ts';
 
 const ACCOUNTS = 100;
 const ORDERS = 2_000;
-const ORDER_EVERY_MS = 30; // ~60 s of orders, while the faults below happen
+/** Orders flow at this pace until at least ORDERS are sent and every fault below is over. */
+const ORDER_EVERY_MS = 90;
 /** Share of accepted orders their customer tries to cancel, a moment after placing them. */
 const CANCEL_SHARE = 0.1;
 /**
@@ -43,18 +54,47 @@ const TERMINAL = new Set(['executed', 'failed', 'canceled', 'expired']);
 const SYMBOLS = ['ACME', 'GLOBEX'];
 
 let stack: Stack;
+let amqpUrl: string;
+let partitions: Partitions;
 const faults: FaultLog[] = [];
 
 beforeAll(async () => {
   mkdirSync(join(root, 'e2e', 'test-results'), { recursive: true });
   const log = createWriteStream(join(root, 'e2e', 'test-results', 'chaos-services.log'));
-  stack = chaosStack(await freshVhost(VHOST), (service, line) => log.write(`${service} ${line}\n`));
+  amqpUrl = await freshVhost(VHOST);
+  partitions = {
+    marketToRabbitMQ: await TcpProxy.start({ host: '127.0.0.1', port: 5672 }),
+    feesToPostgreSQL: await TcpProxy.start({ host: '127.0.0.1', port: 5432 }),
+  };
+  stack = chaosStack(
+    amqpUrl,
+    (service, line, instance) => log.write(`${service}#${instance + 1} ${line}\n`),
+    partitions,
+  );
   await stack.start();
 });
 
 afterAll(async () => {
   await stack?.stop();
+  await Promise.all(Object.values(partitions ?? {}).map((proxy) => proxy.close()));
 });
+
+/** Whether the consumer of `queue` in a service's database has handled the message `id` (its inbox row). */
+async function handled(service: string, queue: string, id: string): Promise<boolean> {
+  const client = new pg.Client({
+    connectionString: `postgres://postgres@127.0.0.1:5432/${DATABASE_PREFIX}${service}`,
+  });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM inbox WHERE handler = $1 AND message_id = $2', [
+      queue,
+      id,
+    ]);
+    return rowCount === 1;
+  } finally {
+    await client.end();
+  }
+}
 
 /** A customer's client: retries with the same Idempotency-Key until it gets an answer. */
 async function placeUntilAnswered(side: string, accountId: string, symbol: string, quantity: number) {
@@ -102,6 +142,9 @@ async function ordersOf(accountId: string): Promise<Order[]> {
   return orders;
 }
 
+/** `record` with its keys in order, to compare two of them whatever order they were built in. */
+const sorted = (record: Record<string, number>) => Object.fromEntries(Object.entries(record).sort());
+
 /** Every fill in the exchange's execution feed: client_order_id → price in cents. */
 async function exchangeFills(): Promise<Map<string, number>> {
   const fills = new Map<string, number>();
@@ -118,7 +161,7 @@ async function exchangeFills(): Promise<Map<string, number>> {
 }
 
 describe('chaos: faults while orders stream in', () => {
-  it(`${ORDERS} orders from ${ACCOUNTS} accounts, some cancelled, through SIGKILLs, a slow, a killed and a down exchange, broker and database restarts`, async () => {
+  it(`at least ${ORDERS} orders from ${ACCOUNTS} accounts on ${INSTANCES} instances of every service, some cancelled, through SIGKILLs, SIGSTOP, partitions, a skewed clock, Redis away, a slow, a killed and a down exchange, broker and database restarts, duplicates and a forgery`, async () => {
     const next = seededRandom(SEED);
     const openings = new Map<string, { cash: number; shares: Record<string, number> }>();
     for (let i = 0; i < ACCOUNTS; i++) {
@@ -132,6 +175,7 @@ describe('chaos: faults while orders stream in', () => {
     const accountIds = [...openings.keys()];
     const started = Date.now();
 
+    let faultsOver = false;
     // The stream: a customer's order every ORDER_EVERY_MS, each retried until answered; some are
     // cancelled by their customer a moment later (202 or 409, whatever the order has reached).
     let cancels = 0;
@@ -144,7 +188,7 @@ describe('chaos: faults while orders stream in', () => {
     };
     const stream = (async () => {
       const placements: Promise<{ accepted: boolean; orderId?: string }>[] = [];
-      for (let i = 0; i < ORDERS; i++) {
+      for (let i = 0; i < ORDERS || !faultsOver; i++) {
         const side = next(2) === 0 ? 'sell' : 'buy';
         const accountId = accountIds[next(ACCOUNTS)] as string;
         const cancelAfter = next(1000) < CANCEL_SHARE * 1000 ? next(3000) : undefined;
@@ -167,8 +211,10 @@ describe('chaos: faults while orders stream in', () => {
     // a fault that lasts `ms` from now, however late the faults before it ran
     const lasting = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
     const victim = () => KILLABLE[next(KILLABLE.length)] as (typeof KILLABLE)[number];
+    const killOne = () => killAndRestart(stack, victim(), faults, started, next(INSTANCES));
+    faults.push({ at: 0, fault: `orders#2's clock ${CLOCK_SKEW} ahead throughout (libfaketime)` });
     await at(5_000);
-    await killAndRestart(stack, victim(), faults, started);
+    await killOne();
     await at(9_000);
     // every answer of the exchange comes after market has given up on it, cancels arriving meanwhile
     faults.push({ at: Date.now() - started, fault: "exchange slower than market's 2 s timeout for 8 s" });
@@ -185,7 +231,7 @@ describe('chaos: faults while orders stream in', () => {
     await at(31_000);
     await restartPostgreSQL(faults, started);
     await at(34_000);
-    await killAndRestart(stack, victim(), faults, started);
+    await killOne();
     await at(36_000);
     faults.push({
       at: Date.now() - started,
@@ -195,8 +241,26 @@ describe('chaos: faults while orders stream in', () => {
     await lasting(15_000);
     await setFaults({ error_rate: 0 });
     faults.push({ at: Date.now() - started, fault: 'exchange back' });
-    await at(55_000);
-    await killAndRestart(stack, victim(), faults, started);
+    // a pause longer than the broker's heartbeat (15 s) and the database's idle-in-transaction
+    // timeout (30 s), partitions that reset or drop silently, and Redis away, all while orders flow
+    const meanwhile = [pauseAndResume(stack, 'account-transactions', 1, 40_000, faults, started)];
+    await lasting(2_000);
+    meanwhile.push(
+      partition(partitions.feesToPostgreSQL, 'fees#2 ↔ PostgreSQL', 'black hole', 25_000, faults, started),
+      stopRedis(30_000, faults, started),
+    );
+    await partition(partitions.marketToRabbitMQ, 'market#2 ↔ RabbitMQ', 'cut', 10_000, faults, started);
+    await partition(
+      partitions.marketToRabbitMQ,
+      'market#2 ↔ RabbitMQ',
+      'black hole',
+      25_000,
+      faults,
+      started,
+    );
+    await Promise.all(meanwhile);
+    await killOne();
+    faultsOver = true;
 
     const results = await stream;
     const faultsEnded = Date.now();
@@ -229,6 +293,55 @@ describe('chaos: faults while orders stream in', () => {
     ).toEqual([]);
     const breaks = await call<{ trade_breaks: unknown[] }>(url.market, 'GET', '/market/trade-breaks');
     expect(breaks.body.trade_breaks).toEqual([]);
+
+    // A message delivered twice (the same id), the same trade again under a new id, and a fill forged
+    // for an order nobody placed: the first two change nothing, the forgery is parked by the two
+    // consumers that cannot apply it, and nowhere else.
+    const executed = orders.find((o) => o.status === 'executed') as Order;
+    const trade = {
+      orderId: executed.order_id,
+      accountId: executed.account_id,
+      side: executed.side,
+      symbol: executed.symbol,
+      quantity: executed.quantity,
+      fillPriceCents: cents(executed.fill_price),
+      feeCents: cents(executed.fee),
+    };
+    const twice = await publishEvent(amqpUrl, TradeExecuted, trade);
+    await publishEvent(amqpUrl, TradeExecuted, trade, { id: twice.id });
+    const again = await publishEvent(amqpUrl, TradeExecuted, trade);
+    const forged = await publishEvent(amqpUrl, TradeExecuted, { ...trade, orderId: randomUUID() });
+    const poisoned = Object.fromEntries(
+      [
+        ['account-transactions', 'settle_trade'],
+        ['orders', 'mark_executed'],
+      ].map(([service, handler]) => [
+        deadLetterQueue(handlerQueue(TradeExecuted, service as string, handler as string)),
+        1,
+      ]),
+    );
+    await waitFor(
+      'the forged fill to be parked where it cannot apply',
+      async () => {
+        const parked = await parkedMessages(VHOST);
+        return JSON.stringify(sorted(parked)) === JSON.stringify(sorted(poisoned));
+      },
+      { timeoutMs: 120_000 },
+    );
+    for (const id of [twice.id, again.id])
+      await waitFor(
+        `the repeated fill ${id} to be handled`,
+        () =>
+          handled(
+            'account_transactions',
+            handlerQueue(TradeExecuted, 'account-transactions', 'settle_trade'),
+            id,
+          ),
+        {
+          timeoutMs: 60_000,
+        },
+      );
+    expect(forged.id).not.toBe(twice.id);
 
     // No fee kept twice or kept for an order that did not trade.
     let feesChecked = 0;
@@ -265,9 +378,9 @@ describe('chaos: faults while orders stream in', () => {
     const check = await call<{ balanced: boolean }>(url.accounts, 'GET', '/ledger/balance-check');
     expect(check.body.balanced).toBe(true);
 
-    // Nothing parked: this scenario put no poison message anywhere on purpose.
+    // Parked: only the forged fill, by the consumers that could not apply it.
     const parked = await parkedMessages(VHOST);
-    expect(parked).toEqual({});
+    expect(sorted(parked)).toEqual(sorted(poisoned));
 
     const byStatus = Object.fromEntries(
       Object.entries(Object.groupBy(orders, (o) => o.status)).map(([s, list]) => [s, list?.length ?? 0]),
@@ -275,7 +388,7 @@ describe('chaos: faults while orders stream in', () => {
     console.log(
       [
         `chaos (seed ${SEED}): faults at ${faults.map((f) => `${(f.at / 1000).toFixed(1)}s ${f.fault}`).join('; ')}`,
-        `orders sent ${ORDERS}, accepted ${accepted}, in the system ${orders.length}: ${JSON.stringify(byStatus)}`,
+        `orders sent ${results.length}, accepted ${accepted}, in the system ${orders.length}: ${JSON.stringify(byStatus)}`,
         `failed by reason ${JSON.stringify(
           Object.fromEntries(
             Object.entries(
@@ -287,7 +400,8 @@ describe('chaos: faults while orders stream in', () => {
           ),
         )}`,
         `cancels accepted ${cancels}; exchange fills ${fills.size}, equal to our executed orders; trade breaks 0`,
-        `all terminal ${(settledIn / 1000).toFixed(1)} s after the faults ended (bound ${TERMINAL_BOUND_MS / 1000} s); fees checked ${feesChecked}; accounts balanced ${openings.size}; parked messages 0`,
+        `all terminal ${(settledIn / 1000).toFixed(1)} s after the faults ended (bound ${TERMINAL_BOUND_MS / 1000} s); fees checked ${feesChecked}; accounts balanced ${openings.size}`,
+        `a fill delivered twice and again under a new id changed nothing; parked: only the forged fill, ${JSON.stringify(parked)}`,
       ].join('\n'),
     );
   });

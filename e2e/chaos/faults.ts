@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { promisify } from 'node:util';
+import type { TcpProxy } from '@simplebank/chassis/testing';
 import type { ServiceName, Stack } from '@simplebank/stack';
 
 const run = promisify(execFile);
@@ -14,10 +15,16 @@ export interface FaultLog {
 }
 
 /** SIGKILL, as the kernel's OOM killer or a lost machine would; then start it again. */
-export async function killAndRestart(stack: Stack, service: ServiceName, log: FaultLog[], started: number) {
-  log.push({ at: Date.now() - started, fault: `SIGKILL ${service}` });
-  await stack.stopService(service, 'SIGKILL');
-  await stack.startService(service);
+export async function killAndRestart(
+  stack: Stack,
+  service: ServiceName,
+  log: FaultLog[],
+  started: number,
+  instance = 0,
+) {
+  log.push({ at: Date.now() - started, fault: `SIGKILL ${service}#${instance + 1}` });
+  await stack.stopService(service, 'SIGKILL', instance);
+  await stack.startService(service, instance);
 }
 
 /** Stops the RabbitMQ application (every connection drops) and starts it again. */
@@ -52,4 +59,62 @@ export async function parkedMessages(vhost: string): Promise<Record<string, numb
     if (name?.endsWith('.dlq') && Number(count) > 0) parked[name] = Number(count);
   }
   return parked;
+}
+
+/** SIGSTOP, as a long GC pause, a frozen VM or a debugger would; SIGCONT after `ms`. */
+export async function pauseAndResume(
+  stack: Stack,
+  service: ServiceName,
+  instance: number,
+  ms: number,
+  log: FaultLog[],
+  started: number,
+) {
+  log.push({ at: Date.now() - started, fault: `SIGSTOP ${service}#${instance + 1} for ${ms / 1000} s` });
+  stack.signal(service, 'SIGSTOP', instance);
+  await new Promise((resolve) => setTimeout(resolve, ms)); // the pause itself, not a wait for a condition
+  stack.signal(service, 'SIGCONT', instance);
+  log.push({ at: Date.now() - started, fault: `SIGCONT ${service}#${instance + 1}` });
+}
+
+/** A network partition through `proxy`: cut (connections reset) or silent (black hole), healed after `ms`. */
+export async function partition(
+  proxy: TcpProxy,
+  what: string,
+  kind: 'cut' | 'black hole',
+  ms: number,
+  log: FaultLog[],
+  started: number,
+) {
+  log.push({ at: Date.now() - started, fault: `partition ${what} (${kind}) for ${ms / 1000} s` });
+  if (kind === 'cut') await proxy.cut();
+  else proxy.blackHole();
+  await new Promise((resolve) => setTimeout(resolve, ms)); // the partition itself
+  await proxy.restore();
+  log.push({ at: Date.now() - started, fault: `partition ${what} healed` });
+}
+
+/** Stops Redis (it keeps nothing on disk) for `ms`, then starts it as the machine does. */
+export async function stopRedis(ms: number, log: FaultLog[], started: number) {
+  log.push({ at: Date.now() - started, fault: `Redis stopped for ${ms / 1000} s` });
+  await run('redis-cli', ['shutdown', 'nosave']).catch(() => undefined); // it closes the connection as it goes
+  await new Promise((resolve) => setTimeout(resolve, ms)); // the outage itself
+  await run('redis-server', [
+    '--daemonize',
+    'yes',
+    '--bind',
+    '127.0.0.1',
+    '-::1',
+    '--port',
+    '6379',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    '/var/lib/redis',
+    '--logfile',
+    '/var/log/redis/ci.log',
+  ]);
+  log.push({ at: Date.now() - started, fault: 'Redis back' });
 }
