@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { centsToDecimal, decimalToCents } from '@simplebank/contracts';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { call, newCustomer, noFaults, setFaults, url } from './system.ts';
+import { call, cancelReachedMarket, newCustomer, noFaults, setFaults, url } from './system.ts';
 
 // The place-order screen (book §2.4) in Debian's headless Chromium, driven by playwright-core
 // (no browser download), against the whole system. Each step leaves a screenshot in
@@ -177,6 +177,7 @@ describe('the place-order screen', () => {
     // market's attempts went unanswered, so it withdraws the order at the exchange before ending it:
     // the order ends canceled once the exchange answers again
     await expect.poll(() => orderRow(page).getAttribute('data-status')).toBe('created');
+    await cancelReachedMarket((await orderRow(page).getAttribute('data-order-id')) as string);
     await setFaults(noFaults);
     await expect.poll(() => orderRow(page).getAttribute('data-status'), { timeout: 30_000 }).toBe('canceled');
     expect(

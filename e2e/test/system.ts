@@ -179,3 +179,18 @@ export const cents = (decimal: string | null): number => {
   const value = Number(whole) * 100 + Number(fraction.padEnd(2, '0'));
   return decimal.startsWith('-') ? -value : value;
 };
+
+/**
+ * Waits until market has heard of the customer's cancel of `orderId`: from then on it never sends
+ * the order again, only withdraws it, so an exchange that comes back cannot fill it first.
+ */
+export async function cancelReachedMarket(orderId: string): Promise<void> {
+  await waitFor(`market to hear of the cancel of ${orderId}`, async () => {
+    const { body } = await call<{ status: string; cancel_requested: boolean }>(
+      url.market,
+      'GET',
+      `/market/placements/${orderId}`,
+    );
+    return body.cancel_requested || body.status === 'canceled';
+  });
+}

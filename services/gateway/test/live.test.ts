@@ -393,6 +393,11 @@ describe('DELETE /orders/{order_id}: the customer cancel', () => {
     expect((await send('GET', `/orders/${orderId}`, { token: customer.token })).json().status).toBe(
       'created',
     );
+    // once market has the cancel it never sends the order again, so the exchange cannot fill it first
+    await waitFor('market to hear of the cancel', async () => {
+      const placement = (await system.market.app.inject({ url: `/market/placements/${orderId}` })).json();
+      return placement.cancel_requested || placement.status === 'canceled';
+    });
     await setFaults({ error_rate: 0 });
     const done = await settled(customer, orderId);
     expect(done).toMatchObject({ status: 'canceled', reason: 'canceled_by_customer' });
