@@ -70,7 +70,7 @@ describe('Dockerfile', () => {
     }
     // libs/stack spawns node --enable-source-maps --import <chassis telemetry> <service>/dist/server.js
     const stack = readRepoFile('libs/stack/src/stack.ts');
-    expect(stack).toContain("['--enable-source-maps', '--import', telemetry, entry]");
+    expect(stack).toContain("[process.execPath, '--enable-source-maps', '--import', telemetry, entry]");
     expect(entrypoint.slice(1)).toEqual([
       '--enable-source-maps',
       '--import',
