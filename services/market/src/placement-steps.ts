@@ -30,6 +30,9 @@ export type Step =
   /** No attempt can have reached the exchange: end it here. */
   | { kind: 'end'; status: 'failed' | 'canceled'; reason: string };
 
+/** A step that calls the exchange. */
+export type Call = Exclude<Step, { kind: 'end' }>;
+
 export function nextStep(placement: OpenPlacement, now: number, policy: RetryPolicy): Step {
   if (placement.status === 'placed') {
     return placement.cancelRequested ? { kind: 'withdraw', why: 'customer_cancel' } : { kind: 'check' };
@@ -83,7 +86,7 @@ export interface Timing extends RetryPolicy {
 /** What `answer` to `step` means for `placement`, at `now`. `random` is uniform in [0, 1). */
 export function afterAnswer(
   placement: OpenPlacement,
-  step: Exclude<Step, { kind: 'end' }>,
+  step: Call,
   answer: Answer,
   now: number,
   timing: Timing,
@@ -104,11 +107,16 @@ export function afterAnswer(
       return { kind: 'withdraw_now' };
     case 'unavailable': {
       // a placement keeps its deadline; a withdrawal or a question goes on until the exchange answers
-      const retries = { attempts: placement.attempts + 1, readyAt: now };
+      const attempts = placement.attempts + 1;
       const next =
         step.kind === 'place'
-          ? nextAttempt(timing, { attempts: placement.attempts + 1, readyAt: placement.readyAt }, now, random)
-          : nextAttempt({ ...timing, deadlineMs: Number.POSITIVE_INFINITY }, retries, now, random);
+          ? nextAttempt(timing, { attempts, readyAt: placement.readyAt }, now, random)
+          : nextAttempt(
+              { ...timing, deadlineMs: Number.POSITIVE_INFINITY },
+              { attempts, readyAt: now },
+              now,
+              random,
+            );
       // past the deadline, the next pass withdraws instead of placing
       const at = next.kind === 'retry' ? next.at : now;
       return { kind: 'retry', at, inDoubt: true, detail: answer.detail };
@@ -120,7 +128,7 @@ export function afterAnswer(
 
 function afterState(
   placement: OpenPlacement,
-  step: Exclude<Step, { kind: 'end' }>,
+  step: Call,
   order: ExchangeOrderState,
   now: number,
   timing: Timing,

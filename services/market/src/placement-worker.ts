@@ -4,15 +4,12 @@ import { type Final, recordOutcome } from './exchange-outcomes.ts';
 import {
   type Answer,
   afterAnswer,
+  type Call,
   nextStep,
   type OpenPlacement,
-  type Step,
   type Timing,
 } from './placement-steps.ts';
 import { type KnownPlacement, placements } from './placements.ts';
-
-/** A step that calls the exchange. */
-type Call = Exclude<Step, { kind: 'end' }>;
 
 /**
  * T4, the second half: places ready orders on the exchange, withdraws the ones to cancel, and asks

@@ -88,22 +88,26 @@ export function placementMetrics(registry: Metrics['registry'], pool: () => Pool
       .finally(() => setImmediate(() => (reading = undefined)));
     return reading;
   };
-  new client.Gauge({
-    name: 'market_trade_breaks_open',
-    help: 'Fills the exchange reported for orders our books had ended, not yet resolved by an operator',
-    registers: [registry],
-    async collect() {
-      const now = await read();
-      if (now) this.set(now.breaks);
-    },
-  });
-  new client.Gauge({
-    name: 'market_placements_in_doubt',
-    help: 'Placements with an unanswered attempt, waiting for the exchange to say what became of it',
-    registers: [registry],
-    async collect() {
-      const now = await read();
-      if (now) this.set(now.inDoubt);
-    },
-  });
+  const gauges = [
+    [
+      'market_trade_breaks_open',
+      'Fills the exchange reported for orders our books had ended, not yet resolved by an operator',
+      'breaks',
+    ],
+    [
+      'market_placements_in_doubt',
+      'Placements with an unanswered attempt, waiting for the exchange to say what became of it',
+      'inDoubt',
+    ],
+  ] as const;
+  for (const [name, help, reading] of gauges)
+    new client.Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        const now = await read();
+        if (now) this.set(now[reading]);
+      },
+    });
 }
