@@ -17,6 +17,12 @@ export const GatewayConfig = Type.Object({
   FEES_URL: BaseUrl('http://127.0.0.1:8083'),
   MARKET_URL: BaseUrl('http://127.0.0.1:8084'),
   UPSTREAM_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 2000 }),
+  /** How often the quote board is fetched from market (it polls the exchange every 500 ms). */
+  QUOTES_REFRESH_MS: Type.Integer({ minimum: 50, default: 250 }),
+  /** How old the board may be and still price an order; older, orders are a 503 until market is back. */
+  QUOTES_MAX_AGE_MS: Type.Integer({ minimum: 100, default: 2000 }),
+  /** How often fees' schedule is fetched again (fees enforces its own at T3: an old one is safe). */
+  FEE_SCHEDULE_REFRESH_MS: Type.Integer({ minimum: 1000, default: 30_000 }),
   /** How far from the quote an order's limit may be (500 = 5 %). */
   PRICE_COLLAR_BASIS_POINTS: Type.Integer({ minimum: 0, maximum: 10_000, default: 500 }),
 

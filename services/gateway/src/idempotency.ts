@@ -3,14 +3,15 @@ import { HttpError, type Logger } from '@simplebank/chassis';
 import { ErrorCode } from '@simplebank/contracts';
 import type { Redis } from 'ioredis';
 
-/** How long a key's response is kept: a retry within a day gets the first answer. */
+/** How long a key is kept: a retry within a day gets the first answer. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 /**
- * How long a key stays "in progress" at most: longer than any request can take (upstream calls
- * plus the RPC timeout), short enough that a gateway that died mid-request does not block the
- * key for a day. A retry after that derives the same order id, so orders still creates one order.
+ * How long a key may go unanswered before it is taken for abandoned: longer than any request can
+ * take (the gateway gives each 10 s, REQUEST_TIMEOUT_MS), short enough that a gateway that died
+ * mid-request does not block the key for a day. A retry after that derives the same order id, so
+ * orders still creates one order.
  */
-export const IN_PROGRESS_TTL_MS = 60_000;
+export const UNANSWERED_MAX_MS = 60_000;
 
 /** The answer a key replays: status code and body as first sent. */
 export interface StoredResponse {
@@ -22,10 +23,14 @@ type Entry =
   | { fingerprint: string; state: 'in_progress' }
   | ({ fingerprint: string; state: 'done' } & StoredResponse);
 
-/** What `begin` found: go ahead (this request owns the key), wait, or replay the first answer. */
+/**
+ * What `begin` found: go ahead (this request owns the key), a claim with no answer stored (its
+ * request may be running, may have placed the order, or may have died: the route finds out), or
+ * the first answer to replay.
+ */
 export type Begun =
   | { kind: 'proceed' }
-  | { kind: 'in_progress' }
+  | { kind: 'unanswered'; ageMs: number }
   | { kind: 'replay'; response: StoredResponse };
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -35,19 +40,39 @@ export const fingerprintOf = (route: string, fields: readonly unknown[]): string
   sha256(JSON.stringify([route, ...fields]));
 
 /**
+ * Claims a key (SET NX), or returns what it holds and for how much longer, in one round trip and
+ * atomically (no window in which the key could vanish between the two). Its age is read from the
+ * key's own TTL, Redis's clock, so no two gateways' clocks are ever compared.
+ */
+const CLAIM = `
+if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return false end
+return { redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]) }`;
+
+interface ClaimingRedis extends Redis {
+  claimIdempotencyKey(key: string, entry: string, ttlMs: number): Promise<[string, number] | null>;
+}
+
+/**
  * `Idempotency-Key` of `POST /shares/*`, per customer, in Redis (ARCHITECTURE: the gateway's
- * short-lived state). The first request with a key claims it with SET NX (an in-progress marker);
- * when it has an answer it stores it for 24 h. A request that finds the key:
- * - in progress → 409 request_in_progress (the client retries shortly; Retry-After: 1);
+ * short-lived state). The first request with a key claims it for 24 h with its fingerprint. A
+ * request that finds the key:
  * - with a different body → 422 idempotency_key_reused;
- * - done → the stored answer, status code and body, again.
- * A 5xx is not stored: the key is released, so a retry is tried for real (with the same order id).
+ * - answered with a refusal (4xx) → that answer, status code and body, again;
+ * - claimed and unanswered → the route asks orders for the key's order (`unanswered`).
+ * An order accepted is not written back: its answer is `{ order_id, status: 'created' }` with the
+ * key's own order id, so the order existing is the record (one Redis round trip per order fewer).
+ * A 5xx is not kept: the key is released, so a retry is tried for real (with the same order id).
  */
 export class IdempotencyKeys {
+  private readonly redis: ClaimingRedis;
+
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly log: Logger,
-  ) {}
+  ) {
+    redis.defineCommand('claimIdempotencyKey', { numberOfKeys: 1, lua: CLAIM });
+    this.redis = redis as ClaimingRedis;
+  }
 
   private keyOf(customer: string, key: string): string {
     // the key is hashed: any printable text up to 128 characters makes a key of known length
@@ -58,28 +83,28 @@ export class IdempotencyKeys {
    * Claims `key` for this request, or says what became of it. When Redis is away this says
    * proceed: the order id derived from the key still keeps orders from creating a second order.
    */
-  async begin(customer: string, key: string, fingerprint: string, attempt = 1): Promise<Begun> {
-    const redisKey = this.keyOf(customer, key);
+  async begin(customer: string, key: string, fingerprint: string): Promise<Begun> {
     const marker: Entry = { fingerprint, state: 'in_progress' };
-    let stored: string | null;
+    let found: [string, number] | null;
     try {
-      const claimed = await this.redis.set(redisKey, JSON.stringify(marker), 'PX', IN_PROGRESS_TTL_MS, 'NX');
-      if (claimed === 'OK') return { kind: 'proceed' };
-      stored = await this.redis.get(redisKey);
+      found = await this.redis.claimIdempotencyKey(
+        this.keyOf(customer, key),
+        JSON.stringify(marker),
+        IDEMPOTENCY_TTL_MS,
+      );
     } catch (error) {
       this.log.warn({ error }, 'idempotency keys unavailable; relying on the order id alone');
       return { kind: 'proceed' };
     }
-    // gone between SET and GET (it expired, or its request failed and released it): claim it again
-    if (stored === null)
-      return attempt < 3 ? this.begin(customer, key, fingerprint, attempt + 1) : { kind: 'in_progress' };
+    if (found === null) return { kind: 'proceed' };
+    const [stored, ttlMs] = found;
     const entry = JSON.parse(stored) as Entry;
     if (entry.fingerprint !== fingerprint) throw keyReused();
-    if (entry.state === 'in_progress') return { kind: 'in_progress' };
+    if (entry.state === 'in_progress') return { kind: 'unanswered', ageMs: IDEMPOTENCY_TTL_MS - ttlMs };
     return { kind: 'replay', response: { statusCode: entry.statusCode, body: entry.body } };
   }
 
-  /** Stores the first answer for 24 h. */
+  /** Stores a refusal (4xx) as the key's answer, for 24 h. */
   async complete(
     customer: string,
     key: string,

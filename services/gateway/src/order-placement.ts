@@ -1,10 +1,11 @@
 import { type Broker, HttpError, type Logger, RpcError } from '@simplebank/chassis';
 import {
-  centsToDecimal,
   decimalToCents,
   ErrorCode,
   type FeeEstimate,
   type FeeEstimateQuery,
+  type FeeSchedule,
+  feeEstimate,
   type Order,
   type OrderAccepted,
   type OrderSide,
@@ -16,14 +17,14 @@ import { keyReused } from './idempotency.ts';
 import { limitPriceCents, placeOrderCommand } from './order-terms.ts';
 import type { Owners } from './owners.ts';
 import type { QuoteBook } from './quotes.ts';
+import type { Refreshed } from './refreshed.ts';
 import { segment, type Upstream } from './upstream.ts';
 
 export interface OrderPlacementDeps {
   quotes: QuoteBook;
-  accounts: Upstream;
   owners: Owners;
+  feeSchedule: Refreshed<FeeSchedule>;
   orders: Upstream;
-  fees: Upstream;
   broker: Broker;
   collarBasisPoints: number;
   rpcTimeoutMs: number;
@@ -32,20 +33,21 @@ export interface OrderPlacementDeps {
 
 export type OrderPlacement = ReturnType<typeof orderPlacement>;
 
-/** T1 from the customer's side: price the order, then hand it to orders (docs/saga.md). */
+/** What a placed order is answered with, first time or again (the order id says which order). */
+export const accepted = (orderId: string): OrderAccepted => ({ order_id: orderId, status: 'created' });
+
+/**
+ * T1 from the customer's side: price the order, then hand it to orders (docs/saga.md). Everything
+ * but that hand-over comes from memory when it can: the quote from the board (quotes.ts), the fee
+ * from fees' schedule (fee-schedule.ts), the account's owner from `Owners` (an owner never
+ * changes); only a miss asks the service that owns it.
+ */
 export function orderPlacement(deps: OrderPlacementDeps) {
   /** The quote → limit → fee chain, shared by the fee estimate and the order itself. */
   const estimate = async (query: FeeEstimateQuery, quoteCents: number) => {
     const limit = limitPriceCents(query.side, quoteCents, deps.collarBasisPoints);
-    const fee = await deps.fees.get<FeeEstimate>('/fees/estimate', {
-      query: {
-        side: query.side,
-        symbol: query.symbol,
-        quantity: query.quantity,
-        price: centsToDecimal(limit),
-      },
-    });
-    return { limitPriceCents: limit, fee };
+    const { value: schedule } = await deps.feeSchedule.get();
+    return { limitPriceCents: limit, fee: feeEstimate(schedule, { ...query, priceCents: limit }) };
   };
 
   return {
@@ -62,18 +64,15 @@ export function orderPlacement(deps: OrderPlacementDeps) {
       request: PlaceOrderRequest,
       { customer, orderId, keyed }: { customer: string; orderId: string; keyed: boolean },
     ): Promise<OrderAccepted> {
-      const unknownAccount = new HttpError(422, ErrorCode.unknownAccount, `no account ${request.account_id}`);
       // Both look-ups at once; an unknown symbol is reported before an unknown account.
-      const [quote, account] = await Promise.allSettled([
+      const [quote, owner] = await Promise.allSettled([
         deps.quotes.priceCents(request.symbol),
-        deps.accounts.get<{ owner: string }>(`/accounts/${segment(request.account_id)}`, {
-          notFound: unknownAccount,
-        }),
+        deps.owners.ownerOf(request.account_id),
       ]);
       if (quote.status === 'rejected') throw quote.reason;
-      if (account.status === 'rejected') throw account.reason;
-      deps.owners.remember(request.account_id, account.value.owner);
-      if (account.value.owner !== customer) throw unknownAccount;
+      if (owner.status === 'rejected') throw owner.reason;
+      if (owner.value !== customer)
+        throw new HttpError(422, ErrorCode.unknownAccount, `no account ${request.account_id}`);
 
       const terms = await estimate({ side, ...request }, quote.value);
       const command = placeOrderCommand(orderId, request, {
@@ -105,7 +104,7 @@ export function orderPlacement(deps: OrderPlacementDeps) {
         },
         'order accepted',
       );
-      return { order_id: result.orderId, status: 'created' };
+      return accepted(result.orderId);
     },
   };
 
@@ -116,15 +115,17 @@ export function orderPlacement(deps: OrderPlacementDeps) {
     orderId: string,
   ): Promise<PlaceOrderResult> {
     const existing = await deps.orders.get<Order>(`/orders/${segment(orderId)}`);
-    const same =
-      existing.account_id === request.account_id &&
-      existing.side === side &&
-      existing.symbol === request.symbol &&
-      existing.quantity === request.quantity;
-    if (!same) throw keyReused();
+    if (!isSameOrder(existing, side, request)) throw keyReused();
     return { orderId, status: 'created' };
   }
 }
+
+/** Whether `order` is the one `request` asks for: same account, side, symbol and quantity. */
+export const isSameOrder = (order: Order, side: OrderSide, request: PlaceOrderRequest): boolean =>
+  order.account_id === request.account_id &&
+  order.side === side &&
+  order.symbol === request.symbol &&
+  order.quantity === request.quantity;
 
 const RPC_STATUS: Record<string, number> = {
   [RpcErrorCode.validationFailed]: 400,

@@ -6,11 +6,12 @@ import { segment, type Upstream } from './upstream.ts';
 const CACHE_SIZE = 10_000;
 
 /**
- * Who owns which account, from account-transactions. A customer may only see and trade the
- * accounts they own; the routes answer another customer's account exactly as one that does not
- * exist, so nobody learns which account ids exist.
+ * Who owns which account, from account-transactions, remembered (an owner never changes): only a
+ * miss asks. A customer may only see and trade the accounts they own; the routes answer another
+ * customer's account exactly as one that does not exist, so nobody learns which account ids exist.
  */
 export class Owners {
+  /** In order of use, the least recently used first: the one forgotten when it is full. */
   private readonly known = new Map<string, string>();
 
   constructor(private readonly accounts: Upstream) {}
@@ -18,7 +19,11 @@ export class Owners {
   /** The account's owner; undefined when there is no such account. */
   async ownerOf(accountId: string): Promise<string | undefined> {
     const cached = this.known.get(accountId);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      this.known.delete(accountId);
+      this.known.set(accountId, cached);
+      return cached;
+    }
     const missing = new HttpError(404, ErrorCode.unknownAccount, `no account ${accountId}`);
     const account = await this.accounts
       .get<{ owner: string }>(`/accounts/${segment(accountId)}`, { notFound: missing })
@@ -32,6 +37,7 @@ export class Owners {
 
   /** Records an owner seen in an answer of account-transactions. */
   remember(accountId: string, owner: string): void {
+    this.known.delete(accountId);
     if (this.known.size >= CACHE_SIZE) this.known.delete(this.known.keys().next().value as string);
     this.known.set(accountId, owner);
   }

@@ -4,13 +4,14 @@ import { apiDocs } from './api-docs.ts';
 import { Tokens } from './auth.ts';
 import { checkSecrets, GatewayConfig } from './config.ts';
 import { credentialChecker } from './credentials.ts';
+import { feeSchedule } from './fee-schedule.ts';
 import { IdempotencyKeys } from './idempotency.ts';
 import { liveRoutes, OrderNewsHub } from './live.ts';
 import { orderCancel } from './order-cancel.ts';
 import { orderPlacement } from './order-placement.ts';
 import { Owners } from './owners.ts';
 import { protect } from './protection.ts';
-import { quoteBook } from './quotes.ts';
+import { QuoteBook } from './quotes.ts';
 import { createRedis, redisAnswers, redisLifecycle } from './redis.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -48,8 +49,13 @@ export default defineService({
       orders: upstream('orders', config.ORDERS_URL),
       accounts,
       owners: new Owners(accounts),
-      fees: upstream('fees', config.FEES_URL),
-      quotes: quoteBook(upstream('market', config.MARKET_URL), redis, log),
+      // held in memory and fetched in the background, so that pricing an order asks nobody
+      feeSchedule: feeSchedule(upstream('fees', config.FEES_URL), config.FEE_SCHEDULE_REFRESH_MS, log),
+      quotes: new QuoteBook(
+        upstream('market', config.MARKET_URL),
+        { refreshMs: config.QUOTES_REFRESH_MS, maxAgeMs: config.QUOTES_MAX_AGE_MS },
+        log,
+      ),
       idempotency: new IdempotencyKeys(redis, log),
       news: new OrderNewsHub(),
     };
@@ -61,9 +67,13 @@ export default defineService({
   }),
 
   readiness: (_svc, { redis }) => ({ redis: redisAnswers(redis) }),
-  workers: (svc, { redis }) => [redisLifecycle(svc, redis)],
+  workers: (svc, { redis, quotes, feeSchedule }) => [redisLifecycle(svc, redis), quotes, feeSchedule],
 
-  routes: async (app, svc, { redis, tokens, orders, accounts, owners, fees, quotes, idempotency, news }) => {
+  routes: async (
+    app,
+    svc,
+    { redis, tokens, orders, accounts, owners, feeSchedule, quotes, idempotency, news },
+  ) => {
     const { config, log, broker } = svc;
     // before the routes it documents; then the screen, outside the API's rate limits
     await apiDocs(app, '0.1.0');
@@ -71,10 +81,9 @@ export default defineService({
     // built here, not in setup: the broker is connected only after setup
     const placement = orderPlacement({
       quotes,
-      accounts,
       owners,
+      feeSchedule,
       orders,
-      fees,
       broker,
       collarBasisPoints: config.PRICE_COLLAR_BASIS_POINTS,
       rpcTimeoutMs: config.RPC_TIMEOUT_MS,

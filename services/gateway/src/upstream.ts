@@ -119,6 +119,21 @@ export class Upstream {
   }
 }
 
+/** A 503 service_unavailable: `upstream` is of no use now, and why. */
+export const unavailable = (upstream: Upstream, why: string): HttpError =>
+  new HttpError(503, ErrorCode.serviceUnavailable, `${upstream.name} is unavailable: ${why}`);
+
+/**
+ * GETs what the gateway keeps a copy of (the quote board, the fee schedule): an answer other than
+ * a 2xx means the upstream is of no use, a 503, never a 4xx passed on to a customer.
+ */
+export const fetchCopy = (upstream: Upstream, path: string): Promise<unknown> =>
+  upstream.get<unknown>(path).catch((error: unknown) => {
+    if (error instanceof HttpError && error.statusCode !== 503)
+      throw unavailable(upstream, `it answered ${error.statusCode}`);
+    throw error;
+  });
+
 /** True when `error` is an upstream's 503: down, slow, failing or behind an open circuit. */
 export const isUnavailable = (error: unknown): boolean =>
   error instanceof HttpError && error.cause instanceof UpstreamUnavailable;

@@ -5,8 +5,7 @@ import { Redis } from 'ioredis';
 import { decodeJwt } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TOKEN_AUDIENCE, TOKEN_ISSUER } from '../src/auth.ts';
-import { IDEMPOTENCY_TTL_MS, orderIdFor } from '../src/idempotency.ts';
-import { BOARD_KEY, BOARD_TTL_MS } from '../src/quotes.ts';
+import { fingerprintOf, IDEMPOTENCY_TTL_MS, orderIdFor, UNANSWERED_MAX_MS } from '../src/idempotency.ts';
 import { type System, startSystem } from './system.ts';
 
 // A gateway in front of the real services of the saga (system.ts), on real RabbitMQ, PostgreSQL
@@ -15,7 +14,10 @@ let system: System;
 let redis: Redis;
 
 beforeAll(async () => {
-  system = await startSystem(await testEnvironment('gateway_live'), 'gateway_live');
+  // the fee schedule fetched once: the round-trip counts below see no background fetch of it
+  system = await startSystem(await testEnvironment('gateway_live'), 'gateway_live', {
+    FEE_SCHEDULE_REFRESH_MS: '3600000',
+  });
   redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { keyPrefix: system.prefix });
 }, 60_000);
 
@@ -257,6 +259,42 @@ describe('Idempotency-Key on POST /shares/*', () => {
     expect((await ordersOf(customer)).map((o) => o.order_id)).toEqual([first.json().order_id]);
   });
 
+  it('writes nothing back for an accepted order: the claim stays, and the order itself is the answer', async () => {
+    const customer = await newCustomer();
+    const key = randomUUID();
+    expect((await sell(customer, key)).statusCode).toBe(202);
+    const entry = JSON.parse((await redis.get(redisKeyOf(customer, key))) ?? 'null');
+    expect(entry).toEqual({ fingerprint: expect.any(String), state: 'in_progress' });
+    const again = await sell(customer, key);
+    expect(again.statusCode).toBe(202);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json()).toEqual({ order_id: orderIdFor(customer.username, key), status: 'created' });
+  });
+
+  it('tells a retry to wait while the claim is young and has no order; takes over an abandoned one', async () => {
+    const customer = await newCustomer();
+    const key = randomUUID();
+    const claim = JSON.stringify({
+      fingerprint: fingerprintOf('POST /shares/sell', [customer.accountId, 'ACME', 1]),
+      state: 'in_progress',
+    });
+    // a request that claimed the key a moment ago and is still running
+    await redis.set(redisKeyOf(customer, key), claim, 'PX', IDEMPOTENCY_TTL_MS);
+    const waiting = await sell(customer, key);
+    expect(waiting.statusCode).toBe(409);
+    expect(waiting.headers['retry-after']).toBe('1');
+    expect(waiting.json().error.code).toBe('request_in_progress');
+    expect(await ordersOf(customer)).toHaveLength(0);
+
+    // one that claimed it longer ago than any request runs: its gateway died before placing
+    await redis.set(redisKeyOf(customer, key), claim, 'PX', IDEMPOTENCY_TTL_MS - UNANSWERED_MAX_MS - 1000);
+    const taken = await sell(customer, key);
+    expect(taken.statusCode).toBe(202);
+    expect(taken.headers['idempotent-replayed']).toBeUndefined();
+    expect(taken.json().order_id).toBe(orderIdFor(customer.username, key));
+    expect(await ordersOf(customer)).toHaveLength(1);
+  });
+
   it('refuses the same key for a different request: 422 idempotency_key_reused', async () => {
     const customer = await newCustomer();
     const key = randomUUID();
@@ -332,9 +370,10 @@ describe('Idempotency-Key on POST /shares/*', () => {
       payload: { price_cents: moved },
     });
     try {
-      await waitFor('market to quote the new price', async () => {
-        const quote = await system.market.app.inject({ url: '/market/quotes/ACME' });
-        return Math.round(Number(quote.json().price) * 100) === moved;
+      await waitFor('the gateway to quote the new price', async () => {
+        const board = (await send('GET', '/market/quotes')).json();
+        const acme = board.quotes.find((q: { symbol: string }) => q.symbol === 'ACME');
+        return Math.round(Number(acme?.price) * 100) === moved;
       });
       const retry = await sell(customer, key);
       expect(retry.statusCode).toBe(202);
@@ -461,50 +500,27 @@ describe('queries passed on to the services that own the data', () => {
     }
     return count;
   };
-  // market records a request once its answer has gone, so the gateway may have it first
-  const marketAsked = (times: number) =>
-    waitFor(
-      `market to have served /market/quotes ${times} times`,
-      async () => (await askedMarket()) === times,
-    );
   const get = (url: string, token?: string) => send('GET', url, token === undefined ? {} : { token });
+  const QUOTES_REFRESH_MS = 250; // the gateway's default
 
-  it('caches the quote board in Redis for its own TTL, then asks market again', async () => {
-    await redis.del(BOARD_KEY);
+  it('answers the quote board from memory: market is asked in the background, not per request', async () => {
+    const own = (await system.market.app.inject({ url: '/market/quotes' })).json();
     const before = await askedMarket();
-
-    // a miss: market is asked, and its board is cached with the gateway's TTL
-    const missed = await get('/market/quotes');
-    expect(missed.statusCode).toBe(200);
-    const board = missed.json();
-    expect(board.quotes.length).toBeGreaterThan(0);
-    expect(board.quotes[0]).toEqual({
-      symbol: expect.any(String),
-      price: expect.any(String),
-      at: expect.any(String),
-    });
-    await marketAsked(before + 1);
-    const ttl = await redis.pttl(BOARD_KEY);
-    expect(ttl).toBeGreaterThan(0);
-    expect(ttl).toBeLessThanOrEqual(BOARD_TTL_MS);
-    expect(JSON.parse((await redis.get(BOARD_KEY)) ?? 'null')).toEqual(board);
-
-    // a hit: whatever Redis holds is the answer, and market is not asked
-    const cachedBoard = { quotes: [{ ...board.quotes[0], price: '12.34' }] };
-    await redis.set(BOARD_KEY, JSON.stringify(cachedBoard), 'PX', 60_000);
-    const hit = await get('/market/quotes');
-    expect(hit.json()).toEqual(cachedBoard);
-    expect(await askedMarket()).toBe(before + 1);
-
-    // gone from Redis, as once the TTL lapses: market is asked again and the cache refilled
-    await redis.del(BOARD_KEY);
-    const again = await get('/market/quotes');
-    expect(again.statusCode).toBe(200);
-    expect(again.json().quotes.map((q: { symbol: string }) => q.symbol)).toEqual(
-      board.quotes.map((q: { symbol: string }) => q.symbol),
+    const started = performance.now();
+    for (let i = 0; i < 30; i++) {
+      const response = await get('/market/quotes');
+      expect(response.statusCode).toBe(200);
+      expect(response.json().quotes.map((q: { symbol: string }) => q.symbol)).toEqual(
+        own.quotes.map((q: { symbol: string }) => q.symbol),
+      );
+    }
+    const fetches = (await askedMarket()) - before;
+    expect(fetches).toBeLessThanOrEqual(Math.ceil((performance.now() - started) / QUOTES_REFRESH_MS) + 2);
+    expect(fetches).toBeLessThan(30);
+    await waitFor(
+      'the background to fetch the board again',
+      async () => (await askedMarket()) > before + fetches,
     );
-    await marketAsked(before + 2);
-    expect(await redis.pttl(BOARD_KEY)).toBeGreaterThan(0);
   });
 
   it('pages through GET /orders with the cursor orders made, as it came', async () => {
@@ -569,5 +585,42 @@ describe('queries passed on to the services that own the data', () => {
         },
       });
     }
+  });
+});
+
+describe("the order path's round trips", () => {
+  /** How many calls the gateway has made to `target`, by its own metrics. */
+  const gatewayCalls = async (target: string): Promise<number> => {
+    const text = (await system.gateway.app.inject({ method: 'GET', url: '/metrics' })).body;
+    let count = 0;
+    for (const line of text.split('\n'))
+      if (line.startsWith(`http_client_calls_total{target="${target}",`))
+        count += Number(line.slice(line.lastIndexOf(' ') + 1));
+    return count;
+  };
+
+  const QUOTES_REFRESH_MS = 250; // the gateway's default
+
+  it('places an order with one call, its RPC: owner, quote and fee schedule come from memory', async () => {
+    const customer = await newCustomer();
+    const order = () =>
+      send('POST', '/shares/sell', {
+        token: customer.token,
+        body: { account_id: customer.accountId, symbol: 'ACME', quantity: 1 },
+      });
+    expect((await order()).statusCode).toBe(202); // remembers the owner
+    const accounts = await gatewayCalls('account-transactions');
+    const fees = await gatewayCalls('fees');
+    const market = await gatewayCalls('market');
+    const started = performance.now();
+    for (let i = 0; i < 10; i++) expect((await order()).statusCode).toBe(202);
+    const elapsed = performance.now() - started;
+    expect(await gatewayCalls('account-transactions')).toBe(accounts);
+    expect(await gatewayCalls('fees')).toBe(fees);
+    // only the background's fetches of the board, whatever the number of orders
+    expect((await gatewayCalls('market')) - market).toBeLessThanOrEqual(
+      Math.ceil(elapsed / QUOTES_REFRESH_MS) + 2,
+    );
+    expect(await ordersOf(customer)).toHaveLength(11);
   });
 });

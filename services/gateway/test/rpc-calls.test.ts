@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { type Broker, createLogger } from '@simplebank/chassis';
+import { feeScheduleBody } from '@simplebank/contracts';
 import { describe, expect, it } from 'vitest';
+import { feeSchedule } from '../src/fee-schedule.ts';
 import { orderCancel } from '../src/order-cancel.ts';
 import { orderPlacement } from '../src/order-placement.ts';
 import { Owners } from '../src/owners.ts';
@@ -23,18 +25,21 @@ function recordingBroker(result: unknown) {
 const upstream = (answer: (path: string) => unknown) =>
   ({ name: 'fake', get: async (path: string) => answer(path) }) as unknown as Upstream;
 const log = createLogger('gateway', 'silent');
+const SCHEDULE = { fixedCents: 100, rateBasisPoints: 25, minimumCents: 250 };
 
 describe('the gateway’s RPC calls to orders', () => {
   it.each(['sell', 'buy'] as const)('marks %s idempotent: the gateway chose the order id', async (side) => {
     const orderId = randomUUID();
     const { broker, calls } = recordingBroker({ orderId, status: 'created' });
-    const accounts = upstream(() => ({ owner: 'alice' }));
     const placement = orderPlacement({
       quotes: { priceCents: async () => 1000 } as unknown as QuoteBook,
-      accounts,
-      owners: new Owners(accounts),
+      owners: new Owners(upstream(() => ({ owner: 'alice' }))),
+      feeSchedule: feeSchedule(
+        upstream(() => feeScheduleBody(SCHEDULE)),
+        60_000,
+        log,
+      ),
       orders: upstream(() => undefined),
-      fees: upstream(() => ({ fee: '1.00' })),
       broker,
       collarBasisPoints: 500,
       rpcTimeoutMs: 5000,

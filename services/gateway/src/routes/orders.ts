@@ -14,9 +14,15 @@ import {
   PlaceOrderRequest,
 } from '@simplebank/contracts';
 import { requireCustomer, signedIn } from '../auth.ts';
-import { fingerprintOf, type IdempotencyKeys, inProgress, orderIdFor } from '../idempotency.ts';
+import {
+  fingerprintOf,
+  type IdempotencyKeys,
+  inProgress,
+  orderIdFor,
+  UNANSWERED_MAX_MS,
+} from '../idempotency.ts';
 import type { orderCancel } from '../order-cancel.ts';
-import type { OrderPlacement } from '../order-placement.ts';
+import { accepted, isSameOrder, type OrderPlacement } from '../order-placement.ts';
 import type { Owners } from '../owners.ts';
 import { segment, type Upstream } from '../upstream.ts';
 
@@ -54,34 +60,36 @@ export function orderRoutes(
         const { body } = request;
         const key = request.headers['idempotency-key'];
         if (key === undefined) {
-          const accepted = await placement.place(side, body, {
+          const placed = await placement.place(side, body, {
             customer,
             orderId: randomUUID(),
             keyed: false,
           });
-          return reply.status(202).send(accepted);
+          return reply.status(202).send(placed);
         }
 
         // docs: README "Idempotency keys"
         const fingerprint = fingerprintOf(route, [body.account_id, body.symbol, body.quantity]);
+        const orderId = orderIdFor(customer, key);
         const begun = await idempotency.begin(customer, key, fingerprint);
-        if (begun.kind === 'in_progress') {
-          reply.header('retry-after', '1');
-          throw inProgress();
+        let replay = begun.kind === 'replay' ? begun.response : undefined;
+        if (begun.kind === 'unanswered') {
+          const first = await firstRequest(orderId, begun.ageMs, (order) => isSameOrder(order, side, body));
+          if (first === 'running') {
+            reply.header('retry-after', '1');
+            throw inProgress();
+          }
+          if (first === 'placed') replay = { statusCode: 202, body: accepted(orderId) };
         }
-        if (begun.kind === 'replay') {
+        if (replay) {
           // the first answer as it was sent (a 202 or a 4xx), so not through the 202 schema's types
           const replayed = reply as unknown as Replayable;
-          replayed
-            .status(begun.response.statusCode)
-            .header('idempotent-replayed', 'true')
-            .send(begun.response.body);
+          replayed.status(replay.statusCode).header('idempotent-replayed', 'true').send(replay.body);
           return reply;
         }
-        let accepted: OrderAccepted;
         try {
-          const orderId = orderIdFor(customer, key);
-          accepted = await placement.place(side, body, { customer, orderId, keyed: true });
+          const placed = await placement.place(side, body, { customer, orderId, keyed: true });
+          return reply.status(202).send(placed);
         } catch (error) {
           // a 4xx is the answer to this request and is kept; after a 5xx the key is free again
           if (error instanceof HttpError && error.statusCode < 500) {
@@ -92,10 +100,32 @@ export function orderRoutes(
           }
           throw error;
         }
-        await idempotency.complete(customer, key, fingerprint, { statusCode: 202, body: accepted });
-        return reply.status(202).send(accepted);
       },
     );
+  }
+
+  /**
+   * What became of the request that claimed a key and stored no answer. An accepted order is never
+   * stored: the key's order id names it, so if orders has that order, for this request's terms,
+   * the request placed it. If not, it is still running, or it died unanswered (a gateway stopped
+   * mid-request): past UNANSWERED_MAX_MS this request takes over, and orders creates the order at
+   * most once whichever request gets there. (An order of other terms under the id is an earlier
+   * use of the key, whose record lapsed: the first request is refusing it, and stores that.)
+   */
+  async function firstRequest(
+    orderId: string,
+    ageMs: number,
+    isThisRequest: (order: Order) => boolean,
+  ): Promise<'placed' | 'running' | 'abandoned'> {
+    const notFound = new HttpError(404, ErrorCode.orderNotFound, `no order ${orderId}`);
+    const existing = await orders
+      .get<Order>(`/orders/${segment(orderId)}`, { notFound })
+      .catch((error: unknown) => {
+        if (error === notFound) return undefined;
+        throw error;
+      });
+    if (existing && isThisRequest(existing)) return 'placed';
+    return ageMs < UNANSWERED_MAX_MS ? 'running' : 'abandoned';
   }
 
   /** The order, when it is one of `customer`'s; anyone else's is answered as one that does not exist. */
