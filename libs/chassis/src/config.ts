@@ -34,6 +34,13 @@ export const BaseConfig = Type.Object({
    */
   INBOX_RETENTION_HOURS: Type.Integer({ minimum: 1, default: 7 * 24 }),
   PREFETCH: Type.Integer({ minimum: 1, maximum: 500, default: 20 }),
+  /**
+   * Most messages and RPC requests handled in one transaction (batching.ts): a batch is what
+   * arrived while the last one ran. 1 handles each in a transaction of its own.
+   */
+  HANDLER_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 500, default: 64 }),
+  /** Batches a service instance runs at once (each holds one database connection). */
+  HANDLER_BATCHES: Type.Integer({ minimum: 1, maximum: 100, default: 1 }),
   /** Runs of a failing handler before its message is parked in the dead-letter queue. */
   HANDLER_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
   /** Waits before the 2nd, 3rd, … run of a failing handler (the last repeats), ±20 % jitter. */

@@ -1,5 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { trace } from '@opentelemetry/api';
 import pg from 'pg';
 
 export type Pool = pg.Pool;
@@ -40,13 +41,23 @@ export const DEFAULT_SESSION_GUARDS: SessionGuards = {
   idleInTransactionTimeoutMs: 30_000,
 };
 
+/** Statements sent on a connection so far (`countStatements`). */
+const STATEMENTS = Symbol('statements');
+type CountedClient = pg.PoolClient & { [STATEMENTS]?: number };
+
 /**
  * A pool whose sessions cannot hang: a lock wait, a statement or a transaction left idle (its
  * process stuck or gone) ends after its limit instead of holding connections and locks for good;
  * TCP keep-alive notices a database host that vanished without closing the connection.
+ * `onStatement` is told of every statement sent (the `db_statements_total` counter).
  */
-export function createPool(connectionString: string, max: number, guards = DEFAULT_SESSION_GUARDS): Pool {
-  return new pg.Pool({
+export function createPool(
+  connectionString: string,
+  max: number,
+  guards = DEFAULT_SESSION_GUARDS,
+  onStatement: () => void = () => undefined,
+): Pool {
+  const pool = new pg.Pool({
     connectionString,
     max,
     connectionTimeoutMillis: 5000,
@@ -57,11 +68,33 @@ export function createPool(connectionString: string, max: number, guards = DEFAU
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
   });
+  pool.on('connect', (client) => countStatements(client, onStatement));
+  return pool;
 }
 
-/** Runs `work` in one transaction; rolls back when it throws. */
+/** Counts what `client` sends: per connection (for a transaction's span) and to `onStatement`. */
+function countStatements(client: pg.PoolClient, onStatement: () => void): void {
+  const counted = client as CountedClient;
+  const query = client.query;
+  counted[STATEMENTS] = 0;
+  counted.query = function (this: pg.PoolClient, ...args: unknown[]) {
+    counted[STATEMENTS] = (counted[STATEMENTS] ?? 0) + 1;
+    onStatement();
+    return (query as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof client.query;
+}
+
+/** Statements sent on `tx` so far, for spans: 0 on a connection not from `createPool`. */
+export const statementsSent = (tx: Tx): number => (tx as CountedClient)[STATEMENTS] ?? 0;
+
+/**
+ * Runs `work` in one transaction; rolls back when it throws. What it did is counted on the
+ * active span (`db.statements`, `db.duration_ms`), in place of a span per statement.
+ */
 export async function transaction<T>(pool: Pool, work: (tx: Tx) => Promise<T>): Promise<T> {
   const tx = await pool.connect();
+  const started = performance.now();
+  const sentBefore = statementsSent(tx);
   // A connection that dies while checked out (the database restarting) emits 'error' between
   // queries, which would end the process unheard; the next query fails instead, and the client is
   // discarded rather than returned to the pool.
@@ -79,6 +112,10 @@ export async function transaction<T>(pool: Pool, work: (tx: Tx) => Promise<T>): 
     await tx.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
+    trace.getActiveSpan()?.setAttributes({
+      'db.statements': statementsSent(tx) - sentBefore,
+      'db.duration_ms': Math.round(performance.now() - started),
+    });
     tx.off('error', onError);
     tx.release(broken);
   }

@@ -143,6 +143,8 @@ export class ConfirmedPublisher {
 export class Broker {
   readonly connection: Connection;
   readonly publisher: ConfirmedPublisher;
+  /** For live news: no confirms (it is lossy by contract, and nobody may be listening). */
+  readonly livePublisher: Publisher;
   private readonly consumers: Consumer[] = [];
   private rpcClient: DirectReplyClient | undefined;
   /** One circuit breaker per RPC target, made at its first call. */
@@ -202,6 +204,7 @@ export class Broker {
     this.publisher = new ConfirmedPublisher(
       this.connection.createPublisher({ confirm: true, ...this.topology }),
     );
+    this.livePublisher = this.connection.createPublisher({ confirm: false });
   }
 
   /** Declares exchanges and dead-letter queues now; the publisher re-declares them on reconnect. */
@@ -564,6 +567,7 @@ export class Broker {
     await this.rpcClient?.close();
     for (const guard of this.rpcTargets.values()) guard.shutdown();
     await this.publisher.close();
+    await this.livePublisher.close();
     await this.connection.close();
   }
 

@@ -119,6 +119,17 @@ export function createMetrics(service: string) {
       labelNames: ['target', 'method'],
       registers: [registry],
     }),
+    dbStatements: new client.Counter({
+      name: 'db_statements_total',
+      help: "Statements sent to the service's database, transaction control included",
+      registers: [registry],
+    }),
+    handlerBatchSize: new client.Histogram({
+      name: 'handler_batch_size',
+      help: 'Messages and RPC requests handled together in one transaction',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers: [registry],
+    }),
     circuitBreakerState: new client.Gauge({
       name: 'circuit_breaker_state',
       help: 'State of the circuit breaker around each target: 0 closed, 1 half-open, 2 open',

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { context, propagation } from '@opentelemetry/api';
-import { allEvents, type Envelope, type EventDefinition, type PayloadOf } from '@simplebank/contracts';
-import pg from 'pg';
+import type { Envelope, EventDefinition, PayloadOf } from '@simplebank/contracts';
+import type { Publisher } from 'rabbitmq-client';
 import { type Pool, type Tx, transaction } from './database.ts';
 import type { Logger } from './logger.ts';
 import type { ConfirmedPublisher } from './messaging.ts';
@@ -30,57 +30,119 @@ export type Publish = <E extends EventDefinition>(
   cause?: Cause,
 ) => Promise<void>;
 
-/**
- * Returns the `publish` a handler gets: it writes the event to the outbox in the handler's own
- * transaction, so the event exists exactly when the state change that caused it does.
- */
-export function outboxWriter(
-  tx: Tx,
-  source: string,
-  cause: Cause,
-  publishes: readonly EventDefinition[],
-): Publish {
-  return async (event, payload, eventCause = cause) => {
-    // What a service publishes is declared (`publishes`), so docs/asyncapi.json can be held to it.
-    if (!publishes.includes(event)) {
-      throw new Error(`${source} publishes ${event.name} without declaring it in its service's publishes`);
-    }
-    const problem = event.validate(payload);
-    if (problem) throw new Error(`${event.name} payload does not match its schema: ${problem}`);
-    const envelope: Envelope = {
-      id: randomUUID(),
-      type: event.name,
-      version: event.version,
-      occurredAt: new Date().toISOString(),
-      source,
-      correlationId: eventCause.correlationId,
-      causationId: eventCause.causationId,
-      payload,
-    };
-    const carrier: Record<string, string> = {};
-    propagation.inject(context.active(), carrier);
-    // the relay's wake-up rides on the same statement: one round trip per event, not two
-    await tx.query(
-      `WITH written AS (
-         INSERT INTO outbox (message_id, exchange, routing_key, type, correlation_id, traceparent, body)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id)
-       SELECT pg_notify('outbox', '') FROM written`,
-      [
-        envelope.id,
-        event.exchange,
-        event.routingKey,
-        event.name,
-        eventCause.correlationId,
-        carrier.traceparent ?? null,
-        envelope,
-      ],
-    );
-  };
+/** An event on its way out: an outbox row, or live news published once the transaction commits. */
+export interface OutboxMessage {
+  /** The outbox row's id, once written (`OutboxBuffer.write`). */
+  id?: number;
+  messageId: string;
+  exchange: string;
+  routingKey: string;
+  type: string;
+  correlationId: string;
+  traceparent: string | null;
+  /** The envelope as JSON: serialised once, stored and published as it is. */
+  body: string;
+  createdAt: Date;
+  /** Times the broker returned it so far (no queue took it). */
+  returns: number;
 }
 
-const liveEvents = new Set(
-  allEvents.filter((e) => e.delivery === 'live').map((e) => `${e.exchange} ${e.routingKey}`),
-);
+/**
+ * The events one transaction publishes. Saga events become outbox rows, written in one statement
+ * just before the commit (`write`), so they exist exactly when the state change that caused them
+ * does. Live news (`delivery: 'live'`, lossy by contract: docs/saga.md) gets no row: it is sent
+ * once the transaction has committed, without a confirm.
+ */
+export class OutboxBuffer {
+  readonly saga: OutboxMessage[] = [];
+  readonly live: OutboxMessage[] = [];
+
+  constructor(
+    private readonly source: string,
+    private readonly publishes: readonly EventDefinition[],
+  ) {}
+
+  /** The `publish` of a handler or RPC method, whose events are caused by `cause`. */
+  publisher(cause: Cause): Publish {
+    return async (event, payload, eventCause = cause) => {
+      // What a service publishes is declared (`publishes`), so docs/asyncapi.json can be held to it.
+      if (!this.publishes.includes(event)) {
+        throw new Error(
+          `${this.source} publishes ${event.name} without declaring it in its service's publishes`,
+        );
+      }
+      const problem = event.validate(payload);
+      if (problem) throw new Error(`${event.name} payload does not match its schema: ${problem}`);
+      const now = new Date();
+      const envelope: Envelope = {
+        id: randomUUID(),
+        type: event.name,
+        version: event.version,
+        occurredAt: now.toISOString(),
+        source: this.source,
+        correlationId: eventCause.correlationId,
+        causationId: eventCause.causationId,
+        payload,
+      };
+      // the context it was published in: the PRODUCER span's parent, wherever it is sent from
+      const carrier: Record<string, string> = {};
+      propagation.inject(context.active(), carrier);
+      (event.delivery === 'live' ? this.live : this.saga).push({
+        messageId: envelope.id,
+        exchange: event.exchange,
+        routingKey: event.routingKey,
+        type: event.name,
+        correlationId: eventCause.correlationId,
+        traceparent: carrier.traceparent ?? null,
+        body: JSON.stringify(envelope),
+        createdAt: now,
+        returns: 0,
+      });
+    };
+  }
+
+  /** Inserts the saga events as outbox rows, in one statement, in the transaction `tx`. */
+  async write(tx: Tx): Promise<void> {
+    if (this.saga.length === 0) return;
+    const column = <K extends keyof OutboxMessage>(key: K) => this.saga.map((m) => m[key]);
+    const { rows } = await tx.query<{ id: number; message_id: string }>(
+      `INSERT INTO outbox (message_id, exchange, routing_key, type, correlation_id, traceparent, body)
+       SELECT m, e, r, t, c, p, b::jsonb
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+         AS u(m, e, r, t, c, p, b)
+       RETURNING id, message_id`,
+      [
+        column('messageId'),
+        column('exchange'),
+        column('routingKey'),
+        column('type'),
+        column('correlationId'),
+        column('traceparent'),
+        column('body'),
+      ],
+    );
+    const ids = new Map(rows.map((r) => [r.message_id, r.id]));
+    for (const message of this.saga) message.id = ids.get(message.messageId);
+  }
+}
+
+export interface RelayOptions {
+  /** Rows the sweeper takes per pass. */
+  batchSize: number;
+  /** How often the sweeper looks for rows left behind. */
+  pollMs: number;
+  /** A row this old is the sweeper's: its dispatcher crashed, or the broker was away. */
+  sweepAfterMs: number;
+  /** Pause before relaying a returned event again: `firstMs`, doubling per return, up to `maxMs`. */
+  returnedRetry: { firstMs: number; maxMs: number };
+}
+
+export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
+  batchSize: 250,
+  pollMs: 1000,
+  sweepAfterMs: 5000,
+  returnedRetry: { firstMs: 1000, maxMs: 60_000 },
+};
 
 interface OutboxRow {
   id: number;
@@ -90,44 +152,213 @@ interface OutboxRow {
   type: string;
   correlation_id: string;
   traceparent: string | null;
-  body: Envelope;
+  body: string;
   created_at: Date;
   returns: number;
 }
 
-export interface RelayOptions {
-  batchSize: number;
-  pollMs: number;
-  /** Pause before relaying a returned event again: `firstMs`, doubling per return, up to `maxMs`. */
-  returnedRetry: { firstMs: number; maxMs: number };
-}
+const messageOf = (row: OutboxRow): OutboxMessage => ({
+  id: row.id,
+  messageId: row.message_id,
+  exchange: row.exchange,
+  routingKey: row.routing_key,
+  type: row.type,
+  correlationId: row.correlation_id,
+  traceparent: row.traceparent,
+  body: row.body,
+  createdAt: row.created_at,
+  returns: row.returns,
+});
 
 /**
- * Publishes committed outbox rows with publisher confirms and deletes a row only once the broker
- * confirmed it and a queue took it. A saga event the broker returns (no queue bound for it: a
- * consumer not deployed yet, a binding deleted) stays in the outbox and is relayed again after a
- * growing pause, until a queue takes it; meanwhile it shows in `outbox_pending_messages` and
- * `outbox_oldest_message_age_seconds`. Woken by LISTEN/NOTIFY, with polling as the fallback;
- * several relays share the work through `FOR UPDATE SKIP LOCKED`.
+ * Sends what a transaction published, once it has committed (the NServiceBus and MassTransit
+ * outbox: no relay pass, no NOTIFY per event). Saga events go with publisher confirms, and their
+ * rows are deleted once confirmed and taken by a queue, many at once. A saga event the broker
+ * returns (no queue bound for it: a consumer not deployed yet, a binding deleted) stays in the
+ * outbox and is relayed again after a growing pause, until a queue takes it; meanwhile it shows
+ * in `outbox_pending_messages` and `outbox_oldest_message_age_seconds`. What could not be sent
+ * (broker away, process killed after the commit) stays too: the `OutboxRelay` sweeps it up.
  */
-export class OutboxRelay implements Worker {
-  private listener: pg.Client | undefined;
-  private stopped = false;
-  private relistening = false;
-  private readonly poller: Poller;
+export class OutboxDispatcher {
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly confirmed: number[] = [];
+  private deleting: Promise<void> | undefined;
 
   constructor(
     private readonly pool: Pool,
-    private readonly databaseUrl: string,
     private readonly publisher: ConfirmedPublisher,
+    /** Live news: no confirms, nothing kept. */
+    private readonly livePublisher: Publisher,
     private readonly service: string,
     private readonly log: Logger,
     private readonly metrics: Metrics,
-    private readonly options: RelayOptions = {
-      batchSize: 250,
-      pollMs: 500,
-      returnedRetry: { firstMs: 1000, maxMs: 60_000 },
-    },
+    private readonly returnedRetry = DEFAULT_RELAY_OPTIONS.returnedRetry,
+  ) {}
+
+  /** Sends a committed transaction's events; returns at once (`settle` waits for them). */
+  dispatch(buffer: OutboxBuffer): void {
+    for (const message of buffer.live) this.sendLive(message);
+    const rows = buffer.saga.filter((m) => m.id !== undefined);
+    if (rows.length === 0) return;
+    const sending = this.sendAll(rows)
+      .then((outcomes) => this.settleRows(rows, outcomes))
+      .catch((error: unknown) => {
+        // the rows stay in the outbox: the sweeper sends them once the broker is back
+        this.log.warn({ error, events: rows.length }, 'events not sent after commit; the relay will');
+      })
+      .finally(() => this.inFlight.delete(sending));
+    this.inFlight.add(sending);
+  }
+
+  /**
+   * Publishes rows (sends on one channel go out in order; waiting on all confirms at once
+   * batches them), each in a PRODUCER span whose parent is the context that published it.
+   */
+  sendAll(rows: readonly OutboxMessage[]): Promise<('confirmed' | 'returned')[]> {
+    return Promise.all(rows.map((row) => this.send(row)));
+  }
+
+  /** Deletes what was confirmed; keeps what came back, to relay again after a pause. */
+  async settleRows(
+    rows: readonly OutboxMessage[],
+    outcomes: readonly ('confirmed' | 'returned')[],
+    tx?: Tx,
+  ): Promise<void> {
+    const sent = rows.filter((_, i) => outcomes[i] === 'confirmed').map((r) => r.id as number);
+    const returned = rows.filter((_, i) => outcomes[i] === 'returned').map((r) => r.id as number);
+    if (returned.length > 0) {
+      const { firstMs, maxMs } = this.returnedRetry;
+      await (tx ?? this.pool).query(
+        `UPDATE outbox SET returns = returns + 1,
+           relay_after = now() + least($2::float8, $3::float8 * 2 ^ returns) * interval '1 millisecond'
+         WHERE id = ANY($1)`,
+        [returned, maxMs, firstMs],
+      );
+    }
+    if (tx) {
+      if (sent.length > 0) await tx.query('DELETE FROM outbox WHERE id = ANY($1)', [sent]);
+      return;
+    }
+    this.confirmed.push(...sent);
+    await this.deleteConfirmed();
+  }
+
+  /** Resolves once every dispatch so far has been sent and its rows deleted. */
+  async settle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+    while (this.deleting) await this.deleting;
+  }
+
+  /** One DELETE for every row confirmed while the last one ran. */
+  private deleteConfirmed(): Promise<void> {
+    if (this.deleting || this.confirmed.length === 0) return this.deleting ?? Promise.resolve();
+    const deleting = (async () => {
+      while (this.confirmed.length > 0) {
+        const ids = this.confirmed.splice(0);
+        await this.pool.query('DELETE FROM outbox WHERE id = ANY($1)', [ids]).catch((error: unknown) => {
+          // sent already: the sweeper sends them again and the consumers' inboxes drop the copies
+          this.log.warn({ error, events: ids.length }, 'sent events not deleted from the outbox');
+        });
+      }
+    })().finally(() => {
+      this.deleting = undefined;
+    });
+    this.deleting = deleting;
+    return deleting;
+  }
+
+  private sendLive(message: OutboxMessage): void {
+    this.livePublisher.send(this.envelopeOf(message, false, {}), Buffer.from(message.body)).then(
+      () => this.metrics.messagesPublished.inc({ ...this.labelsOf(message), outcome: 'sent' }),
+      () => this.metrics.messagesPublished.inc({ ...this.labelsOf(message), outcome: 'failed' }),
+    );
+  }
+
+  private labelsOf(message: OutboxMessage) {
+    return { exchange: message.exchange, routing_key: message.routingKey };
+  }
+
+  private envelopeOf(message: OutboxMessage, mandatory: boolean, headers: Record<string, unknown>) {
+    return {
+      exchange: message.exchange,
+      routingKey: message.routingKey,
+      messageId: message.messageId,
+      correlationId: message.correlationId,
+      type: message.type,
+      appId: this.service,
+      timestamp: Math.floor(message.createdAt.getTime() / 1000),
+      contentType: 'application/json',
+      durable: true,
+      mandatory,
+      headers,
+    };
+  }
+
+  private async send(message: OutboxMessage): Promise<'confirmed' | 'returned'> {
+    const parent = contextFromHeaders({ traceparent: message.traceparent ?? undefined });
+    const span = tracer.startSpan(
+      `publish ${message.exchange}`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: messagingAttributes({
+          operation: 'publish',
+          destination: message.exchange,
+          routingKey: message.routingKey,
+          messageId: message.messageId,
+          correlationId: message.correlationId,
+          extra: { 'messaging.message.type': message.type },
+        }),
+      },
+      parent,
+    );
+    try {
+      // a saga event no queue takes is a fault: mandatory, so the broker says so
+      const outcome = await this.publisher.send(
+        this.envelopeOf(message, true, traceHeaders(span, parent)),
+        Buffer.from(message.body),
+      );
+      this.metrics.messagesPublished.inc({ ...this.labelsOf(message), outcome });
+      if (outcome === 'returned') {
+        failSpan(span, new Error('returned: no queue takes it'));
+        this.log.warn(
+          {
+            exchange: message.exchange,
+            routing_key: message.routingKey,
+            message_id: message.messageId,
+            returns: message.returns + 1,
+          },
+          'no queue takes this event; it stays in the outbox and is relayed again later',
+        );
+      }
+      return outcome;
+    } catch (error) {
+      this.metrics.messagesPublished.inc({ ...this.labelsOf(message), outcome: 'failed' });
+      failSpan(span, error);
+      throw error;
+    } finally {
+      span.end();
+    }
+  }
+}
+
+/**
+ * Sweeps up the outbox rows the dispatcher left behind: those of a process killed between its
+ * commit and its confirms, those written while the broker was away, and returned events whose
+ * pause is over. A row is the sweeper's once it is `sweepAfterMs` old, so it does not race the
+ * dispatcher for what is on its way (a copy sent twice is dropped by the consumers' inboxes).
+ * Several relays share the work through `FOR UPDATE SKIP LOCKED`.
+ */
+export class OutboxRelay implements Worker {
+  private readonly poller: Poller;
+  /** While stopping: every row is the sweeper's, however young. */
+  private sweepAll = false;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly dispatcher: OutboxDispatcher,
+    log: Logger,
+    metrics: Metrics,
+    private readonly options: RelayOptions = DEFAULT_RELAY_OPTIONS,
   ) {
     metrics.watchOutbox(pool); // outbox_pending_messages and outbox_oldest_message_age_seconds
     this.poller = new Poller(
@@ -138,137 +369,36 @@ export class OutboxRelay implements Worker {
     );
   }
 
-  async start(): Promise<void> {
-    await this.listen();
+  start(): void {
     this.poller.start();
   }
 
-  /** Relays everything committed so far; resolves when the outbox is empty or the broker fails. */
-  flush(): Promise<void> {
-    return this.poller.settle();
+  /** Sends everything committed so far; resolves when the outbox is empty or the broker fails. */
+  async flush(): Promise<void> {
+    await this.dispatcher.settle();
+    this.sweepAll = true;
+    await this.poller.settle();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     await this.poller.stop();
-    await this.listener?.end().catch(() => undefined);
-  }
-
-  private async listen(): Promise<void> {
-    if (this.stopped) return;
-    // LISTEN needs a connection of its own, outside the pool.
-    const client = new pg.Client({ connectionString: this.databaseUrl });
-    client.on('notification', () => this.poller.wake());
-    client.on('error', (error) => {
-      this.log.warn({ error }, 'outbox listener lost its connection; polling until it is back');
-      this.listener = undefined;
-      client.end().catch(() => undefined);
-      this.listenAgainLater();
-    });
-    await client.connect();
-    await client.query('LISTEN outbox');
-    this.listener = client;
-  }
-
-  /** Keeps trying to LISTEN again, every second, for as long as the relay runs. */
-  private listenAgainLater(): void {
-    if (this.relistening || this.stopped) return;
-    this.relistening = true;
-    setTimeout(() => {
-      this.relistening = false;
-      this.listen().catch(() => this.listenAgainLater());
-    }, 1000).unref();
   }
 
   private relayBatch(): Promise<number> {
     return transaction(this.pool, async (tx) => {
       const { rows } = await tx.query<OutboxRow>(
-        `SELECT * FROM outbox WHERE relay_after IS NULL OR relay_after <= now()
+        `SELECT id, message_id, exchange, routing_key, type, correlation_id, traceparent,
+                body::text AS body, created_at, returns
+         FROM outbox
+         WHERE CASE WHEN relay_after IS NULL THEN created_at <= now() - $2 * interval '1 millisecond'
+                    ELSE relay_after <= now() END
          ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-        [this.options.batchSize],
+        [this.options.batchSize, this.sweepAll ? 0 : this.options.sweepAfterMs],
       );
       if (rows.length === 0) return 0;
-      // Sends on one channel go out in order; waiting on all confirms at once batches them.
-      const outcomes = await Promise.all(rows.map((row) => this.send(row)));
-      const sent = rows.filter((_, i) => outcomes[i] === 'confirmed').map((r) => r.id);
-      const returned = rows.filter((_, i) => outcomes[i] === 'returned').map((r) => r.id);
-      if (sent.length > 0) await tx.query('DELETE FROM outbox WHERE id = ANY($1)', [sent]);
-      if (returned.length > 0) {
-        const { firstMs, maxMs } = this.options.returnedRetry;
-        await tx.query(
-          `UPDATE outbox SET returns = returns + 1,
-             relay_after = now() + least($2::float8, $3::float8 * 2 ^ returns) * interval '1 millisecond'
-           WHERE id = ANY($1)`,
-          [returned, maxMs, firstMs],
-        );
-      }
+      const messages = rows.map(messageOf);
+      await this.dispatcher.settleRows(messages, await this.dispatcher.sendAll(messages), tx);
       return rows.length;
     });
-  }
-
-  /**
-   * Publishes one row in a PRODUCER span whose parent is the context the row was written in (its
-   * stored `traceparent`), not the relay's own: the consumers' spans are children of this one.
-   */
-  private async send(row: OutboxRow): Promise<'confirmed' | 'returned'> {
-    const parent = contextFromHeaders({ traceparent: row.traceparent ?? undefined });
-    const span = tracer.startSpan(
-      `publish ${row.exchange}`,
-      {
-        kind: SpanKind.PRODUCER,
-        attributes: messagingAttributes({
-          operation: 'publish',
-          destination: row.exchange,
-          routingKey: row.routing_key,
-          messageId: row.message_id,
-          correlationId: row.correlation_id,
-          extra: { 'messaging.message.type': row.type },
-        }),
-      },
-      parent,
-    );
-    try {
-      const outcome = await this.publisher.send(
-        {
-          exchange: row.exchange,
-          routingKey: row.routing_key,
-          messageId: row.message_id,
-          correlationId: row.correlation_id,
-          type: row.type,
-          appId: this.service,
-          timestamp: Math.floor(row.created_at.getTime() / 1000),
-          contentType: 'application/json',
-          durable: true,
-          // a saga event no queue takes is a fault; live news nobody is listening to is not
-          mandatory: !liveEvents.has(`${row.exchange} ${row.routing_key}`),
-          headers: traceHeaders(span, parent),
-        },
-        row.body,
-      );
-      this.metrics.messagesPublished.inc({ exchange: row.exchange, routing_key: row.routing_key, outcome });
-      if (outcome === 'returned') {
-        failSpan(span, new Error('returned: no queue takes it'));
-        this.log.warn(
-          {
-            exchange: row.exchange,
-            routing_key: row.routing_key,
-            message_id: row.message_id,
-            returns: row.returns + 1,
-          },
-          'no queue takes this event; it stays in the outbox and is relayed again later',
-        );
-      }
-      return outcome;
-    } catch (error) {
-      this.metrics.messagesPublished.inc({
-        exchange: row.exchange,
-        routing_key: row.routing_key,
-        outcome: 'failed',
-      });
-      failSpan(span, error);
-      throw error;
-    } finally {
-      span.end();
-    }
   }
 }

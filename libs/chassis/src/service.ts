@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { type Envelope, type EventDefinition, type PayloadOf, subscriptions } from '@simplebank/contracts';
 import type { Static, TObject, TProperties, TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { BatchRunner, JobExpired } from './batching.ts';
 import { serviceCli } from './cli.ts';
 import { type BaseConfig, ConfigError, loadConfig } from './config.ts';
 import { createPool, ensureDatabase, migrate, type Pool, type Tx, transaction } from './database.ts';
@@ -14,7 +15,7 @@ import { InfrastructureError, infrastructureError, isConnectionError } from './i
 import { createLogger, type Logger, RecentEntries } from './logger.ts';
 import { Broker, RpcError } from './messaging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { type Cause, OutboxRelay, outboxWriter, type Publish } from './outbox.ts';
+import { type Cause, OutboxBuffer, OutboxDispatcher, OutboxRelay, type Publish } from './outbox.ts';
 import { InboxRetention } from './retention.ts';
 import { Slots } from './slots.ts';
 import { createStatsd, type Timers } from './statsd.ts';
@@ -194,11 +195,16 @@ export async function startService<P extends TProperties, S>(
     databaseUrl = config.DATABASE_URL ?? `${config.PGHOST_URL}/${database}`;
     try {
       if (!config.DATABASE_URL) await ensureDatabase(config.PGHOST_URL, database);
-      pool = createPool(databaseUrl, config.DATABASE_POOL_SIZE, {
-        lockTimeoutMs: config.DATABASE_LOCK_TIMEOUT_MS,
-        statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
-        idleInTransactionTimeoutMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
-      });
+      pool = createPool(
+        databaseUrl,
+        config.DATABASE_POOL_SIZE,
+        {
+          lockTimeoutMs: config.DATABASE_LOCK_TIMEOUT_MS,
+          statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+          idleInTransactionTimeoutMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+        },
+        () => metrics.dbStatements.inc(),
+      );
       pool.on('error', (error) => log.warn({ error }, 'idle PostgreSQL connection failed'));
       const ran = await migrate(pool, [chassisMigrations, fileURLToPath(definition.migrations)]);
       if (ran.length > 0) log.info({ migrations: ran }, 'migrations applied');
@@ -214,11 +220,18 @@ export async function startService<P extends TProperties, S>(
   const svc = instances as ServiceContext<Static<TObject<P>>>;
   const publishes = definition.publishes ?? [];
   svc.pool = pool as Pool;
+  // sends what each transaction published once it has committed (outbox.ts); set with the broker
+  let dispatcher: OutboxDispatcher | undefined;
+  const outbox = () => new OutboxBuffer(name, publishes);
   svc.transaction = async (cause, work) => {
     const committed: (() => void)[] = [];
-    const result = await transaction(svc.pool, (tx) =>
-      work(tx, outboxWriter(tx, name, cause, publishes), (callback) => committed.push(callback)),
-    );
+    const buffer = outbox();
+    const result = await transaction(svc.pool, async (tx) => {
+      const result = await work(tx, buffer.publisher(cause), (callback) => committed.push(callback));
+      await buffer.write(tx);
+      return result;
+    });
+    dispatcher?.dispatch(buffer);
     for (const callback of committed) callback();
     return result;
   };
@@ -229,7 +242,8 @@ export async function startService<P extends TProperties, S>(
   const handlerSlots = new Slots(
     pool ? Math.max(1, config.DATABASE_POOL_SIZE - 1) : Number.POSITIVE_INFINITY,
   );
-  const consuming = { prefetch: config.PREFETCH, concurrency: Math.min(config.PREFETCH, handlerSlots.size) };
+  // Messages wait for their batch in memory, not for a connection: every prefetched one is taken.
+  const consuming = { prefetch: config.PREFETCH, concurrency: config.PREFETCH };
 
   // while the database is unreachable, event handlers hold their messages (database-gate.ts)
   const gate = pool ? new DatabaseGate(() => svc.pool.query('SELECT 1'), log, metrics) : undefined;
@@ -322,9 +336,26 @@ export async function startService<P extends TProperties, S>(
     await app.ready();
 
     if (pool && svc.broker) {
-      relay = new OutboxRelay(pool, databaseUrl, svc.broker.publisher, name, log, metrics);
-      await relay.start();
+      dispatcher = new OutboxDispatcher(
+        pool,
+        svc.broker.publisher,
+        svc.broker.livePublisher,
+        name,
+        log,
+        metrics,
+      );
+      relay = new OutboxRelay(pool, dispatcher, log, metrics);
+      relay.start();
     }
+    const batches = new BatchRunner(
+      svc.pool,
+      handlerSlots,
+      dispatcher,
+      outbox,
+      metrics,
+      config.HANDLER_BATCH_SIZE,
+      Math.min(config.HANDLER_BATCHES, handlerSlots.size),
+    );
     if (pool) {
       const retention = new InboxRetention(pool, config.INBOX_RETENTION_HOURS, log);
       retention.start();
@@ -332,7 +363,8 @@ export async function startService<P extends TProperties, S>(
     }
     for (const { queue, event, handler } of handlerQueues) {
       const spec = handlers[handler] as (typeof handlers)[string];
-      const handle = (envelope: Envelope) => handleOnce(svc, queue, spec, envelope, faults, handlerSlots);
+      const handle = (envelope: Envelope) =>
+        handleInBatch(svc, batches, queue, spec, envelope, faults, handlerSlots);
       svc.broker.consume({ queue, event }, consuming, (envelope) =>
         gate ? gate.run(() => handle(envelope)) : handle(envelope),
       );
@@ -343,7 +375,7 @@ export async function startService<P extends TProperties, S>(
         spec.handle(envelope.payload, { log: svc.log, envelope }),
       );
     }
-    if (Object.keys(rpcMethods).length > 0) serveRpc(svc, rpcMethods, consuming, handlerSlots);
+    if (Object.keys(rpcMethods).length > 0) serveRpc(svc, rpcMethods, consuming, batches, handlerSlots);
 
     for (const worker of definition.workers?.(svc, shared) ?? []) {
       await worker.start();
@@ -367,6 +399,7 @@ function serveRpc<C>(
   svc: ServiceContext<C>,
   rpcMethods: Record<string, RpcMethod>,
   consuming: { prefetch: number; concurrency: number },
+  batches: BatchRunner,
   slots: Slots,
 ) {
   const validators = Object.fromEntries(
@@ -386,16 +419,58 @@ function serveRpc<C>(
     const header = message.headers?.['x-correlation-id'];
     const correlationId = typeof header === 'string' ? header : (message.messageId ?? randomUUID());
     const cause = { correlationId, causationId: message.messageId ?? null };
-    return slots.run(() =>
-      svc.transaction(cause, async (tx, publish, afterCommit) => {
-        const result = await spec.handle(params, { tx, publish, afterCommit, log: svc.log, correlationId });
-        // The caller has given up and told its customer so: commit nothing it does not know of.
-        if (Date.now() > deadline)
-          throw new RpcError('service_unavailable', 'the caller gave up before this committed');
-        return result;
-      }),
-    );
+    const log = svc.log;
+    const alone = () =>
+      slots.run(() =>
+        svc.transaction(cause, async (tx, publish, afterCommit) => {
+          const result = await spec.handle(params, { tx, publish, afterCommit, log, correlationId });
+          // The caller has given up and told its customer so: commit nothing it does not know of.
+          if (Date.now() > deadline)
+            throw new RpcError('service_unavailable', 'the caller gave up before this committed');
+          return result;
+        }),
+      );
+    return batches
+      .submit({
+        cause,
+        ...(Number.isFinite(deadline) ? { deadline } : {}),
+        work: (ctx) => spec.handle(params, { ...ctx, log, correlationId }),
+        alone,
+      })
+      .catch((error: unknown) => {
+        if (error instanceof JobExpired) throw new RpcError('service_unavailable', error.message);
+        throw error;
+      });
   });
+}
+
+/** Handles one event in the service's next batch (batching.ts); alone if its batch fails. */
+function handleInBatch<C>(
+  svc: ServiceContext<C>,
+  batches: BatchRunner,
+  queue: string,
+  spec: EventHandler,
+  envelope: Envelope,
+  faults: FaultSwitch,
+  slots: Slots,
+): Promise<'handled' | 'duplicate'> {
+  const cause = { correlationId: envelope.correlationId, causationId: envelope.id };
+  const log = () => {
+    const orderId = (envelope.payload as { orderId?: string }).orderId;
+    return svc.log.child({ order_id: orderId, event: envelope.type, message_id: envelope.id });
+  };
+  // the fault switch acts before the batch, so a slowed handler holds no transaction
+  return faults.beforeHandler().then(() =>
+    batches.submit({
+      cause,
+      inbox: { handler: queue, messageId: envelope.id },
+      work: async (ctx) => {
+        await spec.handle(envelope.payload, { ...ctx, log: log(), envelope });
+        return 'handled' as const;
+      },
+      alone: () => handleOnce(svc, queue, spec, envelope, slots),
+    }),
+  );
 }
 
 /** Runs one event handler at most once per message: inbox row, effect and outbox rows commit together. */
@@ -404,11 +479,8 @@ async function handleOnce<C>(
   queue: string,
   spec: EventHandler,
   envelope: Envelope,
-  faults: FaultSwitch,
   slots: Slots,
 ) {
-  // the fault switch acts before the transaction, so a slowed handler holds no connection (nor slot)
-  await faults.beforeHandler();
   const cause = { correlationId: envelope.correlationId, causationId: envelope.id };
   return slots.run(() =>
     svc.transaction(cause, async (tx, publish, afterCommit) => {

@@ -1,14 +1,19 @@
 /**
  * OpenTelemetry for a service process, loaded before the service's own code:
  * `node --import @simplebank/chassis/telemetry dist/server.js` (libs/stack and each service's
- * `start` script do so). In ESM the instrumentations of pg, ioredis and fastify only work if the
- * import-in-the-middle hook is registered before those modules load, hence a module of its own.
+ * `start` script do so). In ESM the instrumentation of node:http only works if the
+ * import-in-the-middle hook is registered before that module loads, hence a module of its own.
  *
  * The SDK reads the standard variables: OTEL_EXPORTER_OTLP_ENDPOINT (default
  * http://127.0.0.1:4318, Jaeger v2's OTLP/HTTP), OTEL_EXPORTER_OTLP_PROTOCOL (`http/protobuf`,
  * or `http/json`), OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (default parent-based
- * always-on; whichever, sampler.ts leaves out `BEGIN`/`COMMIT` spans), OTEL_SERVICE_NAME
- * (default: the service's package name without its scope).
+ * always-on; `parentbased_traceidratio` with a ratio keeps or drops whole orders),
+ * OTEL_SERVICE_NAME (default: the service's package name without its scope).
+ *
+ * Spans: one per HTTP request served or made, per message handled or published, per RPC. What a
+ * transaction did is counted on its span (`db.statements`, `db.duration_ms`: database.ts), not
+ * a span per statement or Redis command: those were most of an order's ~95 spans and of what
+ * tracing cost (issue 12, pnpm bench).
  * OTEL_SDK_DISABLED=true leaves tracing off: no hook, no SDK, the API stays a no-op.
  */
 import { readFileSync } from 'node:fs';
@@ -37,16 +42,13 @@ if (!disabled) {
   // Only the modules an instrumentation patches go through import-in-the-middle; wrapping every
   // module cost each service seconds of CPU at start and tens of MB (pnpm bench, --cpu-prof).
   register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, {
-    data: { include: ['pg', 'pg-pool', 'ioredis', 'http', 'https', 'node:http', 'node:https'] },
+    data: { include: ['http', 'https', 'node:http', 'node:https'] },
   });
   // Imported after the hook, so that everything they load is hooked too.
   const { NodeSDK } = await import('@opentelemetry/sdk-node');
   const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');
   const { UndiciInstrumentation } = await import('@opentelemetry/instrumentation-undici');
-  const { PgInstrumentation } = await import('@opentelemetry/instrumentation-pg');
-  const { IORedisInstrumentation } = await import('@opentelemetry/instrumentation-ioredis');
   const { FastifyOtelInstrumentation } = await import('@fastify/otel');
-  const { chassisSampler } = await import('./sampler.ts');
 
   process.env.OTEL_EXPORTER_OTLP_ENDPOINT ??= 'http://127.0.0.1:4318';
   // Traces only: metrics are prom-client's (/metrics), logs are JSON lines on stdout.
@@ -57,13 +59,14 @@ if (!disabled) {
 
   const sdk = new NodeSDK({
     serviceName: process.env.OTEL_SERVICE_NAME ?? serviceNameOf(process.argv[1]),
-    sampler: chassisSampler(),
     instrumentations: [
       // Outgoing node:http only: @fastify/otel's request span is the SERVER span of an incoming
       // request (it extracts the caller's traceparent), so a second one here would only cost.
       new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
       new UndiciInstrumentation({
         ignoreRequestHook: (request) => unwatched(request.path),
+        // a poller's calls (quotes, the execution feed) outside any request would each start a trace
+        requireParentforSpans: true,
       }),
       new FastifyOtelInstrumentation({
         registerOnInitialization: true,
@@ -72,11 +75,9 @@ if (!disabled) {
         // the request and its handler; a span per lifecycle hook (four of the chassis' own on
         // every request) told nothing and cost more than the route (bench: chassis cost)
         instrumentHooks: false,
+        // the request's SERVER span says it all: a second span for its handler only cost
+        instrumentHandler: false,
       }),
-      // the outbox relay and pollers run outside any request: their queries alone are noise
-      // a span per query, not per connection taken from the pool (the wait shows as a gap)
-      new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
-      new IORedisInstrumentation({ requireParentSpan: true }),
     ],
   });
   sdk.start();

@@ -18,6 +18,9 @@ beforeAll(async () => {
     env: {
       ...env,
       DATABASE_POOL_SIZE: String(POOL_SIZE),
+      // one message per transaction, as many at once as the service lets: the cap below is the pool's
+      HANDLER_BATCH_SIZE: '1',
+      HANDLER_BATCHES: '100',
       DATABASE_LOCK_TIMEOUT_MS: '300',
       DATABASE_STATEMENT_TIMEOUT_MS: '2500',
       DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: '4000',

@@ -11,7 +11,7 @@ import {
 import { publishEvent, testEnvironment, waitFor } from '@simplebank/chassis/testing';
 import { FeeCharged, OrderCreated, OrderStatusChanged, type PayloadOf } from '@simplebank/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { outboxWriter } from '../src/outbox.ts';
+import { OutboxBuffer } from '../src/outbox.ts';
 
 // Live events (delivery 'live'): every running instance of a listener gets each one, on a queue
 // of its own that goes away with it. And the contracts' hold on what a service publishes.
@@ -88,12 +88,23 @@ describe('live events', () => {
 });
 
 describe('the event contracts', () => {
-  it('a service publishes only the events it declares', async () => {
+  it('a service publishes only the events it declares; live news gets no outbox row', async () => {
     const queries: string[] = [];
-    const tx = { query: async (sql: string) => queries.push(sql) } as never;
-    const publish = outboxWriter(tx, 'orders', { correlationId: 'c', causationId: null }, [OrderCreated]);
+    const tx = { query: async (sql: string) => queries.push(sql) && { rows: [] } } as never;
+    const buffer = new OutboxBuffer('orders', [OrderCreated]);
+    const publish = buffer.publisher({ correlationId: 'c', causationId: null });
     await publish(OrderCreated, OrderCreated.example);
+    await buffer.write(tx);
     expect(queries.some((sql) => sql.includes('INSERT INTO outbox'))).toBe(true);
+    expect(buffer.saga.map((m) => m.type)).toEqual(['OrderCreated']);
+    expect(buffer.live).toEqual([]);
+    const news = new OutboxBuffer('orders', [OrderStatusChanged]);
+    await news.publisher({ correlationId: 'c', causationId: null })(
+      OrderStatusChanged,
+      OrderStatusChanged.example,
+    );
+    expect(news.live.map((m) => m.type)).toEqual(['OrderStatusChanged']);
+    expect(news.saga).toEqual([]);
     await expect(publish(OrderStatusChanged, OrderStatusChanged.example)).rejects.toThrow(
       'orders publishes OrderStatusChanged without declaring it',
     );

@@ -46,14 +46,14 @@ const outboxRow = async (messageId: string) =>
 describe('a saga event the broker returns as unroutable', () => {
   it('stays in the outbox, and is delivered once a queue is bound for it', async () => {
     const payload = { ...FeeCharged.example, orderId: randomUUID() };
-    const messageId = await service.context.transaction(
-      { correlationId: payload.orderId, causationId: null },
-      async (tx, publish) => {
-        await publish(FeeCharged, payload);
-        const { rows } = await tx.query('SELECT message_id FROM outbox ORDER BY id DESC LIMIT 1');
-        return rows[0].message_id as string;
-      },
+    await service.context.transaction({ correlationId: payload.orderId, causationId: null }, (_tx, publish) =>
+      publish(FeeCharged, payload),
     );
+    // written at the commit; returned by the broker, it stays
+    const { rows } = await db.query("SELECT message_id FROM outbox WHERE body->'payload'->>'orderId' = $1", [
+      payload.orderId,
+    ]);
+    const messageId = rows[0].message_id as string;
     const returned = () =>
       metricValue(service, 'messages_published_total', {
         routing_key: FeeCharged.routingKey,
