@@ -6,6 +6,10 @@ import {
   ErrorCode,
   FeeCharged,
   FeeEstimate,
+  type FeeSchedule,
+  FeeScheduleBody,
+  feeEstimate,
+  feeScheduleBody,
   OrderCreated,
   OrderExpired,
   OrderFailed,
@@ -15,7 +19,7 @@ import {
 } from '@simplebank/contracts';
 import { type Static, Type } from 'typebox';
 import { charges } from './charges.ts';
-import { decideCharge, type FeeSchedule, feeFor, orderValue } from './fee-schedule.ts';
+import { decideCharge } from './fee-schedule.ts';
 import { compensationsCounter } from './saga-metrics.ts';
 
 const FeesConfig = Type.Object({
@@ -95,24 +99,12 @@ export default defineService({
     app.get(
       '/fees/estimate',
       { schema: { querystring: EstimateQuery, response: { 200: FeeEstimate } } },
-      async ({ query }) => {
-        const priceCents = decimalToCents(query.price);
-        const value = orderValue(query.quantity, priceCents);
-        return {
-          side: query.side,
-          symbol: query.symbol,
-          quantity: query.quantity,
-          price: centsToDecimal(priceCents),
-          value: centsToDecimal(value),
-          fee: centsToDecimal(feeFor(schedule, value)),
-        };
-      },
+      async ({ query }) => feeEstimate(schedule, { ...query, priceCents: decimalToCents(query.price) }),
     );
-    app.get('/fees/schedule', async () => ({
-      fixed: centsToDecimal(schedule.fixedCents),
-      rate_basis_points: schedule.rateBasisPoints,
-      minimum: centsToDecimal(schedule.minimumCents),
-    }));
+    // what the gateway quotes fees from (it fetches it in the background)
+    app.get('/fees/schedule', { schema: { response: { 200: FeeScheduleBody } } }, async () =>
+      feeScheduleBody(schedule),
+    );
     app.get(
       '/fees/charges/:order_id',
       { schema: { params: Type.Object({ order_id: Type.String({ format: 'uuid' }) }) } },
