@@ -24,9 +24,11 @@ import {
   OrdersQuery,
   PlaceOrderCommand,
   type PlaceOrderResult,
+  RpcErrorCode,
   TradeExecuted,
 } from '@simplebank/contracts';
 import { type Static, Type } from 'typebox';
+import { OrderAdmission } from './admission.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { isCancelable, type OrderStatus, statusOnFailure } from './order-status.ts';
 import { type NewOrder, type OrderFacts, type OrderRow, type OrderWithHistory, orders } from './orders.ts';
@@ -40,12 +42,21 @@ const sameOrder = (row: OrderRow, order: NewOrder): boolean =>
   row.limit_price_cents === order.limitPriceCents &&
   row.max_fee_cents === order.maxFeeCents;
 
-/** T1: stores the order `created` and announces it; the same command again changes nothing. */
-const placeOrder = (side: OrderSide, timers: Timers) =>
+/**
+ * T1: stores the order `created` and announces it; the same command again changes nothing. With
+ * ORDERS_IN_FLIGHT_MAX orders in flight it refuses the order at once (admission.ts).
+ */
+const placeOrder = (side: OrderSide, timers: Timers, admission: OrderAdmission) =>
   command(
     PlaceOrderCommand,
     (params, { tx, publish, log }): Promise<PlaceOrderResult> =>
       timers.timed('place_order', async () => {
+        if (!admission.admit()) {
+          throw new RpcError(
+            RpcErrorCode.serviceUnavailable,
+            'too many orders in flight: try again in a moment',
+          );
+        }
         const order: NewOrder = { ...params, side };
         const existing = await orders.create(tx, order);
         if (existing && !sameOrder(existing, order)) {
@@ -163,6 +174,13 @@ const orderView = ({ order, history }: OrderWithHistory): Order => ({
   })),
 });
 
+const OrdersConfig = Type.Object({
+  /** Orders created or placed and not yet ended, past which a new order is refused (503). */
+  ORDERS_IN_FLIGHT_MAX: Type.Integer({ minimum: 1, default: 400 }),
+  /** How often the count of orders in flight is read. */
+  ORDERS_IN_FLIGHT_REFRESH_MS: Type.Integer({ minimum: 10, default: 100 }),
+});
+
 export default defineService({
   name: 'orders',
   version: '0.1.0',
@@ -170,14 +188,26 @@ export default defineService({
   migrations: new URL('../migrations/', import.meta.url),
   publishes: [OrderCreated, OrderCanceled, OrderStatusChanged],
 
-  rpc: ({ statsd }) => ({
-    sell: placeOrder('sell', statsd),
-    buy: placeOrder('buy', statsd),
+  config: OrdersConfig,
+
+  // saga_* metrics (issue 4); the in-flight gauges read the pool at each scrape
+  setup: (svc) => ({
+    saga: sagaMetrics(svc.metrics.registry, () => svc.pool),
+    admission: new OrderAdmission(
+      () => svc.pool,
+      svc.config.ORDERS_IN_FLIGHT_MAX,
+      svc.config.ORDERS_IN_FLIGHT_REFRESH_MS,
+      svc.log,
+    ),
+  }),
+
+  rpc: ({ statsd }, { admission }) => ({
+    sell: placeOrder('sell', statsd, admission),
+    buy: placeOrder('buy', statsd, admission),
     cancel: cancelOrder,
   }),
 
-  // saga_* metrics (issue 4); the in-flight gauges read the pool at each scrape
-  setup: (svc) => ({ saga: sagaMetrics(svc.metrics.registry, () => svc.pool) }),
+  workers: (_svc, { admission }) => [admission],
 
   handlers: (_svc, { saga }) => ({
     // T5

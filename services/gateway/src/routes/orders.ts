@@ -53,6 +53,11 @@ export function orderRoutes(
       {
         preParsing: requireCustomer,
         onResponse: async (_request, reply) => timers?.timing(`${side}_shares`, reply.elapsedTime),
+        // a refusal under load (orders in flight at their limit, an upstream away) says when to retry
+        onSend: async (_request, reply, payload) => {
+          if (reply.statusCode === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
+          return payload;
+        },
         schema: { headers: PlaceOrderHeaders, body: PlaceOrderRequest, response: { 202: OrderAccepted } },
       },
       async (request, reply) => {
