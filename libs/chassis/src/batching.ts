@@ -15,6 +15,12 @@ export interface JobContext {
 /** One message or RPC request to handle in a batch's transaction. */
 export interface Job<R> {
   cause: Cause;
+  /**
+   * What the job locks, as a key: a batch runs its jobs in key order, so that two batches running
+   * at once take their row locks in the same order and cannot deadlock. Messages of one saga may
+   * be handled in any order (docs/saga.md, "Events arrive in any order").
+   */
+  lockKey: string;
   /** For a message: its inbox row, so that a redelivery is recognised and skipped. */
   inbox?: { handler: string; messageId: string };
   /** For an RPC request: when its caller stops waiting (epoch ms); nothing commits after it. */
@@ -72,7 +78,9 @@ export class BatchRunner {
 
   private next(): void {
     while (this.running < this.concurrency && this.waiting.length > 0) {
-      const batch = this.waiting.splice(0, this.maxSize);
+      const batch = this.waiting
+        .splice(0, this.maxSize)
+        .sort((a, b) => (a.job.lockKey < b.job.lockKey ? -1 : a.job.lockKey > b.job.lockKey ? 1 : 0));
       this.running++;
       this.run(batch).finally(() => {
         this.running--;
@@ -98,7 +106,7 @@ export class BatchRunner {
     try {
       outcome = await this.slots.run(() => context.with(ROOT_CONTEXT, () => this.together(live)));
     } catch {
-      // each in a transaction of its own: the job at fault fails alone, the others commit
+      // each in a transaction of its own: the job at fault (or a deadlock's loser) fails alone
       await Promise.all(
         live.map((q) => context.with(q.context, () => q.job.alone()).then(q.resolve, q.reject)),
       );

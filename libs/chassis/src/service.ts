@@ -433,6 +433,7 @@ function serveRpc<C>(
     return batches
       .submit({
         cause,
+        lockKey: lockKeyOf(params, correlationId),
         ...(Number.isFinite(deadline) ? { deadline } : {}),
         work: (ctx) => spec.handle(params, { ...ctx, log, correlationId }),
         alone,
@@ -442,6 +443,16 @@ function serveRpc<C>(
         throw error;
       });
   });
+}
+
+/**
+ * The order in which a batch handles its jobs (batching.ts): by account, then by saga. Handlers
+ * lock an order's rows and its account's balances, so concurrent batches that take them in this
+ * one order cannot deadlock.
+ */
+function lockKeyOf(payload: unknown, correlationId: string): string {
+  const accountId = (payload as { accountId?: unknown } | undefined)?.accountId;
+  return `${typeof accountId === 'string' ? accountId : ''}\n${correlationId}`;
 }
 
 /** Handles one event in the service's next batch (batching.ts); alone if its batch fails. */
@@ -463,6 +474,7 @@ function handleInBatch<C>(
   return faults.beforeHandler().then(() =>
     batches.submit({
       cause,
+      lockKey: lockKeyOf(envelope.payload, envelope.correlationId),
       inbox: { handler: queue, messageId: envelope.id },
       work: async (ctx) => {
         await spec.handle(envelope.payload, { ...ctx, log: log(), envelope });
