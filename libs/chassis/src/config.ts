@@ -22,6 +22,12 @@ export const BaseConfig = Type.Object({
   DATABASE_URL: Type.Optional(Type.String()),
   /** Connections to the service's database; its event handlers and RPC methods together run at most one fewer. */
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
+  /**
+   * Parameterised statements are prepared once per connection and then only bound (database.ts),
+   * instead of parsed and planned each time. A migration that changes what a `SELECT *` returns
+   * makes the instances still running fail such a statement until their connections are renewed.
+   */
+  DATABASE_PREPARED_STATEMENTS: Type.Boolean({ default: true }),
   /** A statement waiting this long for a lock fails (55P03) instead of queueing behind it. 0: never. */
   DATABASE_LOCK_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 5000 }),
   /** A statement running this long is cancelled (57014). 0: never. */

@@ -56,6 +56,7 @@ export function createPool(
   max: number,
   guards = DEFAULT_SESSION_GUARDS,
   onStatement: () => void = () => undefined,
+  { prepare = false }: { prepare?: boolean } = {},
 ): Pool {
   const pool = new pg.Pool({
     connectionString,
@@ -68,19 +69,43 @@ export function createPool(
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
   });
-  pool.on('connect', (client) => countStatements(client, onStatement));
+  pool.on('connect', (client) => countStatements(client, onStatement, prepare));
   return pool;
 }
 
-/** Counts what `client` sends: per connection (for a transaction's span) and to `onStatement`. */
-function countStatements(client: pg.PoolClient, onStatement: () => void): void {
+/**
+ * Names given to parameterised statements, by their text: node-postgres prepares a named statement
+ * once per connection and then only binds it, where an unnamed one is parsed and planned every
+ * time. The texts are the code's own (a few hundred at most); past the cap a text goes unnamed.
+ */
+const preparedNames = new Map<string, string>();
+const PREPARED_CAP = 1000;
+
+function preparedName(text: string): string | undefined {
+  let name = preparedNames.get(text);
+  if (name === undefined && preparedNames.size < PREPARED_CAP && !text.includes(';')) {
+    name = `sb${preparedNames.size}`;
+    preparedNames.set(text, name);
+  }
+  return name;
+}
+
+/**
+ * Counts what `client` sends: per connection (for a transaction's span) and to `onStatement`;
+ * with `prepare`, sends each parameterised statement as a prepared one.
+ */
+function countStatements(client: pg.PoolClient, onStatement: () => void, prepare: boolean): void {
   const counted = client as CountedClient;
   const query = client.query;
   counted[STATEMENTS] = 0;
   counted.query = function (this: pg.PoolClient, ...args: unknown[]) {
     counted[STATEMENTS] = (counted[STATEMENTS] ?? 0) + 1;
     onStatement();
-    return (query as (...a: unknown[]) => unknown).apply(this, args);
+    const [text, values, ...rest] = args;
+    const name =
+      prepare && typeof text === 'string' && Array.isArray(values) ? preparedName(text) : undefined;
+    const sent = name === undefined ? args : [{ name, text, values }, ...rest];
+    return (query as (...a: unknown[]) => unknown).apply(this, sent);
   } as typeof client.query;
 }
 

@@ -204,6 +204,7 @@ export async function startService<P extends TProperties, S>(
           idleInTransactionTimeoutMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
         },
         () => metrics.dbStatements.inc(),
+        { prepare: config.DATABASE_PREPARED_STATEMENTS },
       );
       pool.on('error', (error) => log.warn({ error }, 'idle PostgreSQL connection failed'));
       const ran = await migrate(pool, [chassisMigrations, fileURLToPath(definition.migrations)]);
@@ -347,15 +348,19 @@ export async function startService<P extends TProperties, S>(
       relay = new OutboxRelay(pool, dispatcher, log, metrics);
       relay.start();
     }
-    const batches = new BatchRunner(
-      svc.pool,
-      handlerSlots,
-      dispatcher,
-      outbox,
-      metrics,
-      config.HANDLER_BATCH_SIZE,
-      Math.min(config.HANDLER_BATCHES, handlerSlots.size),
-    );
+    const lane = () =>
+      new BatchRunner(
+        svc.pool,
+        handlerSlots,
+        dispatcher,
+        outbox,
+        metrics,
+        config.HANDLER_BATCH_SIZE,
+        Math.min(config.HANDLER_BATCHES, handlerSlots.size),
+      );
+    // RPC requests have a caller waiting: they do not queue behind a batch of events
+    const batches = lane();
+    const rpcBatches = lane();
     if (pool) {
       const retention = new InboxRetention(pool, config.INBOX_RETENTION_HOURS, log);
       retention.start();
@@ -375,7 +380,7 @@ export async function startService<P extends TProperties, S>(
         spec.handle(envelope.payload, { log: svc.log, envelope }),
       );
     }
-    if (Object.keys(rpcMethods).length > 0) serveRpc(svc, rpcMethods, consuming, batches, handlerSlots);
+    if (Object.keys(rpcMethods).length > 0) serveRpc(svc, rpcMethods, consuming, rpcBatches, handlerSlots);
 
     for (const worker of definition.workers?.(svc, shared) ?? []) {
       await worker.start();

@@ -28,4 +28,6 @@ export const RpcErrorCode = {
   internal: 'internal_error',
   /** The caller's client gave up or the server did not answer in time. */
   serviceUnavailable: 'service_unavailable',
+  /** The server is at the limit of the work it takes on (orders in flight): try again shortly. */
+  atCapacity: 'at_capacity',
 } as const;

@@ -43,6 +43,8 @@ export const accepted = (orderId: string): OrderAccepted => ({ order_id: orderId
  * changes); only a miss asks the service that owns it.
  */
 export function orderPlacement(deps: OrderPlacementDeps) {
+  /** Until when new orders are refused without asking orders, which said it was at capacity. */
+  let atCapacityUntil = 0;
   /** The quote → limit → fee chain, shared by the fee estimate and the order itself. */
   const estimate = async (query: FeeEstimateQuery, quoteCents: number) => {
     const limit = limitPriceCents(query.side, quoteCents, deps.collarBasisPoints);
@@ -74,6 +76,13 @@ export function orderPlacement(deps: OrderPlacementDeps) {
       if (owner.value !== customer)
         throw new HttpError(422, ErrorCode.unknownAccount, `no account ${request.account_id}`);
 
+      // orders said it is at capacity a moment ago: refuse now rather than ask it again
+      if (Date.now() < atCapacityUntil)
+        throw new HttpError(
+          503,
+          ErrorCode.serviceUnavailable,
+          'too many orders in flight: try again in a moment',
+        );
       const terms = await estimate({ side, ...request }, quote.value);
       const command = placeOrderCommand(orderId, request, {
         limitPriceCents: terms.limitPriceCents,
@@ -92,6 +101,8 @@ export function orderPlacement(deps: OrderPlacementDeps) {
           // through (its answer was lost, or the key's record expired) at an older quote.
           if (keyed && error instanceof RpcError && error.code === 'order_id_conflict')
             return sameOrderOrRefuse(side, request, command.orderId);
+          if (error instanceof RpcError && error.code === RpcErrorCode.atCapacity)
+            atCapacityUntil = Date.now() + AT_CAPACITY_PAUSE_MS;
           throw error instanceof RpcError ? httpErrorOf(error) : error;
         });
       deps.log.info(
@@ -127,6 +138,9 @@ export const isSameOrder = (order: Order, side: OrderSide, request: PlaceOrderRe
   order.symbol === request.symbol &&
   order.quantity === request.quantity;
 
+/** How long the gateway refuses orders itself after orders said it is at capacity. */
+const AT_CAPACITY_PAUSE_MS = 100;
+
 const RPC_STATUS: Record<string, number> = {
   [RpcErrorCode.validationFailed]: 400,
   [ErrorCode.unknownAccount]: 422,
@@ -136,11 +150,14 @@ const RPC_STATUS: Record<string, number> = {
   [ErrorCode.orderNotFound]: 404,
   [ErrorCode.orderNotCancelable]: 409,
   [RpcErrorCode.serviceUnavailable]: 503,
+  [RpcErrorCode.atCapacity]: 503,
   // orders runs without this method: a deployment out of step, not the customer's fault
   [RpcErrorCode.unknownMethod]: 503,
 };
 
 /** An error orders replied with, as the customer sees it: same code, the matching status. */
 export function httpErrorOf(error: RpcError): HttpError {
-  return new HttpError(RPC_STATUS[error.code] ?? 500, error.code, error.message);
+  // at capacity is, to the customer, the service unavailable for a moment (with Retry-After)
+  const code = error.code === RpcErrorCode.atCapacity ? ErrorCode.serviceUnavailable : error.code;
+  return new HttpError(RPC_STATUS[error.code] ?? 500, code, error.message);
 }

@@ -17,4 +17,9 @@ describe('errors orders replies with', () => {
     const error = httpErrorOf(new RpcError(code, 'why'));
     expect(error).toMatchObject({ statusCode: status, code, message: 'why' });
   });
+
+  it('at_capacity is, to the customer, the service unavailable for a moment', () => {
+    const error = httpErrorOf(new RpcError('at_capacity', 'too many orders in flight'));
+    expect(error).toMatchObject({ statusCode: 503, code: 'service_unavailable' });
+  });
 });

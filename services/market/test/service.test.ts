@@ -313,13 +313,21 @@ describe('market service (real RabbitMQ, PostgreSQL and stock-exchange simulator
   });
 
   describe('a cancel while the exchange is slower than market waits (the attempt unanswered, in doubt)', () => {
-    const placeSlowly = async (order: Order) => {
+    const exchangeStatus = async (orderId: string) =>
+      (await exchange.app.inject({ url: `/orders/${orderId}` })).json().status as string | undefined;
+    const placeSlowly = async (order: Order, { filledFirst = false } = {}) => {
       await setFaults({ latency_ms: 600 });
       for (const event of [created, reserved, charged]) await deliver(event(order));
       await waitFor(
         'an unanswered attempt',
         async () => (await placementOf(order.orderId)).in_doubt === true,
       );
+      // the exchange fills it before the customer's cancel comes (else the withdrawal may win the race)
+      if (filledFirst)
+        await waitFor(
+          'the exchange to fill it',
+          async () => (await exchangeStatus(order.orderId)) === 'filled',
+        );
       await deliver([OrderCanceled, ids(order)]);
       await waitFor('the exchange to take the order after all', () => sentToExchange(order.orderId));
       expect(eventsOf(order.orderId)).toEqual([]); // nothing ended while in doubt
@@ -343,7 +351,7 @@ describe('market service (real RabbitMQ, PostgreSQL and stock-exchange simulator
     it('filled before the withdrawal: the order ends executed, as the exchange says', async () => {
       await pin('ACME', 10_012);
       const order = newOrder({ limitPriceCents: 9_500 }); // fills as soon as the exchange takes it
-      await placeSlowly(order);
+      await placeSlowly(order, { filledFirst: true });
       const executed = await probe.next(TradeExecuted, (p) => p.orderId === order.orderId);
       expect(executed.payload.fillPriceCents).toBe(10_012);
       await drained();

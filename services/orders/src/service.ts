@@ -52,10 +52,7 @@ const placeOrder = (side: OrderSide, timers: Timers, admission: OrderAdmission) 
     (params, { tx, publish, log }): Promise<PlaceOrderResult> =>
       timers.timed('place_order', async () => {
         if (!admission.admit()) {
-          throw new RpcError(
-            RpcErrorCode.serviceUnavailable,
-            'too many orders in flight: try again in a moment',
-          );
+          throw new RpcError(RpcErrorCode.atCapacity, 'too many orders in flight: try again in a moment');
         }
         const order: NewOrder = { ...params, side };
         const existing = await orders.create(tx, order);
