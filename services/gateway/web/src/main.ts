@@ -331,15 +331,24 @@ function remember(order: Order): void {
 async function onOrderNews(news: OrderNews): Promise<void> {
   if (news.account_id !== state.accountId) return;
   const known = state.orders.get(news.order_id);
-  if (known) remember({ ...known, status: news.status, reason: news.reason });
-  const what = known ? `${known.side} ${known.quantity} ${known.symbol}` : news.order_id.slice(0, 8);
   const why = news.status === 'failed' && news.reason ? ` (${reasonInWords(news.reason)})` : '';
-  $('announce').textContent = `Order ${what}: ${statusInWords(news.status)}${why}.`;
-  renderOrders();
+  const announce = (order: Order | undefined) => {
+    const what = order ? `${order.side} ${order.quantity} ${order.symbol}` : news.order_id.slice(0, 8);
+    $('announce').textContent = `Order ${what}: ${statusInWords(news.status)}${why}.`;
+  };
+  if (known) {
+    remember({ ...known, status: news.status, reason: news.reason });
+    announce(known);
+    renderOrders();
+  }
+  // news can come before the answer to the order's own POST: then it is announced once read
   try {
-    remember(await api.order(news.order_id));
+    const order = await api.order(news.order_id);
+    remember(order);
+    if (!known) announce(order);
     renderOrders();
   } catch (error) {
+    if (!known) announce(undefined);
     handle(error, 'load the order');
   }
   if (TERMINAL.has(news.status) || news.status === 'placed') void loadAccount();
