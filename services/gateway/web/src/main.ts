@@ -333,6 +333,9 @@ async function onOrderNews(news: OrderNews): Promise<void> {
   const known = state.orders.get(news.order_id);
   const why = news.status === 'failed' && news.reason ? ` (${reasonInWords(news.reason)})` : '';
   const announce = (order: Order | undefined) => {
+    // news handled concurrently can be read back out of order: never announce a step back
+    const current = state.orders.get(news.order_id);
+    if (current && rank(current.status) > rank(news.status)) return;
     const what = order ? `${order.side} ${order.quantity} ${order.symbol}` : news.order_id.slice(0, 8);
     $('announce').textContent = `Order ${what}: ${statusInWords(news.status)}${why}.`;
   };
