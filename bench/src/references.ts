@@ -31,15 +31,7 @@ export async function rabbitmqRoundTrip(amqpUrl: string, messages = 20_000): Pro
   const publisher = connection.createPublisher({ confirm: true, maxAttempts: 1 });
   const started = performance.now();
   const body = JSON.stringify({ order_id: '00000000-0000-0000-0000-000000000000', status: 'created' });
-  const inFlight = new Set<Promise<void>>();
-  for (let i = 0; i < messages; i++) {
-    const sent = publisher.send({ routingKey: queue, durable: true }, body).then(() => {
-      inFlight.delete(sent);
-    });
-    inFlight.add(sent);
-    if (inFlight.size >= 100) await Promise.race(inFlight);
-  }
-  await Promise.all(inFlight);
+  await sendConfirmed(messages, () => publisher.send({ routingKey: queue, durable: true }, body));
   await allReceived;
   const perSecond = messages / ((performance.now() - started) / 1000);
   await consumer.close();
@@ -47,6 +39,36 @@ export async function rabbitmqRoundTrip(amqpUrl: string, messages = 20_000): Pro
   await connection.queueDelete(queue);
   await connection.close();
   return perSecond;
+}
+
+/**
+ * Sends `count` messages, the i-th through `send(i)`, with at most `window` unconfirmed at a time:
+ * enough to keep the broker busy without the client running ahead of it. Resolves once every
+ * confirm is in. A failure stops the sending and rejects, but only once the rest have settled, so
+ * that none of them rejects unheard.
+ */
+export async function sendConfirmed(
+  count: number,
+  send: (i: number) => Promise<void>,
+  window = 100,
+): Promise<void> {
+  const inFlight = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  for (let i = 0; i < count && failure === undefined; i++) {
+    const sent: Promise<void> = send(i).then(
+      () => {
+        inFlight.delete(sent);
+      },
+      (error: unknown) => {
+        inFlight.delete(sent);
+        failure ??= { error };
+      },
+    );
+    inFlight.add(sent);
+    if (inFlight.size >= window) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  if (failure !== undefined) throw failure.error;
 }
 
 /** pgbench's simple-update transactions per second (-N), 4 clients, `seconds` long, on its own database. */
