@@ -148,11 +148,14 @@ describe('the sell and buy saga across all services', () => {
       call(url.exchange, 'PUT', '/admin/prices/UMBRELLA', { price_cents: cents });
     afterEach(() => call(url.exchange, 'DELETE', '/admin/prices/UMBRELLA'));
 
-    /** Sells 3 UMBRELLA while every answer of the exchange comes after market has given up on it. */
-    async function sellThenCancelWhileSlow(accountId: string, { restAt }: { restAt?: number } = {}) {
+    /**
+     * Sells 3 UMBRELLA while every answer of the exchange comes after market has given up on it,
+     * the exchange's price pinned at `priceCents`.
+     */
+    async function sellThenCancelWhileSlow(accountId: string, priceCents: number) {
       await setFaults({ latency_ms: 2_600 }); // market's EXCHANGE_TIMEOUT_MS is 2000
       // a price market cannot see while the exchange is slow: the order is priced at the last quote
-      if (restAt !== undefined) await pin(restAt);
+      await pin(priceCents);
       const orderId = await placeOrder('sell', accountId, 'UMBRELLA', 3);
       await waitFor(
         'market to have an unanswered attempt',
@@ -179,7 +182,7 @@ describe('the sell and buy saga across all services', () => {
     it('withdrawn at the exchange: canceled, the shares released and the fee refunded, never filled', async () => {
       const accountId = await newAccount('100.00', [{ symbol: 'UMBRELLA', quantity: 10 }]);
       // a sell limited near the last quote (about 250.00) rests at 200.00
-      const orderId = await sellThenCancelWhileSlow(accountId, { restAt: 20_000 });
+      const orderId = await sellThenCancelWhileSlow(accountId, 20_000);
       const done = await settled(orderId, 30_000);
       expect(done).toMatchObject({ status: 'canceled', reason: 'canceled_by_customer' });
       expect((await exchangeOrder(orderId)).status).toBe('withdrawn');
@@ -194,7 +197,9 @@ describe('the sell and buy saga across all services', () => {
 
     it('filled before the withdrawal: executed and settled at the exchange fill price', async () => {
       const accountId = await newAccount('100.00', [{ symbol: 'UMBRELLA', quantity: 10 }]);
-      const orderId = await sellThenCancelWhileSlow(accountId);
+      // and fills at once at 500.00, whatever the walk did since: the last quote market saw may be
+      // from before the test above pinned 200.00, where the walk then went on from
+      const orderId = await sellThenCancelWhileSlow(accountId, 50_000);
       const done = await settled(orderId, 30_000);
       expect(done.status).toBe('executed');
       const atExchange = await exchangeOrder(orderId);
