@@ -4,6 +4,7 @@
 // BENCH_RATE_SECONDS change the load; see the README's "Benchmark" section. Issue 12: it also
 // says what an order costs in work (CPU by process, transactions, statements, messages, spans).
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,13 +14,22 @@ import { freshDatabase, freshVhost, waitFor } from '@simplebank/chassis/testing'
 import { seedAccounts } from '@simplebank/load';
 import { instanceLabel, missingInfrastructure, SERVICES, Stack } from '@simplebank/stack';
 import pg from 'pg';
+import { amqpFloor } from './amqp-floor.ts';
 import { chassisCost } from './chassis-cost.ts';
 import type { DriverConfig, DriverResult } from './driver.ts';
+import { captureStatements, pgFloor } from './pg-floor.ts';
 import { groupCpuSeconds, machineBusySeconds, peakResidentMib, pidsNamed } from './processes.ts';
 import { pgbench, rabbitmqRoundTrip } from './references.ts';
 import { executedPerSecond, ordersInFlight, QueueDepth, sagaFigures } from './saga-readings.ts';
 import { SpanSink } from './span-sink.ts';
-import { pgTransactions, STATS_SETTLE_MS, scrapeMetrics, workRows } from './work-counters.ts';
+import {
+  pgTransactions,
+  STATS_SETTLE_MS,
+  scrapeMetrics,
+  type WorkWindow,
+  workPerOrder,
+  workRows,
+} from './work-counters.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const seconds = Number(process.env.BENCH_SECONDS ?? 60);
@@ -30,6 +40,9 @@ const rates = (process.env.BENCH_RATES ?? process.env.BENCH_RATE ?? '150,300')
   .map(Number)
   .filter((r) => r > 0);
 const rateSeconds = Number(process.env.BENCH_RATE_SECONDS ?? 30);
+// the statements replayed for the exact-work floor: this long, from the middle of the throughput run
+const captureSeconds = Number(process.env.BENCH_CAPTURE_SECONDS ?? 3);
+const debugToken = randomUUID();
 const PREFIX = 'simplebank_bench_';
 // the services in the order their CPU and spans are shown: the way an order goes, alerts last
 const BY_CPU_ROW = [
@@ -60,11 +73,16 @@ say(
   `SimpleBank benchmark: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${seconds} s at ${clients} clients, then ${rateSeconds} s at each of ${rates.join(', ')} orders/s`,
 );
 say('fresh databases and vhost…');
-const [ordersUrl = ''] = await Promise.all(
-  ['orders', 'account_transactions', 'fees', 'market', 'stock_exchange'].map((s) =>
-    freshDatabase(`${PREFIX}${s}`),
-  ),
-);
+const DATABASES = ['orders', 'account_transactions', 'fees', 'market', 'stock_exchange'];
+const [ordersUrl = ''] = await Promise.all(DATABASES.map((s) => freshDatabase(`${PREFIX}${s}`)));
+/** The service's database, if it has one of those above. */
+const databaseUrl = (service: string): string | undefined => {
+  const name = service.replaceAll('-', '_');
+  if (!DATABASES.includes(name)) return undefined;
+  const url = new URL(ordersUrl);
+  url.pathname = `/${PREFIX}${name}`;
+  return url.toString();
+};
 const amqpUrl = await freshVhost(VHOST);
 const lastLines = new Map<string, string[]>();
 const stack = new Stack({
@@ -81,6 +99,8 @@ const stack = new Stack({
     AMQP_URL: amqpUrl,
     REDIS_PREFIX: `bench-${Date.now()}:`,
     OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
+    // /debug/statements, for the exact-work floor (internal services only)
+    DEBUG_TOKEN: debugToken,
   },
 });
 say('starting every service…');
@@ -121,7 +141,22 @@ try {
   const cpuBefore = cpuReadings();
   const cpuFrom = performance.now();
   const loadStart = new Date();
+  const capturing = sleep(Math.max(0, (seconds - captureSeconds) / 2) * 1000).then(() =>
+    captureStatements(
+      SERVICES.flatMap(({ name }) => {
+        const database = databaseUrl(name);
+        if (database === undefined) return [];
+        return Array.from({ length: stack.instanceCount(name) }, (_, i) => ({
+          url: stack.instanceUrl(name, i),
+          databaseUrl: database,
+        }));
+      }),
+      captureSeconds,
+      debugToken,
+    ),
+  );
   const load = await drive({ gateway: stack.urls.gateway, customers, seconds, rate: 0 });
+  const captures = await capturing;
   const loadEnd = new Date();
   await queues.refreshNames();
   const leftInQueues = await queues.total();
@@ -134,7 +169,17 @@ try {
   await sleep(STATS_SETTLE_MS);
   const workAfter = await workReadings();
   const benchTransactionsInWindow = benchTransactions - benchTransactionsBefore;
+  const work: WorkWindow = {
+    metrics: [workBefore.metrics, workAfter.metrics],
+    transactions: [workBefore.transactions, workAfter.transactions],
+    spans: [workBefore.spans, workAfter.spans],
+    benchTransactions: { database: `${PREFIX}orders`, count: benchTransactionsInWindow },
+    prefix: PREFIX,
+    services: BY_CPU_ROW,
+    completed: 0, // set below, once the saga's figures are read
+  };
   const saga = await sagaFigures(ordersDb, loadStart, loadEnd);
+  work.completed = saga.terminal;
   const executedRate = await executedPerSecond(ordersDb, loadStart, loadEnd);
 
   const paced = [];
@@ -161,6 +206,16 @@ try {
   const rabbit = await rabbitmqRoundTrip(amqpUrl);
   say('reference: pgbench -N…');
   const tps = await pgbench();
+  const perOrder = workPerOrder(work);
+  say('exact-work floor: the captured statements, replayed…');
+  const pgWork = await pgFloor(captures, perOrder);
+  say('exact-work floor: the same messages, bare…');
+  // an RPC is two more messages through the broker: the request and its reply
+  const messages = {
+    published: perOrder.published + 2 * perOrder.rpc,
+    delivered: perOrder.delivered + 2 * perOrder.rpc,
+  };
+  const amqpWork = await amqpFloor(amqpUrl, messages);
   say('chassis cost: bare fastify, then the chassis…');
   const route = await chassisCost({
     AMQP_URL: amqpUrl,
@@ -214,15 +269,7 @@ try {
       'CPU busy during the run (of all cores)',
       `${round((100 * systemCpu) / (cpuWallSeconds * cpus().length))} %`,
     ],
-    ...workRows({
-      metrics: [workBefore.metrics, workAfter.metrics],
-      transactions: [workBefore.transactions, workAfter.transactions],
-      spans: [workBefore.spans, workAfter.spans],
-      benchTransactions: { database: `${PREFIX}orders`, count: benchTransactionsInWindow },
-      prefix: PREFIX,
-      services: BY_CPU_ROW,
-      completed,
-    }),
+    ...workRows(work),
     ...memory.map(([name, mib]) => [`peak resident memory: ${name} (MiB)`, round(mib)] as [string, string]),
     ['reference: RabbitMQ round trip, quorum queue, confirms + acks (msg/s)', round(rabbit)],
     ['reference: pgbench -N, 4 clients (tps)', round(tps)],
@@ -230,6 +277,35 @@ try {
     ['saga executed/s ÷ pgbench tps', round(executedRate / tps, 4)],
   ];
   print('Saga under load', rows);
+  const floor = pgWork.statementCpuMsPerOrder + pgWork.commitCpuMsPerOrder + amqpWork.rabbitmqCpuMsPerOrder;
+  const perOrderMs = (s: number) => (s * 1000) / Math.max(completed, 1);
+  print(
+    "The exact-work floor: one order's statements and messages, without the services (CPU ms per order)",
+    [
+      [
+        'statements replayed (order-equivalents; failed on replay, left out)',
+        `${pgWork.statements} (${round(pgWork.orders, 1)}; ${pgWork.skipped})`,
+      ],
+      [
+        'PostgreSQL: the statements, rolled back / the commits apart',
+        `${round(pgWork.statementCpuMsPerOrder, 2)} / ${round(pgWork.commitCpuMsPerOrder, 2)}`,
+      ],
+      [
+        `RabbitMQ: ${round(messages.published, 2)} published, ${round(messages.delivered, 2)} delivered, RPC's included (bare client's own CPU)`,
+        `${round(amqpWork.rabbitmqCpuMsPerOrder, 2)} (${round(amqpWork.clientCpuMsPerOrder, 2)})`,
+      ],
+      ['floor, PostgreSQL + RabbitMQ', round(floor, 2)],
+      ['the system, every process ÷ floor', `${round(perOrderMs(systemCpu) / floor, 1)} ×`],
+      [
+        'PostgreSQL in the system ÷ its floor',
+        `${round(perOrderMs(cpu.postgres) / (pgWork.statementCpuMsPerOrder + pgWork.commitCpuMsPerOrder), 1)} ×`,
+      ],
+      [
+        'RabbitMQ in the system ÷ its floor',
+        `${round(perOrderMs(cpu.rabbitmq) / amqpWork.rabbitmqCpuMsPerOrder, 1)} ×`,
+      ],
+    ],
+  );
   print("The chassis' own cost (GET /hello, 20 connections, autocannon)", [
     ['', 'req/s      p50 ms   p99 ms'],
     [

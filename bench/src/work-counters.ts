@@ -175,6 +175,30 @@ export interface WorkWindow {
   completed: number;
 }
 
+/** Transactions committed (or rolled back) in the window, by database, the bench's own left out. */
+function transactionsGrown(w: WorkWindow) {
+  const [pgBefore, pgAfter] = w.transactions;
+  const grew = (database: string, kind: 'commit' | 'rollback') =>
+    (pgAfter.get(database)?.[kind] ?? 0) -
+    (pgBefore.get(database)?.[kind] ?? 0) -
+    (kind === 'commit' && database === w.benchTransactions.database ? w.benchTransactions.count : 0);
+  const total = (kind: 'commit' | 'rollback') => [...pgAfter.keys()].reduce((t, d) => t + grew(d, kind), 0);
+  return { grew, total, databases: [...pgAfter.keys()] };
+}
+
+/** What the exact-work floor replays per order: statements and commits, messages, RPC requests. */
+export function workPerOrder(w: WorkWindow) {
+  const metrics = delta(w.metrics[0].samples, w.metrics[1].samples);
+  const perOrder = (n: number | undefined) => (n ?? 0) / Math.max(w.completed, 1);
+  return {
+    statements: perOrder(sum(metrics, 'db_statements_total')),
+    transactions: perOrder(transactionsGrown(w).total('commit')),
+    published: perOrder(sum(metrics, 'messages_published_total')),
+    delivered: perOrder(sum(metrics, 'message_handler_duration_seconds_count')),
+    rpc: perOrder(sum(metrics, 'rpc_call_duration_seconds_count', { side: 'server' })),
+  };
+}
+
 /** The table's rows of what an order cost in work: transactions, statements, messages, spans. */
 export function workRows(w: WorkWindow): [string, string][] {
   const perOrder = (n: number | undefined) =>
@@ -194,14 +218,9 @@ export function workRows(w: WorkWindow): [string, string][] {
     return n === undefined ? `n/a (no ${name})` : perOrder(n);
   };
 
-  const [pgBefore, pgAfter] = w.transactions;
-  const grew = (database: string, kind: 'commit' | 'rollback') =>
-    (pgAfter.get(database)?.[kind] ?? 0) -
-    (pgBefore.get(database)?.[kind] ?? 0) -
-    (kind === 'commit' && database === w.benchTransactions.database ? w.benchTransactions.count : 0);
-  const total = (kind: 'commit' | 'rollback') => [...pgAfter.keys()].reduce((t, d) => t + grew(d, kind), 0);
+  const { grew, total, databases } = transactionsGrown(w);
   const databaseOf = (service: string) => `${w.prefix}${service.replaceAll('-', '_')}`;
-  const otherDatabases = [...pgAfter.keys()]
+  const otherDatabases = databases
     .filter((d) => !w.services.some((s) => databaseOf(s) === d))
     .map((d): [string, number] => [d.replace(w.prefix, ''), grew(d, 'commit')]);
 
@@ -229,7 +248,7 @@ export function workRows(w: WorkWindow): [string, string][] {
     [
       '  committed, by service (as the CPU rows)',
       byService(
-        (s) => (pgAfter.has(databaseOf(s)) ? grew(databaseOf(s), 'commit') : undefined),
+        (s) => (databases.includes(databaseOf(s)) ? grew(databaseOf(s), 'commit') : undefined),
         otherDatabases,
       ),
     ],

@@ -45,6 +45,31 @@ export const DEFAULT_SESSION_GUARDS: SessionGuards = {
 const STATEMENTS = Symbol('statements');
 type CountedClient = pg.PoolClient & { [STATEMENTS]?: number };
 
+/** One statement as sent: on which of the process' connections, its text and its values. */
+export interface CapturedStatement {
+  connection: number;
+  text: string;
+  values?: unknown[];
+}
+
+let captured: CapturedStatement[] | undefined;
+let connections = 0;
+
+/**
+ * Every statement this process sends for `ms`, in order (the bench replays them as the exact-work
+ * floor, see /debug/statements). One capture at a time; nothing is recorded outside one.
+ */
+export async function captureStatements(ms: number): Promise<CapturedStatement[]> {
+  if (captured !== undefined) throw new Error('statements are being captured already');
+  captured = [];
+  try {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return captured;
+  } finally {
+    captured = undefined;
+  }
+}
+
 /**
  * A pool whose sessions cannot hang: a lock wait, a statement or a transaction left idle (its
  * process stuck or gone) ends after its limit instead of holding connections and locks for good;
@@ -97,11 +122,14 @@ function preparedName(text: string): string | undefined {
 function countStatements(client: pg.PoolClient, onStatement: () => void, prepare: boolean): void {
   const counted = client as CountedClient;
   const query = client.query;
+  const connection = ++connections;
   counted[STATEMENTS] = 0;
   counted.query = function (this: pg.PoolClient, ...args: unknown[]) {
     counted[STATEMENTS] = (counted[STATEMENTS] ?? 0) + 1;
     onStatement();
     const [text, values, ...rest] = args;
+    if (captured !== undefined && typeof text === 'string')
+      captured.push({ connection, text, ...(Array.isArray(values) ? { values } : {}) });
     const name =
       prepare && typeof text === 'string' && Array.isArray(values) ? preparedName(text) : undefined;
     const sent = name === undefined ? args : [{ name, text, values }, ...rest];

@@ -4,6 +4,7 @@ import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { captureStatements } from './database.ts';
 import { type App, errorBody } from './http.ts';
 import type { Logger } from './logger.ts';
 
@@ -22,7 +23,8 @@ export function tokenMatches(given: string | undefined, token: string): boolean 
 /**
  * `POST /debug/profile?seconds=5` (a CPU profile, `.cpuprofile` JSON for Chrome DevTools) and
  * `POST /debug/heap-snapshot` (a `.heapsnapshot`, streamed), taken with `node:inspector` in the
- * service's own process. Only with a `DEBUG_TOKEN` (`Authorization: Bearer <token>`, else 401);
+ * service's own process; `POST /debug/statements?seconds=5`, every SQL statement it sends meanwhile,
+ * with its values (the bench's exact-work floor replays them). Only with a `DEBUG_TOKEN` (`Authorization: Bearer <token>`, else 401);
  * without one they are not there (404), and a public service never gets them.
  */
 export function registerDebugRoutes(app: App, options: { token: string | undefined; log: Logger }): boolean {
@@ -74,6 +76,20 @@ export function registerDebugRoutes(app: App, options: { token: string | undefin
           .send(JSON.stringify(profile));
       } finally {
         busy = false;
+      }
+    },
+  );
+
+  app.post(
+    '/debug/statements',
+    { onRequest: authorized, schema: { querystring: ProfileQuery } },
+    async (request, reply) => {
+      const { seconds } = request.query as { seconds: number };
+      log.warn({ seconds }, 'statement capture requested');
+      try {
+        return { statements: await captureStatements(seconds * 1000) };
+      } catch (error) {
+        return reply.status(409).send(errorBody('busy', (error as Error).message));
       }
     },
   );

@@ -180,4 +180,29 @@ describe('debug endpoints in a running service', () => {
       await service.stop();
     }
   });
+
+  it('capture the SQL statements sent meanwhile, one capture at a time', async () => {
+    const env = { ...(await testEnvironment('chassis_debug')), DEBUG_TOKEN: TOKEN };
+    const service = await startService(counter, { env, listen: false });
+    const capture = () =>
+      service.app.inject({
+        method: 'POST',
+        url: '/debug/statements?seconds=1',
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+    try {
+      const first = capture();
+      // the readiness check asks the database (SELECT 1), meanwhile
+      await service.app.inject({ method: 'GET', url: '/health/ready' });
+      const second = await capture();
+      expect(second.statusCode).toBe(409);
+      expect(second.json().error.code).toBe('busy');
+      const response = await first;
+      expect(response.statusCode).toBe(200);
+      const { statements } = response.json() as { statements: { connection: number; text: string }[] };
+      expect(statements).toContainEqual({ connection: expect.any(Number), text: 'SELECT 1' });
+    } finally {
+      await service.stop();
+    }
+  });
 });
