@@ -1,24 +1,63 @@
 import type { Logger, Pool, Worker } from '@simplebank/chassis';
 
+/** How many orders may be in flight at once, and the wait that limit is kept to. */
+export interface AdmissionPolicy {
+  /** The limit never goes below this (the saga's batches need orders to batch)… */
+  min: number;
+  /** …nor above this. */
+  max: number;
+  /** The age of the median order in flight the limit aims at: half a typical saga's time. */
+  targetMedianAgeMs: number;
+}
+
 /**
- * Admission control on orders in flight (issue 12, "overload is refused, not queued"): while
- * `max` orders are created or placed and not yet ended, a new order is refused at once (the
- * gateway answers 503 with Retry-After) instead of joining a queue whose wait would grow without
- * bound. The count is read from the database every `refreshMs` (one query over the partial index
- * orders_in_flight, shared by every instance), plus what this instance admitted since.
+ * What the database says of the orders in flight now: created, not yet held by the exchange. A
+ * placed order rests on the exchange's book until it fills or lapses, which is no work of ours.
+ */
+export interface InFlight {
+  count: number;
+  /** Age of the median order in flight (ms, the database's clock); 0 with none in flight. */
+  medianAgeMs: number;
+}
+
+/**
+ * The next limit on orders in flight, from the last one and what is in flight now (issue 12). The
+ * limit that keeps the wait bounded is the system's rate times the wait (Little's law), and the
+ * rate is what this machine does today, so it is found rather than configured: while the median
+ * order in flight is older than the target the limit shrinks by a tenth; while orders fill it and
+ * are young it grows by a twentieth. Pure.
+ */
+export function nextLimit(limit: number, now: InFlight, policy: AdmissionPolicy): number {
+  let next = limit;
+  if (now.medianAgeMs > policy.targetMedianAgeMs) next = Math.floor(limit * 0.9);
+  else if (now.count >= limit * 0.9) next = Math.ceil(limit * 1.05);
+  return Math.min(policy.max, Math.max(policy.min, next));
+}
+
+/**
+ * Admission control on orders in flight ("overload is refused, not queued"): past the limit a new
+ * order is refused at once (the gateway answers 503 with Retry-After) instead of joining a queue
+ * whose wait grows without bound. An exchange that is down or slow keeps orders created, so the
+ * limit falls to its least then too. The orders in flight are read from the database every
+ * `refreshMs` (over the partial index orders_in_flight, shared by every instance), and each read
+ * moves the limit (`nextLimit`); between reads, what this instance admitted counts too.
  */
 export class OrderAdmission implements Worker {
   private inFlight = 0;
   private admittedSinceRead = 0;
   private timer: NodeJS.Timeout | undefined;
   private reading = false;
+  /** The limit now; it starts at the most and comes down as soon as orders wait. */
+  limit: number;
 
   constructor(
     private readonly pool: () => Pool,
-    private readonly max: number,
+    private readonly policy: AdmissionPolicy,
     private readonly refreshMs: number,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.limit = policy.max;
+  }
 
   start(): void {
     this.timer = setInterval(() => this.read(), this.refreshMs);
@@ -32,7 +71,7 @@ export class OrderAdmission implements Worker {
 
   /** Whether a new order may enter the saga now; counts it if so. */
   admit(): boolean {
-    if (this.inFlight + this.admittedSinceRead >= this.max) return false;
+    if (this.inFlight + this.admittedSinceRead >= this.limit) return false;
     this.admittedSinceRead++;
     return true;
   }
@@ -41,12 +80,15 @@ export class OrderAdmission implements Worker {
     if (this.reading) return;
     this.reading = true;
     this.pool()
-      .query<{ count: number }>(
-        `SELECT count(*)::int AS count FROM orders WHERE status IN ('created', 'placed')`,
+      .query<InFlight>(
+        `SELECT count(*)::int AS "count",
+                coalesce(floor(extract(epoch FROM now() - percentile_disc(0.5) WITHIN GROUP (ORDER BY created_at)) * 1000), 0)::int AS "medianAgeMs"
+           FROM orders WHERE status = 'created'`,
       )
-      .then(({ rows }) => {
-        this.inFlight = rows[0]?.count ?? 0;
+      .then(({ rows: [now = { count: 0, medianAgeMs: 0 }] }) => {
+        this.inFlight = now.count;
         this.admittedSinceRead = 0;
+        this.limit = nextLimit(this.limit, now, this.policy);
       })
       // database away: T1 cannot commit either; keep the last count
       .catch((error: unknown) => this.log.debug({ error }, 'orders in flight not read'))

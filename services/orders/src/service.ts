@@ -44,7 +44,8 @@ const sameOrder = (row: OrderRow, order: NewOrder): boolean =>
 
 /**
  * T1: stores the order `created` and announces it; the same command again changes nothing. With
- * ORDERS_IN_FLIGHT_MAX orders in flight it refuses the order at once (admission.ts).
+ * as many orders in flight as admission control allows now, it refuses the order at once
+ * (admission.ts).
  */
 const placeOrder = (side: OrderSide, timers: Timers, admission: OrderAdmission) =>
   command(
@@ -172,8 +173,14 @@ const orderView = ({ order, history }: OrderWithHistory): Order => ({
 });
 
 const OrdersConfig = Type.Object({
-  /** Orders created or placed and not yet ended, past which a new order is refused (503). */
+  /**
+   * Orders created and not yet on the exchange, past which a new order is refused (503): the
+   * limit moves between the least and the most to keep the median of them younger than the target
+   * age (admission.ts).
+   */
+  ORDERS_IN_FLIGHT_MIN: Type.Integer({ minimum: 1, default: 50 }),
   ORDERS_IN_FLIGHT_MAX: Type.Integer({ minimum: 1, default: 400 }),
+  ORDERS_IN_FLIGHT_TARGET_AGE_MS: Type.Integer({ minimum: 1, default: 400 }),
   /** How often the count of orders in flight is read. */
   ORDERS_IN_FLIGHT_REFRESH_MS: Type.Integer({ minimum: 10, default: 100 }),
 });
@@ -192,7 +199,11 @@ export default defineService({
     saga: sagaMetrics(svc.metrics.registry, () => svc.pool),
     admission: new OrderAdmission(
       () => svc.pool,
-      svc.config.ORDERS_IN_FLIGHT_MAX,
+      {
+        min: Math.min(svc.config.ORDERS_IN_FLIGHT_MIN, svc.config.ORDERS_IN_FLIGHT_MAX),
+        max: svc.config.ORDERS_IN_FLIGHT_MAX,
+        targetMedianAgeMs: svc.config.ORDERS_IN_FLIGHT_TARGET_AGE_MS,
+      },
       svc.config.ORDERS_IN_FLIGHT_REFRESH_MS,
       svc.log,
     ),
