@@ -234,10 +234,12 @@ try {
     ['orders executed per second (sustained, in the window)', round(executedRate)],
     ['orders reaching a terminal state per second', round(completed / loadSeconds)],
     ['refused by the gateway', refusals(load.refused)],
-    [`gateway latency p50 / p95 / p99 at ${clients} clients (ms)`, ms(load.latencyMs)],
+    [`gateway latency p50 / p95 / p99 at ${clients} clients, accepted (ms)`, ms(load.latencyMs)],
+    ['  refused (ms)', ms(load.refusalLatencyMs)],
     [`saga completion created → executed p50 / p95 / p99 (ms)`, ms(saga.completionMs)],
     ...paced.flatMap(({ rate, run, seconds, saga, executedRate }): [string, string][] => [
-      [`gateway latency p50 / p95 / p99 at ${rate}/s (ms)`, ms(run.latencyMs)],
+      [`gateway latency p50 / p95 / p99 at ${rate}/s, accepted (ms)`, ms(run.latencyMs)],
+      ['  refused (ms)', ms(run.refusalLatencyMs)],
       [`saga completion p50 / p95 / p99 at ${rate}/s (ms)`, ms(saga.completionMs)],
       [
         `orders accepted / executed per second at ${rate}/s`,

@@ -1,6 +1,7 @@
 // The load, in a process of its own so its CPU is not the system's: customers placing orders at
 // the gateway for a fixed time, then one JSON line of results on stdout.
-//   closed loop (rate 0): each customer sends its next order when the last is answered;
+//   closed loop (rate 0): each customer sends its next order when the last is answered, or
+//     when its Retry-After has passed if it was refused (what the README asks of clients);
 //   open loop (rate > 0): orders start at that many per second, whatever the answers.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -13,10 +14,20 @@ export interface DriverConfig {
   rate: number;
 }
 
+export interface Percentiles {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
 export interface DriverResult {
   accepted: number;
   refused: Record<string, number>;
-  latencyMs: { p50: number; p95: number; p99: number; max: number };
+  /** Of the orders accepted (202). */
+  latencyMs: Percentiles;
+  /** Of the answers that refused an order (503, 429): overload is to be refused fast. */
+  refusalLatencyMs: Percentiles;
   cpuSeconds: number;
   startedAt: string;
   endedAt: string;
@@ -25,16 +36,20 @@ export interface DriverResult {
 const config = JSON.parse(process.argv[2] ?? '{}') as DriverConfig;
 const pool = new Pool(config.gateway, { connections: Math.max(config.customers.length, 32), pipelining: 1 });
 const latencies: number[] = [];
+const refusalLatencies: number[] = [];
 const refused: Record<string, number> = {};
 let accepted = 0;
 let sent = 0;
 
-/** One order: sells and buys of one ACME share alternate, so no account runs dry. */
-async function placeOrder(customer: DriverConfig['customers'][number]): Promise<void> {
+/**
+ * One order: sells and buys of one ACME share alternate, so no account runs dry. Resolves with the
+ * seconds a refusal's Retry-After asks to wait (0 without one).
+ */
+async function placeOrder(customer: DriverConfig['customers'][number]): Promise<number> {
   const side = sent++ % 2 === 0 ? 'sell' : 'buy';
   const started = performance.now();
   try {
-    const { statusCode, body } = await pool.request({
+    const { statusCode, headers, body } = await pool.request({
       method: 'POST',
       path: `/shares/${side}`,
       headers: {
@@ -45,15 +60,20 @@ async function placeOrder(customer: DriverConfig['customers'][number]): Promise<
       body: JSON.stringify({ account_id: customer.accountId, symbol: 'ACME', quantity: 1 }),
     });
     const text = await body.text();
-    latencies.push(performance.now() - started);
-    if (statusCode === 202) accepted++;
-    else {
-      const code = `${statusCode} ${(JSON.parse(text) as { error?: { code?: string } }).error?.code ?? ''}`;
-      refused[code] = (refused[code] ?? 0) + 1;
+    const took = performance.now() - started;
+    if (statusCode === 202) {
+      accepted++;
+      latencies.push(took);
+      return 0;
     }
+    if (statusCode === 503 || statusCode === 429) refusalLatencies.push(took);
+    const code = `${statusCode} ${(JSON.parse(text) as { error?: { code?: string } }).error?.code ?? ''}`;
+    refused[code] = (refused[code] ?? 0) + 1;
+    return Number(headers['retry-after'] ?? 0) || 0;
   } catch (error) {
     const code = (error as { code?: string }).code ?? 'network';
     refused[code] = (refused[code] ?? 0) + 1;
+    return 0;
   }
 }
 
@@ -64,7 +84,7 @@ const startedAt = new Date();
 const cpuBefore = process.cpuUsage();
 const deadline = performance.now() + config.seconds * 1000;
 if (config.rate > 0) {
-  const inFlight = new Set<Promise<void>>();
+  const inFlight = new Set<Promise<unknown>>();
   const interval = 1000 / config.rate;
   let next = performance.now();
   let turn = 0;
@@ -81,7 +101,12 @@ if (config.rate > 0) {
 } else {
   await Promise.all(
     config.customers.map(async (customer) => {
-      while (performance.now() < deadline) await placeOrder(customer);
+      while (performance.now() < deadline) {
+        const retryAfter = await placeOrder(customer);
+        // a client told to come back later does (bounded by the run's end)
+        const wait = Math.min(retryAfter * 1000, deadline - performance.now());
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      }
     }),
   );
 }
@@ -89,16 +114,20 @@ const endedAt = new Date();
 const cpu = process.cpuUsage(cpuBefore);
 await pool.close();
 
-const sorted = latencies.sort((a, b) => a - b);
-const result: DriverResult = {
-  accepted,
-  refused,
-  latencyMs: {
+const percentiles = (values: number[]): Percentiles => {
+  const sorted = values.sort((a, b) => a - b);
+  return {
     p50: percentile(sorted, 50),
     p95: percentile(sorted, 95),
     p99: percentile(sorted, 99),
     max: sorted.at(-1) ?? 0,
-  },
+  };
+};
+const result: DriverResult = {
+  accepted,
+  refused,
+  latencyMs: percentiles(latencies),
+  refusalLatencyMs: percentiles(refusalLatencies),
   cpuSeconds: (cpu.user + cpu.system) / 1e6,
   startedAt: startedAt.toISOString(),
   endedAt: endedAt.toISOString(),
