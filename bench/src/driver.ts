@@ -1,7 +1,9 @@
 // The load, in a process of its own so its CPU is not the system's: customers placing orders at
 // the gateway for a fixed time, then one JSON line of results on stdout.
-//   closed loop (rate 0): each customer sends its next order when the last is answered, or
-//     when its Retry-After has passed if it was refused (what the README asks of clients);
+//   closed loop (rate 0): each customer sends its next order when the last is answered; after a
+//     refusal, after a back-off of 50–150 ms (not the whole Retry-After second: twenty clients
+//     refused together in one of the gateway's 100 ms shedding windows would all sleep a second
+//     and leave the system idle, and ignoring it sends hundreds of refused requests a second);
 //   open loop (rate > 0): orders start at that many per second, whatever the answers.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -42,14 +44,14 @@ let accepted = 0;
 let sent = 0;
 
 /**
- * One order: sells and buys of one ACME share alternate, so no account runs dry. Resolves with the
- * seconds a refusal's Retry-After asks to wait (0 without one).
+ * One order: sells and buys of one ACME share alternate, so no account runs dry. Resolves with
+ * whether it was refused for overload (503 or 429).
  */
-async function placeOrder(customer: DriverConfig['customers'][number]): Promise<number> {
+async function placeOrder(customer: DriverConfig['customers'][number]): Promise<boolean> {
   const side = sent++ % 2 === 0 ? 'sell' : 'buy';
   const started = performance.now();
   try {
-    const { statusCode, headers, body } = await pool.request({
+    const { statusCode, body } = await pool.request({
       method: 'POST',
       path: `/shares/${side}`,
       headers: {
@@ -64,16 +66,17 @@ async function placeOrder(customer: DriverConfig['customers'][number]): Promise<
     if (statusCode === 202) {
       accepted++;
       latencies.push(took);
-      return 0;
+      return false;
     }
-    if (statusCode === 503 || statusCode === 429) refusalLatencies.push(took);
+    const overload = statusCode === 503 || statusCode === 429;
+    if (overload) refusalLatencies.push(took);
     const code = `${statusCode} ${(JSON.parse(text) as { error?: { code?: string } }).error?.code ?? ''}`;
     refused[code] = (refused[code] ?? 0) + 1;
-    return Number(headers['retry-after'] ?? 0) || 0;
+    return overload;
   } catch (error) {
     const code = (error as { code?: string }).code ?? 'network';
     refused[code] = (refused[code] ?? 0) + 1;
-    return 0;
+    return false;
   }
 }
 
@@ -102,10 +105,10 @@ if (config.rate > 0) {
   await Promise.all(
     config.customers.map(async (customer) => {
       while (performance.now() < deadline) {
-        const retryAfter = await placeOrder(customer);
-        // a client told to come back later does (bounded by the run's end)
-        const wait = Math.min(retryAfter * 1000, deadline - performance.now());
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        if (await placeOrder(customer)) {
+          const backOff = 50 + Math.random() * 100; // a client's back-off, not synchronization
+          await new Promise((resolve) => setTimeout(resolve, backOff));
+        }
       }
     }),
   );
