@@ -1,9 +1,11 @@
 // The RabbitMQ half of the exact-work floor: the messages N orders cost the system, published and
 // consumed by a bare client with no services, so that the system's cost per order can be set
 // beside what its broker cannot avoid spending on the same work.
+
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection, type Consumer, type Publisher } from 'rabbitmq-client';
 import { groupCpuSeconds, pidsNamed } from './processes.ts';
 import { sendConfirmed } from './references.ts';
@@ -63,6 +65,8 @@ export async function amqpFloor(
   amqpUrl: string,
   perOrder: AmqpWorkPerOrder,
   orders = 2000,
+  /** Paced at this many orders' messages a second (as the system sent them); else flat out. */
+  ordersPerSecond?: number,
 ): Promise<AmqpFloor> {
   const published = Math.max(1, Math.round(perOrder.published * orders));
   const delivered = Math.max(published, Math.round(perOrder.delivered * orders));
@@ -115,9 +119,14 @@ export async function amqpFloor(
       TIMEOUT_MS,
     );
     await Promise.all([
-      sendConfirmed(published, (i) =>
-        sender.send({ exchange: EXCHANGE, routingKey: `c${plan[i]}`, durable: true }, sagaEvent()),
-      ),
+      sendConfirmed(published, async (i) => {
+        if (ordersPerSecond !== undefined) {
+          // each message at its slot: a broker fed slowly batches less, as the system's is fed
+          const slot = started + (i * 1000) / (ordersPerSecond * (published / orders));
+          await sleep(slot - performance.now());
+        }
+        await sender.send({ exchange: EXCHANGE, routingKey: `c${plan[i]}`, durable: true }, sagaEvent());
+      }),
       allReceived.promise,
     ]);
     // a consumer closes once its handlers have settled, so every ack has then been sent
