@@ -62,6 +62,7 @@ export function orderRoutes(
       },
       async (request, reply) => {
         const customer = signedIn(request);
+        placement.refuseIfAtCapacity(); // before the key is claimed: a refusal costs nothing
         const { body } = request;
         const key = request.headers['idempotency-key'];
         if (key === undefined) {
