@@ -30,11 +30,18 @@ export function infrastructure(env: NodeJS.ProcessEnv = process.env): Infrastruc
 
 const DEFAULT_PORTS: Record<string, number> = { 'postgres:': 5432, 'amqp:': 5672, 'redis:': 6379 };
 
-/** Resolves when a TCP connection to the server opens; rejects after `timeoutMs`. */
+/**
+ * Resolves when a connection to the server opens; rejects after `timeoutMs`. A PostgreSQL host
+ * that is a directory (`postgres://user@%2Fvar%2Frun%2Fpostgresql`) is its Unix socket's.
+ */
 export function reachable(url: string, timeoutMs = 2000): Promise<void> {
   const { hostname, port, protocol } = new URL(url);
+  const host = decodeURIComponent(hostname);
+  const portNumber = Number(port || DEFAULT_PORTS[protocol]);
   return new Promise((resolve, reject) => {
-    const socket = createConnection({ host: hostname, port: Number(port || DEFAULT_PORTS[protocol]) });
+    const socket = host.startsWith('/')
+      ? createConnection({ path: `${host}/.s.PGSQL.${portNumber}` })
+      : createConnection({ host, port: portNumber });
     const fail = (error: Error) => {
       socket.destroy();
       reject(error);
