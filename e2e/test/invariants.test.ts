@@ -27,8 +27,10 @@ interface Opening {
 }
 
 /**
- * A client of the burst: retries a 503 (orders busy past the request's budget) with the same
- * Idempotency-Key, as the README tells clients to, so a retry never places a second order.
+ * A client of the burst: retries a 503 (orders at capacity, or busy past the request's budget)
+ * with the same Idempotency-Key after its Retry-After second, as the README tells clients to, so a
+ * retry never places a second order. A burst bigger than admission control's limit of the moment
+ * gets in over a few seconds.
  */
 async function placeRetrying(side: 'sell' | 'buy', accountId: string, symbol: string, quantity: number) {
   const key = randomUUID();
@@ -36,8 +38,8 @@ async function placeRetrying(side: 'sell' | 'buy', accountId: string, symbol: st
     try {
       return await placeOrder(side, accountId, symbol, quantity, { 'idempotency-key': key });
     } catch (error) {
-      if (attempt >= 5 || !/answered 503/.test(String(error))) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200 * attempt)); // the client's back-off
+      if (attempt >= 30 || !/answered 503/.test(String(error))) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // Retry-After: 1, the client's back-off
     }
   }
 }

@@ -25,12 +25,14 @@ export interface InFlight {
  * limit that keeps the wait bounded is the system's rate times the wait (Little's law), and the
  * rate is what this machine does today, so it is found rather than configured: while the median
  * order in flight is older than the target the limit shrinks by a tenth; while orders fill it and
- * are young it grows by a twentieth. Pure.
+ * are young, or are younger than half the target (the load has passed), it grows by a twentieth,
+ * so that a burst after a quiet spell finds room again. Pure.
  */
 export function nextLimit(limit: number, now: InFlight, policy: AdmissionPolicy): number {
   let next = limit;
   if (now.medianAgeMs > policy.targetMedianAgeMs) next = Math.floor(limit * 0.9);
-  else if (now.count >= limit * 0.9) next = Math.ceil(limit * 1.05);
+  else if (now.count >= limit * 0.9 || now.medianAgeMs < policy.targetMedianAgeMs / 2)
+    next = Math.ceil(limit * 1.05);
   return Math.min(policy.max, Math.max(policy.min, next));
 }
 

@@ -42,12 +42,18 @@ describe('admission control on orders in flight', () => {
     });
 
     it('grows by a twentieth while orders fill it and are young', () => {
-      expect(nextLimit(100, { count: 95, medianAgeMs: 150 }, policy)).toBe(105);
+      expect(nextLimit(100, { count: 95, medianAgeMs: 300 }, policy)).toBe(105);
     });
 
-    it('stays put while there is room and no wait', () => {
-      expect(nextLimit(100, { count: 40, medianAgeMs: 150 }, policy)).toBe(100);
-      expect(nextLimit(100, { count: 0, medianAgeMs: 0 }, policy)).toBe(100);
+    it('stays put while there is room and the wait is near the target', () => {
+      expect(nextLimit(100, { count: 40, medianAgeMs: 250 }, policy)).toBe(100);
+    });
+
+    it('grows back once the load has passed, so a burst after a quiet spell finds room', () => {
+      expect(nextLimit(100, { count: 0, medianAgeMs: 0 }, policy)).toBe(105);
+      let limit = policy.min;
+      for (let read = 0; read < 50; read++) limit = nextLimit(limit, { count: 3, medianAgeMs: 20 }, policy);
+      expect(limit).toBe(policy.max);
     });
 
     it('never leaves [min, max], and settles where the wait meets the target', () => {
