@@ -37,37 +37,52 @@ export const journal = {
     return new Map(rows.map(({ asset, ...bucket }) => [asset, bucket]));
   },
 
-  /** Records one entry and applies it to the balances, in the caller's transaction. */
+  /**
+   * Records one entry and applies it to the balances, in the caller's transaction: the entry, its
+   * postings and the balance changes in one statement (one round trip, where it took four).
+   */
   async post(tx: Tx, entry: { accountId: string; orderId?: string; kind: EntryKind }, postings: Posting[]) {
     if (!isBalanced(postings)) throw new Error(`${entry.kind} entry for ${entry.accountId} does not balance`);
     if (postings.length === 0) return;
-    const { rows } = await tx.query<{ id: number }>(
-      'INSERT INTO journal_entries (account_id, order_id, kind) VALUES ($1, $2, $3) RETURNING id',
-      [entry.accountId, entry.orderId ?? null, entry.kind],
-    );
-    await tx.query(
-      `INSERT INTO postings (entry_id, ledger_account, asset, amount)
-       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[])`,
+    const changes = bucketChanges(postings);
+    const { rows } = await tx.query<{ account_id: string; asset: string }>(
+      `WITH entry AS (
+         INSERT INTO journal_entries (account_id, order_id, kind) VALUES ($1, $2, $3) RETURNING id
+       ), posted AS (
+         INSERT INTO postings (entry_id, ledger_account, asset, amount)
+         SELECT entry.id, p.* FROM entry, unnest($4::text[], $5::text[], $6::bigint[]) AS p
+       )
+       UPDATE balances b SET available = b.available + c.available, reserved = b.reserved + c.reserved
+         FROM unnest($7::text[], $8::text[], $9::bigint[], $10::bigint[]) AS c(account_id, asset, available, reserved)
+        WHERE b.account_id = c.account_id AND b.asset = c.asset
+       RETURNING b.account_id, b.asset`,
       [
-        rows[0]?.id,
+        entry.accountId,
+        entry.orderId ?? null,
+        entry.kind,
         postings.map((p) => p.ledgerAccount),
         postings.map((p) => p.asset),
         postings.map((p) => p.amount),
+        changes.map((c) => c.accountId),
+        changes.map((c) => c.asset),
+        changes.map((c) => c.available),
+        changes.map((c) => c.reserved),
       ],
     );
-    for (const change of bucketChanges(postings)) {
-      const values = [change.accountId, change.asset, change.available, change.reserved];
-      const updated = await tx.query(
-        'UPDATE balances SET available = available + $3, reserved = reserved + $4 WHERE account_id = $1 AND asset = $2',
-        values,
+    // A position the account did not have yet (a buy's shares, an opening balance).
+    const updated = new Set(rows.map((r) => `${r.account_id}\u0000${r.asset}`));
+    const missing = changes.filter((c) => !updated.has(`${c.accountId}\u0000${c.asset}`));
+    if (missing.length > 0) {
+      await tx.query(
+        `INSERT INTO balances (account_id, asset, available, reserved)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])`,
+        [
+          missing.map((c) => c.accountId),
+          missing.map((c) => c.asset),
+          missing.map((c) => c.available),
+          missing.map((c) => c.reserved),
+        ],
       );
-      // A position the account did not have yet (a buy's shares, an opening balance).
-      if (updated.rowCount === 0) {
-        await tx.query(
-          'INSERT INTO balances (account_id, asset, available, reserved) VALUES ($1, $2, $3, $4)',
-          values,
-        );
-      }
     }
   },
 
