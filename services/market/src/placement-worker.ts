@@ -1,4 +1,11 @@
-import { type Logger, Poller, type ServiceContext, type Worker } from '@simplebank/chassis';
+import {
+  type Logger,
+  Poller,
+  type Publish,
+  type ServiceContext,
+  type Tx,
+  type Worker,
+} from '@simplebank/chassis';
 import type { ExchangeClient } from './exchange-client.ts';
 import { type Final, recordOutcome } from './exchange-outcomes.ts';
 import {
@@ -13,9 +20,10 @@ import { type KnownPlacement, placements } from './placements.ts';
 
 /**
  * T4, the second half: places ready orders on the exchange, withdraws the ones to cancel, and asks
- * after placed orders that should have ended. No transaction is open during a call: the attempt is
- * recorded and committed first (an attempt to place makes the placement in doubt), the call made,
- * then the answer recorded in a second transaction (placement-steps.ts says what each answer means).
+ * after placed orders that should have ended. No transaction is open during a call: the attempts
+ * of a pass are recorded and committed first (an attempt to place makes the placement in doubt),
+ * the calls made, then the answers recorded in a second transaction (placement-steps.ts says what
+ * each answer means).
  */
 export class PlacementWorker implements Worker {
   private readonly poller: Poller;
@@ -45,65 +53,108 @@ export class PlacementWorker implements Worker {
     this.poller.wake();
   }
 
+  /**
+   * One pass over what is due: one transaction claims it and records the calls about to be made,
+   * the calls go out together, and one transaction records their answers (issue 12: two
+   * transactions a pass, where it took two an order).
+   */
   private async actOnDue(): Promise<boolean> {
-    const due = await placements.due(this.svc.pool, this.options.batchSize);
-    const outcomes = await Promise.allSettled(due.map((orderId) => this.actOn(orderId)));
-    const failure = outcomes.find((o) => o.status === 'rejected');
-    if (failure) throw failure.reason;
-    // rows another instance holds count as not done, so they do not keep us spinning
-    return outcomes.filter((o) => o.status === 'fulfilled' && o.value).length === this.options.batchSize;
+    const { claimed, calls } = await this.claimDue();
+    let pending = calls;
+    while (pending.length > 0) {
+      const asked = await Promise.allSettled(
+        pending.map(async (call) => ({ ...call, answer: await this.ask(call.step, call.placement) })),
+      );
+      pending = await this.recordAnswers(asked.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : [])));
+      // a call that threw (not an unanswered one: a bug) leaves its placement to its lease
+      const failure = asked.find((a) => a.status === 'rejected');
+      if (failure) throw failure.reason;
+    }
+    // rows another instance holds were skipped, so they do not keep us spinning
+    return claimed === this.options.batchSize;
   }
 
-  private async actOn(orderId: string): Promise<boolean> {
-    const log = this.svc.log.child({ order_id: orderId });
-    const cause = { correlationId: orderId, causationId: null };
-    const call = await this.svc.transaction(cause, async (tx, publish) => {
-      const claimed = await placements.claim(tx, orderId);
-      if (!claimed) return undefined; // ended meanwhile, or another instance has it
-      const { placement, now } = claimed;
-      const step = nextStep(openOf(placement), now, this.timing);
-      if (step.kind === 'end') {
-        const ended = { kind: 'ended', status: step.status, reason: step.reason } as const;
-        await recordOutcome(tx, publish, placement, ended, { log });
-        return undefined;
-      }
-      await placements.calling(tx, orderId, {
-        placing: step.kind === 'place',
-        leaseMs: this.timing.callLeaseMs,
-      });
-      return { step, placement };
-    });
-    if (!call) return false;
-    let step: Call = call.step;
-    for (;;) {
-      const answer = await this.ask(step, call.placement);
-      const next = await this.svc.transaction(cause, async (tx, publish) => {
-        const { placement, now } = await placements.lockForAnswer(tx, orderId);
-        // the feed (or another instance, after our lease ran out) may have ended it meanwhile
-        if (placement.status !== 'ready' && placement.status !== 'placed') return undefined;
-        const outcome = afterAnswer(openOf(placement), step, answer, now, this.timing, Math.random);
-        switch (outcome.kind) {
-          case 'retry':
-            logUnanswered(log, step, placement.attempts, outcome.detail);
-            await placements.retryAt(tx, orderId, outcome.at, outcome.detail, outcome.inDoubt);
-            return undefined;
-          case 'check_later':
-            await placements.checkAt(tx, orderId, outcome.at);
-            return undefined;
-          case 'withdraw_now':
-            log.warn('the exchange does not know an order it took: withdrawing it before ending it');
-            return { kind: 'withdraw', why: 'lost' } as const;
-          default:
-            await recordOutcome(tx, publish, placement, outcome satisfies Final, {
-              log,
-              checkAt: now + this.timing.recheckMs,
-            });
-            return undefined;
+  private claimDue(): Promise<{ claimed: number; calls: PendingCall[] }> {
+    return this.svc.transaction(PASS, async (tx, publish) => {
+      const due = await placements.claimDue(tx, this.options.batchSize);
+      const calls: PendingCall[] = [];
+      for (const { placement, now } of due) {
+        const step = nextStep(openOf(placement), now, this.timing);
+        if (step.kind === 'end') {
+          const ended = { kind: 'ended', status: step.status, reason: step.reason } as const;
+          await recordOutcome(tx, publish, placement, ended, { log: this.logFor(placement) });
+        } else {
+          calls.push({ step, placement });
         }
+      }
+      await placements.callingAll(
+        tx,
+        calls.map(({ step, placement }) => ({ orderId: placement.orderId, placing: step.kind === 'place' })),
+        this.timing.callLeaseMs,
+      );
+      return { claimed: due.length, calls };
+    });
+  }
+
+  /** Records the answers, in one transaction for the rows free now; returns the calls to make next. */
+  private async recordAnswers(answered: AnsweredCall[]): Promise<PendingCall[]> {
+    const next: PendingCall[] = [];
+    const byOrder = new Map(answered.map((a) => [a.placement.orderId, a]));
+    const recorded = await this.svc.transaction(PASS, async (tx, publish) => {
+      const free = await placements.lockFreeForAnswers(tx, [...byOrder.keys()]);
+      for (const { placement, now } of free) {
+        const call = byOrder.get(placement.orderId) as AnsweredCall;
+        const step = await this.recordAnswer(tx, publish, placement, now, call);
+        if (step) next.push({ step, placement: call.placement });
+      }
+      return new Set(free.map(({ placement }) => placement.orderId));
+    });
+    // a row another transaction holds (the feed's, a prerequisite's): waited for, one at a time
+    for (const call of answered.filter((a) => !recorded.has(a.placement.orderId))) {
+      const step = await this.svc.transaction(PASS, async (tx, publish) => {
+        const { placement, now } = await placements.lockForAnswer(tx, call.placement.orderId);
+        return this.recordAnswer(tx, publish, placement, now, call);
       });
-      if (!next) return true;
-      step = next;
+      if (step) next.push({ step, placement: call.placement });
     }
+    return next;
+  }
+
+  /** What `answer` means for the placement as it is now (locked); the next call, if one is needed. */
+  private async recordAnswer(
+    tx: Tx,
+    publish: Publish,
+    placement: KnownPlacement,
+    now: number,
+    { step, answer }: AnsweredCall,
+  ): Promise<Call | undefined> {
+    // the feed (or another instance, after our lease ran out) may have ended it meanwhile
+    if (placement.status !== 'ready' && placement.status !== 'placed') return undefined;
+    const { orderId } = placement;
+    const log = this.logFor(placement);
+    const outcome = afterAnswer(openOf(placement), step, answer, now, this.timing, Math.random);
+    switch (outcome.kind) {
+      case 'retry':
+        logUnanswered(log, step, placement.attempts, outcome.detail);
+        await placements.retryAt(tx, orderId, outcome.at, outcome.detail, outcome.inDoubt);
+        return undefined;
+      case 'check_later':
+        await placements.checkAt(tx, orderId, outcome.at);
+        return undefined;
+      case 'withdraw_now':
+        log.warn('the exchange does not know an order it took: withdrawing it before ending it');
+        return { kind: 'withdraw', why: 'lost' };
+      default:
+        await recordOutcome(tx, publish, placement, outcome satisfies Final, {
+          log,
+          checkAt: now + this.timing.recheckMs,
+        });
+        return undefined;
+    }
+  }
+
+  private logFor(placement: KnownPlacement): Logger {
+    return this.svc.log.child({ order_id: placement.orderId });
   }
 
   private ask(step: Call, placement: KnownPlacement): Promise<Answer> {
@@ -120,6 +171,22 @@ export class PlacementWorker implements Worker {
     }
   }
 }
+
+/** A call to the exchange about to be made, and the placement as it was claimed. */
+interface PendingCall {
+  step: Call;
+  placement: KnownPlacement;
+}
+
+interface AnsweredCall extends PendingCall {
+  answer: Answer;
+}
+
+/**
+ * The transactions of a pass are no order's: each event they publish names its own order as its
+ * cause (recordOutcome), so this one is never used for one.
+ */
+const PASS = { correlationId: 'placement-worker', causationId: null };
 
 /** A ready or placed placement as the steps see it; readyAt is set on every such row. */
 const openOf = (placement: KnownPlacement): OpenPlacement => ({

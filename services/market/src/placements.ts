@@ -151,29 +151,50 @@ export const placements = {
     );
   },
 
-  /** Open placements due for the worker (an attempt, a withdrawal or a question), oldest first. */
-  async due(pool: Pool, limit: number): Promise<string[]> {
-    const { rows } = await pool.query<{ order_id: string }>(
-      `SELECT order_id FROM placements WHERE next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1`,
+  /**
+   * Locks up to `limit` open placements that are due and that no other transaction holds, oldest
+   * first, with the database's clock: one pass of the placement worker.
+   */
+  async claimDue(tx: Tx, limit: number): Promise<{ placement: KnownPlacement; now: number }[]> {
+    const { rows } = await tx.query<PlacementRow & { db_now: Date }>(
+      `SELECT *, now() AS db_now FROM placements
+       WHERE next_attempt_at <= now() AND status IN ('ready', 'placed')
+       ORDER BY next_attempt_at LIMIT $1
+       FOR UPDATE SKIP LOCKED`,
       [limit],
     );
-    return rows.map((r) => r.order_id);
+    return rows.map((row) => ({ placement: placementOf(row) as KnownPlacement, now: row.db_now.getTime() }));
   },
 
   /**
-   * Locks an open placement still due, with the database's clock (every time market compares is
-   * the database's, so a skewed host clock decides nothing); undefined when another transaction
-   * holds it or it is no longer due.
+   * Records that calls to the exchange are about to be made, before they are made: an attempt to
+   * place makes the placement in doubt until an answer says otherwise; nobody else takes it up
+   * before `leaseMs` (a crash mid-call leaves it to be taken up then).
    */
-  async claim(tx: Tx, orderId: string): Promise<{ placement: KnownPlacement; now: number } | undefined> {
-    const { rows } = await tx.query<PlacementRow & { db_now: Date }>(
-      `SELECT *, now() AS db_now FROM placements
-       WHERE order_id = $1 AND status IN ('ready', 'placed') AND next_attempt_at <= now()
-       FOR UPDATE SKIP LOCKED`,
-      [orderId],
+  async callingAll(tx: Tx, calls: { orderId: string; placing: boolean }[], leaseMs: number): Promise<void> {
+    if (calls.length === 0) return;
+    await tx.query(
+      `UPDATE placements p SET attempts = p.attempts + 1, in_doubt = p.in_doubt OR c.places,
+         next_attempt_at = now() + make_interval(secs => $3 / 1000.0), updated_at = now()
+       FROM unnest($1::uuid[], $2::boolean[]) AS c(order_id, places)
+       WHERE p.order_id = c.order_id`,
+      [calls.map((c) => c.orderId), calls.map((c) => c.placing), leaseMs],
     );
-    const row = rows[0];
-    return row && { placement: placementOf(row) as KnownPlacement, now: row.db_now.getTime() };
+  },
+
+  /**
+   * Locks the placements of `orderIds` that no other transaction holds, to record answers; with
+   * the database's clock. The others are for `lockForAnswer`, one at a time.
+   */
+  async lockFreeForAnswers(
+    tx: Tx,
+    orderIds: string[],
+  ): Promise<{ placement: KnownPlacement; now: number }[]> {
+    const { rows } = await tx.query<PlacementRow & { db_now: Date }>(
+      'SELECT *, now() AS db_now FROM placements WHERE order_id = ANY($1::uuid[]) FOR UPDATE SKIP LOCKED',
+      [orderIds],
+    );
+    return rows.map((row) => ({ placement: placementOf(row) as KnownPlacement, now: row.db_now.getTime() }));
   },
 
   /** Locks a placement to record an answer, waiting for any other holder; with the database's clock. */
@@ -186,19 +207,7 @@ export const placements = {
     return { placement: placementOf(row) as KnownPlacement, now: row.db_now.getTime() };
   },
 
-  /**
-   * Records that a call to the exchange is about to be made, before it is made: an attempt to place
-   * makes the placement in doubt until an answer says otherwise; nobody else takes it up before
-   * `leaseMs` (a crash mid-call leaves it to be taken up then).
-   */
-  async calling(tx: Tx, orderId: string, { placing, leaseMs }: { placing: boolean; leaseMs: number }) {
-    await tx.query(
-      `UPDATE placements SET attempts = attempts + 1, in_doubt = in_doubt OR $2,
-         next_attempt_at = now() + make_interval(secs => $3 / 1000.0), updated_at = now()
-       WHERE order_id = $1`,
-      [orderId, placing, leaseMs],
-    );
-  },
+
 
   /**
    * On the exchange; asked after again at `checkAt` (ms; null when it ends in the same transaction),
