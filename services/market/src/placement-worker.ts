@@ -61,15 +61,21 @@ export class PlacementWorker implements Worker {
   private async actOnDue(): Promise<boolean> {
     const { claimed, calls } = await this.claimDue();
     let pending = calls;
+    // a call or an answer that threw (a bug, or the database) leaves its placement to its lease;
+    // the others go on, and the pass fails at the end so the poller backs off
+    let failure: { error: unknown } | undefined;
     while (pending.length > 0) {
       const asked = await Promise.allSettled(
         pending.map(async (call) => ({ ...call, answer: await this.ask(call.step, call.placement) })),
       );
-      pending = await this.recordAnswers(asked.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : [])));
-      // a call that threw (not an unanswered one: a bug) leaves its placement to its lease
-      const failure = asked.find((a) => a.status === 'rejected');
-      if (failure) throw failure.reason;
+      for (const a of asked) if (a.status === 'rejected') failure ??= { error: a.reason };
+      const recorded = await this.recordAnswers(
+        asked.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : [])),
+      );
+      failure ??= recorded.failure;
+      pending = recorded.next;
     }
+    if (failure) throw failure.error;
     // rows another instance holds were skipped, so they do not keep us spinning
     return claimed === this.options.batchSize;
   }
@@ -96,28 +102,47 @@ export class PlacementWorker implements Worker {
     });
   }
 
-  /** Records the answers, in one transaction for the rows free now; returns the calls to make next. */
-  private async recordAnswers(answered: AnsweredCall[]): Promise<PendingCall[]> {
-    const next: PendingCall[] = [];
+  /**
+   * Records the answers: in one transaction for the rows free now, then one at a time for rows
+   * another transaction holds (the feed's, a prerequisite's) or when the one transaction failed, so
+   * an answer that cannot be recorded costs no other its own. Returns the calls to make next.
+   */
+  private async recordAnswers(
+    answered: AnsweredCall[],
+  ): Promise<{ next: PendingCall[]; failure?: { error: unknown } }> {
+    if (answered.length === 0) return { next: [] };
     const byOrder = new Map(answered.map((a) => [a.placement.orderId, a]));
-    const recorded = await this.svc.transaction(PASS, async (tx, publish) => {
-      const free = await placements.lockFreeForAnswers(tx, [...byOrder.keys()]);
-      for (const { placement, now } of free) {
-        const call = byOrder.get(placement.orderId) as AnsweredCall;
-        const step = await this.recordAnswer(tx, publish, placement, now, call);
-        if (step) next.push({ step, placement: call.placement });
-      }
-      return new Set(free.map(({ placement }) => placement.orderId));
-    });
-    // a row another transaction holds (the feed's, a prerequisite's): waited for, one at a time
-    for (const call of answered.filter((a) => !recorded.has(a.placement.orderId))) {
-      const step = await this.svc.transaction(PASS, async (tx, publish) => {
-        const { placement, now } = await placements.lockForAnswer(tx, call.placement.orderId);
-        return this.recordAnswer(tx, publish, placement, now, call);
+    let next: PendingCall[] = [];
+    let alone = answered;
+    try {
+      const together = await this.svc.transaction(PASS, async (tx, publish) => {
+        const steps: PendingCall[] = [];
+        const free = await placements.lockFreeForAnswers(tx, [...byOrder.keys()]);
+        for (const { placement, now } of free) {
+          const call = byOrder.get(placement.orderId) as AnsweredCall;
+          const step = await this.recordAnswer(tx, publish, placement, now, call);
+          if (step) steps.push({ step, placement: call.placement });
+        }
+        return { steps, recorded: new Set(free.map(({ placement }) => placement.orderId)) };
       });
-      if (step) next.push({ step, placement: call.placement });
+      next = together.steps;
+      alone = answered.filter((a) => !together.recorded.has(a.placement.orderId));
+    } catch (error) {
+      this.svc.log.warn({ error }, 'answers not recorded together: recording each alone');
     }
-    return next;
+    let failure: { error: unknown } | undefined;
+    for (const call of alone) {
+      try {
+        const step = await this.svc.transaction(PASS, async (tx, publish) => {
+          const { placement, now } = await placements.lockForAnswer(tx, call.placement.orderId);
+          return this.recordAnswer(tx, publish, placement, now, call);
+        });
+        if (step) next.push({ step, placement: call.placement });
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    return failure ? { next, failure } : { next };
   }
 
   /** What `answer` means for the placement as it is now (locked); the next call, if one is needed. */

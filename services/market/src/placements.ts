@@ -207,8 +207,6 @@ export const placements = {
     return { placement: placementOf(row) as KnownPlacement, now: row.db_now.getTime() };
   },
 
-
-
   /**
    * On the exchange; asked after again at `checkAt` (ms; null when it ends in the same transaction),
    * or at once when a cancel waits.
@@ -233,10 +231,15 @@ export const placements = {
     );
   },
 
-  /** A placed order still resting on the exchange: asked after again at `at` (ms). */
+  /**
+   * A placed order still resting on the exchange: asked after again at `at` (ms), or at once when
+   * the customer's cancel came while the question was out (so the next pass withdraws it).
+   */
   async checkAt(tx: Tx, orderId: string, at: number): Promise<void> {
     await tx.query(
-      'UPDATE placements SET next_attempt_at = to_timestamp($2 / 1000.0), updated_at = now() WHERE order_id = $1',
+      `UPDATE placements SET updated_at = now(),
+         next_attempt_at = CASE WHEN cancel_requested_at IS NULL THEN to_timestamp($2 / 1000.0) ELSE now() END
+       WHERE order_id = $1`,
       [orderId, at],
     );
   },
