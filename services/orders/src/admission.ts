@@ -37,6 +37,13 @@ export function nextLimit(limit: number, now: InFlight, policy: AdmissionPolicy)
 }
 
 /**
+ * Orders created longer ago than this are left out of the count and the median: one stuck for
+ * good (a prerequisite parked for a person) would otherwise hold the limit at its least forever.
+ * The placement deadline (60 s) ends the others well before; OrderInFlightPastBound alerts on them.
+ */
+const HORIZON_SECONDS = 120;
+
+/**
  * Admission control on orders in flight ("overload is refused, not queued"): past the limit a new
  * order is refused at once (the gateway answers 503 with Retry-After) instead of joining a queue
  * whose wait grows without bound. An exchange that is down or slow keeps orders created, so the
@@ -84,8 +91,9 @@ export class OrderAdmission implements Worker {
     this.pool()
       .query<InFlight>(
         `SELECT count(*)::int AS "count",
-                coalesce(floor(extract(epoch FROM now() - percentile_disc(0.5) WITHIN GROUP (ORDER BY created_at)) * 1000), 0)::int AS "medianAgeMs"
-           FROM orders WHERE status = 'created'`,
+                coalesce(extract(epoch FROM now() - percentile_disc(0.5) WITHIN GROUP (ORDER BY created_at)) * 1000, 0)::float8 AS "medianAgeMs"
+           FROM orders WHERE status = 'created' AND created_at > now() - make_interval(secs => $1)`,
+        [HORIZON_SECONDS],
       )
       .then(({ rows: [now = { count: 0, medianAgeMs: 0 }] }) => {
         this.inFlight = now.count;
