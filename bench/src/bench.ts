@@ -42,7 +42,7 @@ const rates = (process.env.BENCH_RATES ?? process.env.BENCH_RATE ?? '150,300')
 const rateSeconds = Number(process.env.BENCH_RATE_SECONDS ?? 30);
 // the statements replayed for the exact-work floor: this long, from the middle of the throughput run
 const captureSeconds = Number(process.env.BENCH_CAPTURE_SECONDS ?? 3);
-const debugToken = randomUUID();
+const debugToken = process.env.DEBUG_TOKEN || randomUUID(); // yours, to profile a service meanwhile
 const PREFIX = 'simplebank_bench_';
 // the services in the order their CPU and spans are shown: the way an order goes, alerts last
 const BY_CPU_ROW = [

@@ -2,8 +2,10 @@
 // orders, captured under load (/debug/statements), sent again by a bare client with nothing else
 // to do, so the system's database cost per order can be read as a ratio to what the statements
 // themselves cost. Each captured transaction is replayed as it was (same text, values, prepared
-// like the services') but rolled back, so the replay finds the data the services found and can
-// run again; the commits it did not make are measured apart, one small write each.
+// like the services'), its deferred checks run, then rolled back, so it leaves nothing behind; the
+// commits it did not make are measured apart, one small write each. It runs after the load, on
+// the data the services left: an insert whose key exists by then fails and is left out, and a
+// claim finds nothing left to claim, so the floor is a lower bound.
 import { freshDatabase } from '@simplebank/chassis/testing';
 import pg from 'pg';
 import { pidsNamed, processCpuSeconds } from './processes.ts';
@@ -20,7 +22,7 @@ export interface Unit {
 }
 
 const BEGIN = /^\s*BEGIN\b/i;
-const END = /^\s*(COMMIT|ROLLBACK)\b/i;
+const END = /^\s*(COMMIT|ROLLBACK)\s*$/i; // not ROLLBACK TO SAVEPOINT
 
 /**
  * The captured statements as transactions, per connection in the order sent: BEGIN … COMMIT
@@ -128,7 +130,7 @@ export async function pgFloor(
           );
         }
       } finally {
-        await client.query('ROLLBACK').catch(() => undefined);
+        await rollBack(client);
         client.release();
       }
     });
@@ -143,7 +145,7 @@ export async function pgFloor(
         } catch {
           // a lock another replay holds, past lock_timeout: the rest of this one is lost, and rare
         } finally {
-          await client.query('ROLLBACK').catch(() => undefined);
+          await rollBack(client);
           client.release();
         }
       }),
@@ -153,6 +155,9 @@ export async function pgFloor(
     await scratch.query(
       'CREATE TABLE commits (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())',
     );
+    // every connection open before the measurement, so none is counted from its start
+    const warm = await Promise.all(Array.from({ length: connections }, () => scratch.connect()));
+    for (const client of warm) client.release();
     const commits = Math.round(orders * perOrder.transactions);
     const commitCpu = await postgresCpu(() =>
       eachJob(Array.from({ length: commits }), connections, async () => {
@@ -178,6 +183,15 @@ export async function pgFloor(
   } finally {
     await Promise.all([...pools.values()].map((p) => p.end()));
   }
+}
+
+/**
+ * Ends a replayed transaction leaving nothing behind, after running its deferred checks (a
+ * ROLLBACK alone would skip them, and the services' COMMIT runs them: the ledger's balance check).
+ */
+async function rollBack(client: pg.PoolClient): Promise<void> {
+  await client.query('SET CONSTRAINTS ALL IMMEDIATE').catch(() => undefined);
+  await client.query('ROLLBACK').catch(() => undefined);
 }
 
 /** Runs `work` on every job, `concurrency` at a time. */

@@ -54,6 +54,8 @@ export interface CapturedStatement {
 
 let captured: CapturedStatement[] | undefined;
 let connections = 0;
+/** The most a capture holds (its values with them): a long one under load must not exhaust memory. */
+const CAPTURE_CAP = 100_000;
 
 /**
  * Every statement this process sends for `ms`, in order (the bench replays them as the exact-work
@@ -128,7 +130,7 @@ function countStatements(client: pg.PoolClient, onStatement: () => void, prepare
     counted[STATEMENTS] = (counted[STATEMENTS] ?? 0) + 1;
     onStatement();
     const [text, values, ...rest] = args;
-    if (captured !== undefined && typeof text === 'string')
+    if (captured !== undefined && captured.length < CAPTURE_CAP && typeof text === 'string')
       captured.push({ connection, text, ...(Array.isArray(values) ? { values } : {}) });
     const name =
       prepare && typeof text === 'string' && Array.isArray(values) ? preparedName(text) : undefined;

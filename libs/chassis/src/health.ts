@@ -5,8 +5,9 @@ import type { ServiceContext } from './service.ts';
 
 /**
  * `/health/live`, `/health/ready`, `/health`, `/version` and `/metrics`, the same in every service;
- * and, with a `DEBUG_TOKEN` in `env`, `/debug/profile` and `/debug/heap-snapshot` (debug.ts), only in
- * a service known not to face the public (`public: false`; absent counts as public, to be safe).
+ * and, with a `DEBUG_TOKEN` in `env`, `/debug/profile`, `/debug/heap-snapshot` and `/debug/statements`
+ * (debug.ts), only in a service known not to face the public (`public: false`; absent counts as
+ * public, to be safe).
  */
 export function registerChassisRoutes<C>(
   app: App,

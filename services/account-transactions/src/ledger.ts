@@ -196,8 +196,9 @@ export interface BucketChange {
 }
 
 /**
- * How the postings change customer buckets, one change per (account, asset), in lock order
- * (account, then asset) so concurrent writers take row locks in the same order.
+ * How the postings change customer buckets, one change per (account, asset), sorted by account,
+ * then asset. The rows they change are locked first, in that order (`journal.lockBalances`), so
+ * concurrent writers never wait on each other in opposite orders.
  */
 export function bucketChanges(postings: readonly Posting[]): BucketChange[] {
   const changes = new Map<string, BucketChange>();
