@@ -143,13 +143,9 @@ try {
   const loadStart = new Date();
   const capturing = sleep(Math.max(0, (seconds - captureSeconds) / 2) * 1000).then(() =>
     captureStatements(
-      SERVICES.flatMap(({ name }) => {
-        const database = databaseUrl(name);
-        if (database === undefined) return [];
-        return Array.from({ length: stack.instanceCount(name) }, (_, i) => ({
-          url: stack.instanceUrl(name, i),
-          databaseUrl: database,
-        }));
+      instances().flatMap(({ service, url }) => {
+        const database = databaseUrl(service);
+        return database === undefined ? [] : [{ url, databaseUrl: database }];
       }),
       captureSeconds,
       debugToken,
@@ -386,18 +382,22 @@ function cpuSpent(before: CpuReading, after: CpuReading): CpuReading {
   };
 }
 
+/** Every running instance of every service: its service, its name in the figures, its URL. */
+function instances() {
+  return SERVICES.flatMap(({ name }) =>
+    Array.from({ length: stack.instanceCount(name) }, (_, i) => ({
+      service: name,
+      name: stack.instanceCount(name) === 1 ? name : instanceLabel(name, i),
+      url: stack.instanceUrl(name, i),
+    })),
+  );
+}
+
 /** The counters of work done: PostgreSQL's transactions, the spans received, every instance's /metrics. */
 async function workReadings() {
   const transactions = await pgTransactions(ordersUrl, `${PREFIX.replaceAll('_', '\\_')}%`);
   const spans = sink.counts();
-  const metrics = await scrapeMetrics(
-    SERVICES.flatMap(({ name }) =>
-      Array.from({ length: stack.instanceCount(name) }, (_, i) => ({
-        name: stack.instanceCount(name) === 1 ? name : instanceLabel(name, i),
-        url: stack.instanceUrl(name, i),
-      })),
-    ),
-  );
+  const metrics = await scrapeMetrics(instances());
   return { transactions, spans, metrics };
 }
 

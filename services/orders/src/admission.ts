@@ -1,4 +1,4 @@
-import type { Logger, Pool, Worker } from '@simplebank/chassis';
+import { type Logger, Poller, type Pool, type Worker } from '@simplebank/chassis';
 
 /** How many orders may be in flight at once, and the wait that limit is kept to. */
 export interface AdmissionPolicy {
@@ -54,28 +54,27 @@ const HORIZON_SECONDS = 120;
 export class OrderAdmission implements Worker {
   private inFlight = 0;
   private admittedSinceRead = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private reading = false;
+  private readonly poller: Poller;
   /** The limit now; it starts at the most and comes down as soon as orders wait. */
   limit: number;
 
   constructor(
     private readonly pool: () => Pool,
     private readonly policy: AdmissionPolicy,
-    private readonly refreshMs: number,
-    private readonly log: Logger,
+    refreshMs: number,
+    log: Logger,
   ) {
     this.limit = policy.max;
+    // a read that fails (the database away: T1 cannot commit either) keeps the last count
+    this.poller = new Poller('reading the orders in flight', refreshMs, () => this.read(), log);
   }
 
   start(): void {
-    this.timer = setInterval(() => this.read(), this.refreshMs);
-    this.timer.unref();
-    this.read();
+    this.poller.start();
   }
 
-  stop(): void {
-    clearInterval(this.timer);
+  stop(): Promise<void> {
+    return this.poller.stop();
   }
 
   /** Whether a new order may enter the saga now; counts it if so. */
@@ -85,25 +84,18 @@ export class OrderAdmission implements Worker {
     return true;
   }
 
-  private read(): void {
-    if (this.reading) return;
-    this.reading = true;
-    this.pool()
-      .query<InFlight>(
-        `SELECT count(*)::int AS "count",
-                coalesce(extract(epoch FROM now() - percentile_disc(0.5) WITHIN GROUP (ORDER BY created_at)) * 1000, 0)::float8 AS "medianAgeMs"
-           FROM orders WHERE status = 'created' AND created_at > now() - make_interval(secs => $1)`,
-        [HORIZON_SECONDS],
-      )
-      .then(({ rows: [now = { count: 0, medianAgeMs: 0 }] }) => {
-        this.inFlight = now.count;
-        this.admittedSinceRead = 0;
-        this.limit = nextLimit(this.limit, now, this.policy);
-      })
-      // database away: T1 cannot commit either; keep the last count
-      .catch((error: unknown) => this.log.debug({ error }, 'orders in flight not read'))
-      .finally(() => {
-        this.reading = false;
-      });
+  private async read(): Promise<boolean> {
+    const {
+      rows: [now = { count: 0, medianAgeMs: 0 }],
+    } = await this.pool().query<InFlight>(
+      `SELECT count(*)::int AS "count",
+              coalesce(extract(epoch FROM now() - percentile_disc(0.5) WITHIN GROUP (ORDER BY created_at)) * 1000, 0)::float8 AS "medianAgeMs"
+         FROM orders WHERE status = 'created' AND created_at > now() - make_interval(secs => $1)`,
+      [HORIZON_SECONDS],
+    );
+    this.inFlight = now.count;
+    this.admittedSinceRead = 0;
+    this.limit = nextLimit(this.limit, now, this.policy);
+    return false;
   }
 }
