@@ -1,8 +1,13 @@
 /**
  * OpenTelemetry for a service process, loaded before the service's own code:
  * `node --import @simplebank/chassis/telemetry dist/server.js` (libs/stack and each service's
- * `start` script do so). In ESM the instrumentation of node:http only works if the
- * import-in-the-middle hook is registered before that module loads, hence a module of its own.
+ * `start` script do so): the SDK must be listening on the diagnostics channels that fastify and
+ * undici announce themselves on before the service creates either, hence a module of its own.
+ *
+ * No ESM loader hook (import-in-the-middle) and no node:http instrumentation: every call the
+ * services make goes through undici (its own diagnostics channel) and every server is fastify
+ * (@fastify/otel, the same), so the hook patched nothing we use. It cost each process a loader
+ * thread, 48 MB resident at rest, and a tenth of a chassis route's throughput (issue 12).
  *
  * The SDK reads the standard variables: OTEL_EXPORTER_OTLP_ENDPOINT (default
  * http://127.0.0.1:4318, Jaeger v2's OTLP/HTTP), OTEL_EXPORTER_OTLP_PROTOCOL (`http/protobuf`,
@@ -14,10 +19,9 @@
  * transaction did is counted on its span (`db.statements`, `db.duration_ms`: database.ts), not
  * a span per statement or Redis command: those were most of an order's ~95 spans and of what
  * tracing cost (issue 12, pnpm bench).
- * OTEL_SDK_DISABLED=true leaves tracing off: no hook, no SDK, the API stays a no-op.
+ * OTEL_SDK_DISABLED=true leaves tracing off: no SDK, the API stays a no-op.
  */
 import { readFileSync } from 'node:fs';
-import { register } from 'node:module';
 import { dirname, join } from 'node:path';
 
 const disabled = process.env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true';
@@ -39,14 +43,7 @@ function serviceNameOf(entry: string | undefined): string {
 }
 
 if (!disabled) {
-  // Only the modules an instrumentation patches go through import-in-the-middle; wrapping every
-  // module cost each service seconds of CPU at start and tens of MB (pnpm bench, --cpu-prof).
-  register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, {
-    data: { include: ['http', 'https', 'node:http', 'node:https'] },
-  });
-  // Imported after the hook, so that everything they load is hooked too.
   const { NodeSDK } = await import('@opentelemetry/sdk-node');
-  const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');
   const { UndiciInstrumentation } = await import('@opentelemetry/instrumentation-undici');
   const { FastifyOtelInstrumentation } = await import('@fastify/otel');
 
@@ -60,9 +57,6 @@ if (!disabled) {
   const sdk = new NodeSDK({
     serviceName: process.env.OTEL_SERVICE_NAME ?? serviceNameOf(process.argv[1]),
     instrumentations: [
-      // Outgoing node:http only: @fastify/otel's request span is the SERVER span of an incoming
-      // request (it extracts the caller's traceparent), so a second one here would only cost.
-      new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
       new UndiciInstrumentation({
         ignoreRequestHook: (request) => unwatched(request.path),
         // a poller's calls (quotes, the execution feed) outside any request would each start a trace
