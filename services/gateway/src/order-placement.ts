@@ -43,8 +43,12 @@ export const accepted = (orderId: string): OrderAccepted => ({ order_id: orderId
  * changes); only a miss asks the service that owns it.
  */
 export function orderPlacement(deps: OrderPlacementDeps) {
-  /** Until when new orders are refused without asking orders, which said it was at capacity. */
-  let atCapacityUntil = 0;
+  /**
+   * Orders said it is at capacity, and has not yet taken an order since: new orders are refused
+   * here, except one every `AT_CAPACITY_PROBE_MS`, which asks orders whether it still is.
+   */
+  let atCapacity = false;
+  let nextProbeAt = 0;
   /** The quote → limit → fee chain, shared by the fee estimate and the order itself. */
   const estimate = async (query: FeeEstimateQuery, quoteCents: number) => {
     const limit = limitPriceCents(query.side, quoteCents, deps.collarBasisPoints);
@@ -54,11 +58,16 @@ export function orderPlacement(deps: OrderPlacementDeps) {
 
   return {
     /**
-     * Refuses (503) while orders said a moment ago that it is at capacity, rather than ask it
-     * again: called first thing, so that shedding load costs next to nothing.
+     * Refuses (503) while orders is at capacity, rather than ask it again: called first thing, so
+     * that shedding load costs next to nothing. One order in a while goes through as a probe, and
+     * the first that orders takes ends the shedding. (A window after which every order asked
+     * again sent a whole window's worth to orders at once, each refused as slowly as an answer.)
      */
     refuseIfAtCapacity(): void {
-      if (Date.now() < atCapacityUntil)
+      if (!atCapacity) return;
+      const now = Date.now();
+      if (now >= nextProbeAt) nextProbeAt = now + AT_CAPACITY_PROBE_MS;
+      else
         throw new HttpError(
           503,
           ErrorCode.serviceUnavailable,
@@ -102,15 +111,24 @@ export function orderPlacement(deps: OrderPlacementDeps) {
           correlationId: command.orderId,
           idempotent: true,
         })
-        .catch(async (error: unknown) => {
-          // A keyed order that exists already with other terms: an earlier try of this key got
-          // through (its answer was lost, or the key's record expired) at an older quote.
-          if (keyed && error instanceof RpcError && error.code === 'order_id_conflict')
-            return sameOrderOrRefuse(side, request, command.orderId);
-          if (error instanceof RpcError && error.code === RpcErrorCode.atCapacity)
-            atCapacityUntil = Date.now() + AT_CAPACITY_PAUSE_MS;
-          throw error instanceof RpcError ? httpErrorOf(error) : error;
-        });
+        .then(
+          (answer) => {
+            atCapacity = false;
+            return answer;
+          },
+          async (error: unknown) => {
+            if (error instanceof RpcError) {
+              // any answer but this one means orders had room to look at the order
+              atCapacity = error.code === RpcErrorCode.atCapacity;
+              if (atCapacity) nextProbeAt = Date.now() + AT_CAPACITY_PROBE_MS;
+            }
+            // A keyed order that exists already with other terms: an earlier try of this key got
+            // through (its answer was lost, or the key's record expired) at an older quote.
+            if (keyed && error instanceof RpcError && error.code === 'order_id_conflict')
+              return sameOrderOrRefuse(side, request, command.orderId);
+            throw error instanceof RpcError ? httpErrorOf(error) : error;
+          },
+        );
       deps.log.info(
         {
           order_id: result.orderId,
@@ -144,8 +162,8 @@ export const isSameOrder = (order: Order, side: OrderSide, request: PlaceOrderRe
   order.symbol === request.symbol &&
   order.quantity === request.quantity;
 
-/** How long the gateway refuses orders itself after orders said it is at capacity. */
-const AT_CAPACITY_PAUSE_MS = 100;
+/** How often an order goes through as a probe while orders is at capacity: its admission's refresh. */
+const AT_CAPACITY_PROBE_MS = 100;
 
 const RPC_STATUS: Record<string, number> = {
   [RpcErrorCode.validationFailed]: 400,

@@ -28,7 +28,8 @@ describe('shedding load while orders is at capacity', () => {
   const request = { account_id: 'acc-1', symbol: 'ACME', quantity: 1 };
   const who = { customer: 'alice', orderId: '3f2b8c4e-5d6a-4b7c-8d9e-0f1a2b3c4d5e', keyed: false };
 
-  it('refuses by itself, without asking orders, for a moment after orders said it is at capacity', async () => {
+  /** A placement whose orders answers with whatever `answers` holds next. */
+  function placementAnswering(answers: Array<'at_capacity' | 'created'>) {
     const calls: string[] = [];
     const deps = {
       quotes: { priceCents: async () => 10_000 },
@@ -39,33 +40,53 @@ describe('shedding load while orders is at capacity', () => {
       broker: {
         call: async (_service: string, method: string) => {
           calls.push(method);
-          throw new RpcError('at_capacity', 'too many orders in flight');
+          if (answers.shift() === 'at_capacity')
+            throw new RpcError('at_capacity', 'too many orders in flight');
+          return { orderId: who.orderId, status: 'created' };
         },
       },
       collarBasisPoints: 500,
       rpcTimeoutMs: 1000,
       log: { info: () => undefined },
     } as unknown as OrderPlacementDeps;
-    const placement = orderPlacement(deps);
+    return { placement: orderPlacement(deps), calls };
+  }
+  const refusesHere = (placement: ReturnType<typeof orderPlacement>) => {
+    try {
+      placement.refuseIfAtCapacity();
+      return false;
+    } catch (error) {
+      expect(error).toMatchObject({ statusCode: 503, code: 'service_unavailable' });
+      return true;
+    }
+  };
 
-    expect(() => placement.refuseIfAtCapacity()).not.toThrow();
+  it('refuses by itself after orders said it is at capacity, letting one order through now and then to ask again', async () => {
+    const { placement, calls } = placementAnswering(['at_capacity', 'at_capacity', 'created']);
+
+    expect(refusesHere(placement)).toBe(false);
     await expect(placement.place('sell', request, who)).rejects.toMatchObject({
       statusCode: 503,
       code: 'service_unavailable',
     });
     expect(calls).toEqual(['sell']);
-    // the next order is refused here, before anything else is done for it
-    expect(() => placement.refuseIfAtCapacity()).toThrow(HttpError);
-    await expect
-      .poll(() => {
-        try {
-          placement.refuseIfAtCapacity();
-          return 'asks orders again';
-        } catch {
-          return 'refuses';
-        }
-      })
-      .toBe('asks orders again');
-    expect(calls).toEqual(['sell']);
+    // the next orders are refused here, before anything else is done for them
+    expect([refusesHere(placement), refusesHere(placement)]).toEqual([true, true]);
+
+    // a moment later one order goes through as a probe, and the orders beside it are still refused
+    await expect.poll(() => refusesHere(placement)).toBe(false);
+    expect(refusesHere(placement)).toBe(true);
+    await expect(placement.place('sell', request, who)).rejects.toMatchObject({ statusCode: 503 });
+    expect(calls).toEqual(['sell', 'sell']);
+    expect(refusesHere(placement)).toBe(true);
+
+    // the next probe is taken: shedding ends, and every order asks orders again
+    await expect.poll(() => refusesHere(placement)).toBe(false);
+    await expect(placement.place('sell', request, who)).resolves.toEqual({
+      order_id: who.orderId,
+      status: 'created',
+    });
+    expect([refusesHere(placement), refusesHere(placement)]).toEqual([false, false]);
+    expect(calls).toEqual(['sell', 'sell', 'sell']);
   });
 });
