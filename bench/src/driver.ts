@@ -36,7 +36,13 @@ export interface DriverResult {
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as DriverConfig;
-const pool = new Pool(config.gateway, { connections: Math.max(config.customers.length, 32), pipelining: 1 });
+// Open loop: as many connections as orders start in a second, as that many customers would have.
+// With 32, at 300/s past capacity the orders queued in this process, where the gateway could not
+// refuse them, and their wait was counted as the system's.
+const pool = new Pool(config.gateway, {
+  connections: Math.max(config.customers.length, 32, config.rate),
+  pipelining: 1,
+});
 const latencies: number[] = [];
 const refusalLatencies: number[] = [];
 const refused: Record<string, number> = {};
