@@ -35,6 +35,28 @@ describe('.github/workflows/ci.yml', () => {
       expect(run).toContain(command);
   });
 
+  it('fails on known-vulnerable dependencies: pnpm audit at high, right after the install', () => {
+    const runs = steps('test').map((s) => s.run ?? '');
+    const audit = runs.findIndex((r) => /^pnpm audit --audit-level high\b/.test(r));
+    expect(audit).toBeGreaterThan(runs.indexOf('pnpm install --frozen-lockfile'));
+    expect(audit).toBeLessThan(runs.indexOf('pnpm build'));
+    // not allowed to fail: a step with continue-on-error would only warn
+    expect(steps('test')[audit]['continue-on-error']).toBeUndefined();
+  });
+
+  it('runs third-party actions pinned by commit, never by a tag that can be moved', () => {
+    const uses = Object.keys(workflow.jobs).flatMap((job) =>
+      steps(job)
+        .map((s) => s.uses as string | undefined)
+        .filter((u): u is string => u !== undefined),
+    );
+    expect(uses.length).toBeGreaterThan(0);
+    for (const action of uses) expect(action).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/);
+    // and the version each commit is, for whoever updates it
+    for (const line of source.split('\n').filter((l) => /^\s*(- )?uses:/.test(l)))
+      expect(line).toMatch(/@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
+  });
+
   it('builds every image from the one Dockerfile, with its port and the commit', () => {
     const matrix = workflow.jobs.images.strategy.matrix.include;
     expect(matrix).toEqual(
@@ -112,7 +134,10 @@ describe('.github/workflows/ci.yml', () => {
       expect(ids.indexOf('exchange')).toBeLessThan(
         steps('deploy').findIndex((s) => s.name?.startsWith('Release images')),
       );
-      expect(steps('deploy')[0]).toMatchObject({ uses: 'actions/checkout@v4', with: { 'fetch-depth': 0 } });
+      expect(steps('deploy')[0]).toMatchObject({
+        uses: expect.stringMatching(/^actions\/checkout@/),
+        with: { 'fetch-depth': 0 },
+      });
     });
 
     it('lists what its image is built from: the recipe, the lockfile, its package and the ones it needs', () => {
