@@ -4,7 +4,15 @@ import { fileURLToPath } from 'node:url';
 import { centsToDecimal, decimalToCents } from '@simplebank/contracts';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { call, cancelReachedMarket, newCustomer, noFaults, setFaults, url } from './system.ts';
+import {
+  call,
+  cancelReachedMarket,
+  signIn as customerToken,
+  newCustomer,
+  noFaults,
+  setFaults,
+  url,
+} from './system.ts';
 
 // The place-order screen (book §2.4) in Debian's headless Chromium, driven by playwright-core
 // (no browser download), against the whole system. Each step leaves a screenshot in
@@ -53,7 +61,10 @@ async function signIn(page: Page, username: string, password: string): Promise<v
   await page.keyboard.press('Tab');
   await page.keyboard.type(password);
   await page.keyboard.press('Enter');
-  await expect.poll(() => page.getByRole('heading', { name: 'Holdings' }).isVisible()).toBe(true);
+  // as long as the page's own default: a sign-in hashes the password, slow on a busy machine
+  await expect
+    .poll(() => page.getByRole('heading', { name: 'Holdings' }).isVisible(), { timeout: 20_000 })
+    .toBe(true);
 }
 
 const holding = (page: Page, symbol: string) =>
@@ -138,6 +149,37 @@ describe('the place-order screen', () => {
     // the holdings follow
     await expect.poll(() => holding(page, 'ACME').textContent(), { timeout: 10_000 }).toBe('15');
     await shot(page, '4-order-executed');
+    await page.context().close();
+  });
+
+  it('sends an order whose answer was lost again with the same key: one order, not two', async () => {
+    const customer = await newCustomer('100.00', [{ symbol: 'ACME', quantity: 3 }]);
+    const page = await screenPage();
+    await signIn(page, customer.username, customer.password);
+    const keys: string[] = [];
+    // the first try reaches the gateway and is placed; its answer never reaches the screen
+    await page.route('**/shares/sell', async (route) => {
+      keys.push(route.request().headers()['idempotency-key'] ?? '');
+      if (keys.length > 1) return route.continue();
+      await route.fetch();
+      return route.abort('connectionreset');
+    });
+    await enterOrder(page, 'Sell', 'ACME', 1);
+    await page.getByRole('button', { name: 'Send order' }).click();
+    // the screen says so and sends it again by itself, with the same key
+    await expect.poll(() => keys.length, { timeout: 10_000 }).toBe(2);
+    expect(keys[1]).toBe(keys[0]);
+    expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/);
+    const token = await customerToken(customer.username, customer.password);
+    const orders = await call<{ orders: unknown[] }>(
+      url.gateway,
+      'GET',
+      `/orders?account_id=${customer.accountId}`,
+      undefined,
+      { token },
+    );
+    expect(orders.body.orders).toHaveLength(1);
+    await expect.poll(() => page.locator('#orders tbody tr').count()).toBe(1);
     await page.context().close();
   });
 

@@ -1,5 +1,6 @@
 import { centsToDecimal, decimalToCents } from '@simplebank/contracts/money';
 import { type Account, Api, ApiError, type Order, type OrderNews, type Quote } from './api.ts';
+import { inDoubt, OrderIntent, untilAnswered } from './order-intent.ts';
 import { openStream } from './stream.ts';
 import { problemInWords, reasonInWords, statusInWords } from './words.ts';
 import './style.css';
@@ -9,6 +10,8 @@ import './style.css';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const api = new Api();
+/** The order being sent and its Idempotency-Key, kept until the gateway answers it. */
+const intent = new OrderIntent(() => crypto.randomUUID());
 const TERMINAL = new Set(['executed', 'failed', 'canceled', 'expired']);
 
 interface PriceTrack {
@@ -219,9 +222,16 @@ async function sendOrder(event: SubmitEvent): Promise<void> {
   showProblem(null);
   const button = $<HTMLButtonElement>('send');
   button.disabled = true;
+  // one key per order the customer means: retries, and Send pressed again on the same terms after
+  // no answer, carry it, so a lost answer never places a second order
+  const key = intent.keyFor({ accountId: state.accountId, side, symbol, quantity });
   try {
-    // one key per press of the button: a retry of this request never places a second order
-    const { body, traceId } = await api.place(side, state.accountId, symbol, quantity, crypto.randomUUID());
+    const { body, traceId } = await untilAnswered(
+      () => api.place(side, state.accountId, symbol, quantity, key),
+      { onRetry: () => showProblem('No answer yet: trying again with the same order…') },
+    );
+    intent.answered();
+    showProblem(null);
     if (traceId) traces.set(body.order_id, traceId);
     const now = new Date().toISOString();
     remember({
@@ -241,6 +251,7 @@ async function sendOrder(event: SubmitEvent): Promise<void> {
     renderOrders();
     void loadAccount();
   } catch (error) {
+    if (!inDoubt(error)) intent.answered();
     handle(error, `${side} ${quantity} ${symbol}`);
   } finally {
     button.disabled = false;
