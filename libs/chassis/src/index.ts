@@ -20,6 +20,7 @@ export {
   markStale,
   requestDeadline,
   TRACE_ID_HEADER,
+  trustedProxies,
 } from './http.ts';
 export {
   type BreakerOptions,
