@@ -67,6 +67,7 @@ export {
   undescribedTopology,
   type Worker,
 } from './service.ts';
+export { Slots, SlotsFull } from './slots.ts';
 export { createStatsd, type StatsdOptions, type Timers } from './statsd.ts';
 export { deadLetterExchange, deadLetterQueue, handlerQueue, liveQueue, rpcQueue } from './topology.ts';
 export { activeTraceId, flushTelemetry } from './tracing.ts';
