@@ -52,6 +52,8 @@ export default async function setup(project: TestProject) {
     },
     serviceEnv: {
       'stock-exchange': { FILL_DELAY_MS: '100' },
+      // the stack's balancer stands where the Ingress would: X-Forwarded-For through it is believed
+      gateway: { TRUSTED_PROXIES: '127.0.0.1' },
       // Short enough for the deadline test, long enough that the outage test recovers in time.
       market: { PLACEMENT_DEADLINE_MS: '8000' },
     },
