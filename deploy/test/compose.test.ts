@@ -158,6 +158,11 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('lets the gateway believe no X-Forwarded-For: nothing in front of it adds one', () => {
+    // the published port is plain TCP; a header a client sent would be believed if any were trusted
+    expect(compose.services.gateway?.environment?.TRUSTED_PROXIES).toBe('');
+  });
+
   it('wires the services to their dependencies by the names compose gives them', () => {
     const env = (name: string) => compose.services[name]?.environment ?? {};
     for (const name of DATABASE_SERVICES) {

@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type K8sObject, kustomize, OVERLAYS, readRepoFile, repoPath, SERVICES } from './repo.ts';
 
@@ -344,6 +345,31 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
     expect(backends).toEqual(['gateway']);
     for (const service of all('Service'))
       expect(service.spec.type ?? 'ClusterIP', service.metadata.name).toBe('ClusterIP');
+  });
+
+  it('lets the gateway believe X-Forwarded-For from the pod network only, which only the ingress controller and Prometheus reach it from', () => {
+    const proxies = String(one('ConfigMap', 'simplebank-config').data.TRUSTED_PROXIES ?? '');
+    expect(proxies).not.toBe('');
+    for (const entry of proxies.split(',')) {
+      const [address = '', prefix = '32'] = entry.trim().split('/');
+      expect(isIP(address), entry).toBe(4);
+      // a private range, never "everyone"
+      expect(Number(prefix), entry).toBeGreaterThanOrEqual(8);
+      expect(address, entry).toMatch(/^(10\.|172\.(1[6-9]|2\d|3[01])\.|192\.168\.)/);
+    }
+    const gatewayPolicy = all('NetworkPolicy').find((p) => p.spec.podSelector.matchLabels?.app === 'gateway');
+    const from = (gatewayPolicy?.spec.ingress ?? []).flatMap(
+      (rule: { from?: { namespaceSelector?: { matchLabels?: Record<string, string> } }[] }) =>
+        rule.from ?? [],
+    );
+    expect(
+      from
+        .map(
+          (peer: { namespaceSelector?: { matchLabels?: Record<string, string> } }) =>
+            peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'],
+        )
+        .sort(),
+    ).toEqual(['ingress-nginx', 'monitoring']);
   });
 
   it('has every ConfigMap and Secret the pods read', () => {

@@ -52,6 +52,13 @@ export default async function setup(project: TestProject) {
     },
     serviceEnv: {
       'stock-exchange': { FILL_DELAY_MS: '100' },
+      gateway: {
+        // the stack's balancer stands where the Ingress would: X-Forwarded-For through it is believed
+        TRUSTED_PROXIES: '127.0.0.1',
+        // the hostile suite's attacker sends hundreds of orders in seconds to see each answered as
+        // documented; the order budget itself is tested in services/gateway/test/abuse.test.ts
+        ORDER_RATE_LIMIT_MAX: '1000000',
+      },
       // Short enough for the deadline test, long enough that the outage test recovers in time.
       market: { PLACEMENT_DEADLINE_MS: '8000' },
     },

@@ -54,6 +54,12 @@ export const BaseConfig = Type.Object({
   RPC_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 5000 }),
   /** A public service's deadline for each request it is sent (it trusts no caller's). */
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 10_000 }),
+  /**
+   * The proxies in front of a public service (addresses or CIDRs, comma-separated): only when the
+   * connection comes from one of them is its `X-Forwarded-For` believed for the client's address.
+   * Empty: none, every caller is the address it connects from.
+   */
+  TRUSTED_PROXIES: Type.String({ pattern: '^[0-9A-Fa-f.:/, ]*$', default: '' }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 10_000 }),
   GIT_COMMIT: Type.String({ default: 'unknown' }),
   /** The StatsD exporter the book's timers go to, over UDP (statsd/mapping.yml). */

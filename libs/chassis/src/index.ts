@@ -20,6 +20,7 @@ export {
   markStale,
   requestDeadline,
   TRACE_ID_HEADER,
+  trustedProxies,
 } from './http.ts';
 export {
   type BreakerOptions,
@@ -66,6 +67,7 @@ export {
   undescribedTopology,
   type Worker,
 } from './service.ts';
+export { Slots, SlotsFull } from './slots.ts';
 export { createStatsd, type StatsdOptions, type Timers } from './statsd.ts';
 export { deadLetterExchange, deadLetterQueue, handlerQueue, liveQueue, rpcQueue } from './topology.ts';
 export { activeTraceId, flushTelemetry } from './tracing.ts';

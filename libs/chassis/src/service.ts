@@ -10,7 +10,7 @@ import { createPool, ensureDatabase, migrate, type Pool, type Tx, transaction } 
 import { DatabaseGate } from './database-gate.ts';
 import { FaultSwitch, registerFaultRoutes } from './faults.ts';
 import { registerChassisRoutes } from './health.ts';
-import { type App, createApp, HttpError } from './http.ts';
+import { type App, createApp, HttpError, trustedProxies } from './http.ts';
 import { InfrastructureError, infrastructureError, isConnectionError } from './infrastructure.ts';
 import { createLogger, type Logger, RecentEntries } from './logger.ts';
 import { Broker, RpcError } from './messaging.ts';
@@ -148,7 +148,8 @@ export interface ServiceDefinition<P extends TProperties, S = undefined> {
   adminFaults?: boolean;
   /**
    * Faces the public (the gateway): it ignores callers' `x-budget-ms` headers and gives each
-   * request REQUEST_TIMEOUT_MS instead, and serves no /admin routes.
+   * request REQUEST_TIMEOUT_MS instead, serves no /admin routes, and takes a client's address
+   * from `X-Forwarded-For` only when the connection comes from one of TRUSTED_PROXIES.
    */
   public?: boolean;
 }
@@ -302,7 +303,14 @@ export async function startService<P extends TProperties, S>(
   const app = createApp(
     log,
     metrics,
-    definition.public ? { public: { requestTimeoutMs: config.REQUEST_TIMEOUT_MS } } : {},
+    definition.public
+      ? {
+          public: {
+            requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+            trustedProxies: trustedProxies(config.TRUSTED_PROXIES),
+          },
+        }
+      : {},
   );
   let relay: OutboxRelay | undefined;
   const startedWorkers: Worker[] = [];

@@ -1,4 +1,12 @@
-import { defineService, HttpError, on, PoisonMessageError, type Tx, transaction } from '@simplebank/chassis';
+import {
+  defineService,
+  HttpError,
+  on,
+  PoisonMessageError,
+  Slots,
+  type Tx,
+  transaction,
+} from '@simplebank/chassis';
 import {
   AccountIdParams,
   centsToDecimal,
@@ -24,7 +32,7 @@ import {
   OwnerQuery,
   Statement,
 } from './api.ts';
-import { customers } from './customers.ts';
+import { Customers } from './customers.ts';
 import { journal } from './journal.ts';
 import { CASH, release, reserve, settle } from './ledger.ts';
 import { holdOf, reservations } from './reservations.ts';
@@ -36,6 +44,10 @@ const AccountTransactionsConfig = Type.Object({
     pattern: '^[A-Z]{1,8}(,[A-Z]{1,8})*$',
     default: 'ACME,GLOBEX,INITECH,UMBRELLA,HOOLI',
   }),
+  /** Passwords hashed at once (32 MiB each, outside the heap, for ~0.1 s). */
+  PASSWORD_HASHES_AT_ONCE: Type.Integer({ minimum: 1, maximum: 16, default: 2 }),
+  /** Passwords waiting for a hashing slot; past that, 503 service_unavailable at once. */
+  PASSWORD_HASHES_WAITING: Type.Integer({ minimum: 0, default: 16 }),
 });
 
 /** C2: gives the whole hold back once; a release that comes first leaves a tombstone. */
@@ -143,6 +155,9 @@ export default defineService({
 
   routes: (app, { config, pool }) => {
     const symbols = new Set(config.SYMBOLS.split(','));
+    const customers = new Customers(
+      new Slots(config.PASSWORD_HASHES_AT_ONCE, { maxWaiting: config.PASSWORD_HASHES_WAITING }),
+    );
 
     app.get(
       '/accounts/:account_id',

@@ -35,6 +35,15 @@ export const GatewayConfig = Type.Object({
   RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1, default: 60_000 }),
   /** Sign-in attempts per IP address in each RATE_LIMIT_WINDOW_MS. */
   AUTH_RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 300 }),
+  /** Failed sign-ins per username in each AUTH_USERNAME_WINDOW_MS (addresses it signed in from are exempt). */
+  AUTH_USERNAME_FAILURES_MAX: Type.Integer({ minimum: 1, default: 10 }),
+  AUTH_USERNAME_WINDOW_MS: Type.Integer({ minimum: 1, default: 900_000 }),
+  /**
+   * Orders (buy and sell together) per customer in each ORDER_RATE_LIMIT_WINDOW_MS: 10 a second,
+   * a tenth to a fifth of what the whole system settles, so no one customer fills the saga.
+   */
+  ORDER_RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 100 }),
+  ORDER_RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1, default: 10_000 }),
   /** The place-order screen links each order's trace id to this Jaeger UI. */
   JAEGER_UI_URL: BaseUrl('http://localhost:16686'),
   /** How often an account's live stream sends the quote board. */

@@ -19,6 +19,7 @@ import { feeRoutes } from './routes/fees.ts';
 import { marketRoutes } from './routes/market.ts';
 import { orderRoutes } from './routes/orders.ts';
 import { screen } from './screen.ts';
+import { SignInGuard } from './sign-in-guard.ts';
 import { Upstream } from './upstream.ts';
 
 /**
@@ -44,6 +45,18 @@ export default defineService({
     const redis = createRedis(svc);
     const accounts = upstream('account-transactions', config.ACCOUNTS_URL);
     return {
+      // Sign-in's own way to account-transactions: its own breaker, so a sign-in flood that
+      // opens it leaves ownership checks (and so order placement) alone; and no retry, which
+      // would double the password hashing under the load that made the first attempt time out.
+      signInAccounts: new Upstream(
+        'account-transactions-sign-in',
+        config.ACCOUNTS_URL,
+        config.UPSTREAM_TIMEOUT_MS,
+        svc,
+        {
+          retries: 0,
+        },
+      ),
       redis,
       tokens: new Tokens(config.JWT_SECRET, config.JWT_TTL_SECONDS),
       orders: upstream('orders', config.ORDERS_URL),
@@ -72,7 +85,7 @@ export default defineService({
   routes: async (
     app,
     svc,
-    { redis, tokens, orders, accounts, owners, feeSchedule, quotes, idempotency, news },
+    { redis, tokens, orders, signInAccounts, owners, feeSchedule, quotes, idempotency, news, accounts },
   ) => {
     const { config, log, broker } = svc;
     // before the routes it documents; then the screen, outside the API's rate limits
@@ -95,14 +108,15 @@ export default defineService({
     // not to the chassis's health, version and metrics routes (an overloaded gateway is alive).
     await app.register(async (context) => {
       const api = context as unknown as App;
-      await protect(api, config, { tokens, redis });
+      const { orderLimit, signInFailures } = await protect(api, config, { tokens, redis, log });
       authRoutes(api, {
         tokens,
-        checkCredentials: credentialChecker(accounts),
+        checkCredentials: credentialChecker(signInAccounts),
         rateLimit: { max: config.AUTH_RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS },
+        guard: new SignInGuard(signInFailures, redis, log),
         log,
       });
-      orderRoutes(api, { placement, cancel, orders, owners, idempotency, timers: svc.statsd });
+      orderRoutes(api, { placement, cancel, orders, owners, idempotency, timers: svc.statsd, orderLimit });
       accountRoutes(api, { accounts, owners, quotes, log });
       marketRoutes(api, quotes);
       feeRoutes(api, placement);

@@ -1,6 +1,7 @@
 import { type App, HttpError, type Logger } from '@simplebank/chassis';
 import { ErrorCode, TokenRequest, TokenResponse } from '@simplebank/contracts';
 import type { Tokens } from '../auth.ts';
+import type { SignInGuard } from '../sign-in-guard.ts';
 
 export interface AuthRouteOptions {
   tokens: Tokens;
@@ -8,10 +9,15 @@ export interface AuthRouteOptions {
   checkCredentials: (credentials: TokenRequest) => Promise<boolean>;
   /** Sign-ins per IP address per window: guessing passwords is slow. */
   rateLimit: { max: number; timeWindow: number };
+  /** Failed sign-ins per username (sign-in-guard.ts). */
+  guard: SignInGuard;
   log: Logger;
 }
 
-export function authRoutes(app: App, { tokens, checkCredentials, rateLimit, log }: AuthRouteOptions): void {
+export function authRoutes(
+  app: App,
+  { tokens, checkCredentials, rateLimit, guard, log }: AuthRouteOptions,
+): void {
   // The body holds a password: nothing here logs it (the chassis logs no request bodies, and
   // redacts `password` wherever a log entry has one).
   app.post(
@@ -20,12 +26,16 @@ export function authRoutes(app: App, { tokens, checkCredentials, rateLimit, log 
       schema: { body: TokenRequest, response: { 200: TokenResponse } },
       config: { rateLimit: { ...rateLimit, keyGenerator: (request) => `ip:${request.ip}` } },
     },
-    async ({ body }, reply): Promise<TokenResponse> => {
+    async (request, reply): Promise<TokenResponse> => {
+      const { body } = request;
+      await guard.admit(request, reply, body.username);
       if (!(await checkCredentials(body))) {
+        await guard.failed(request);
         log.info({ username: body.username }, 'sign-in refused');
         // the same answer for an unknown username and a wrong password
         throw new HttpError(401, ErrorCode.invalidCredentials, 'wrong username or password');
       }
+      await guard.succeeded(body.username, request.ip);
       log.info({ username: body.username }, 'customer signed in');
       // RFC 6749 §5.1: a token is never cached
       reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
