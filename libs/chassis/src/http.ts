@@ -192,10 +192,8 @@ export function createApp(
     // a 503 from /health/ready is an answer, not a failure; nor is a 504 to a caller already gone
     const callerGone = reply.statusCode === 504 && request.deadline !== undefined;
     if (reply.statusCode >= 500 && !route.startsWith('/health') && !callerGone) {
-      request.log.warn(
-        { method: request.method, url: request.url, status_code: reply.statusCode },
-        'request failed',
-      );
+      // the route, not the URL: URLs hold account and order ids
+      request.log.warn({ method: request.method, route, status_code: reply.statusCode }, 'request failed');
     }
   });
 
