@@ -76,7 +76,8 @@ SimpleBank is ready.
   market                ${where('market')}
   stock-exchange (sim)  ${where('stock-exchange')}
   alerts (receiver)     ${where('alerts')}
-Every service also serves /health, /health/ready, /version and /metrics. Ctrl-C stops everything.
+Every service also serves /health, /health/ready, /version and /metrics; the gateway on its
+operations port ${stack.opsUrl('gateway')}, not the public one. Ctrl-C stops everything.
 Try (README, "Install, start, test"):
   TOKEN=$(curl -s -XPOST ${stack.urls.gateway}/auth/token -H 'content-type: application/json' \\
     -d '{"username":"alice","password":"alice-password"}' | sed 's/.*"access_token":"\\([^"]*\\)".*/\\1/')
