@@ -6,6 +6,7 @@ import addFormats from 'ajv-formats';
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from './logger.ts';
 import { type Metrics, observe } from './metrics.ts';
+import { isOperationsUrl } from './operations.ts';
 import { activeTraceId } from './tracing.ts';
 
 export type App = FastifyInstance<
@@ -164,7 +165,7 @@ export function createApp(
   // Still in the request's span, so the line carries its trace id (onResponse runs outside it).
   app.addHook('onSend', async (request, reply, payload) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    if (!route.startsWith('/health') && route !== '/metrics')
+    if (!isOperationsUrl(request.url))
       request.log.debug(
         {
           method: request.method,
