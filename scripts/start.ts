@@ -67,6 +67,10 @@ function where(name: (typeof SERVICES)[number]['name']): string {
   const ports = Array.from({ length: count }, (_, i) => `:${stack.instancePort(name, i)}`);
   return `${stack.urls[name]}  (balancer over ${ports.join(' ')})`;
 }
+// the gateway's /health and /metrics are on a port of their own, per instance (no balancer)
+const gatewayOps = Array.from({ length: stack.instanceCount('gateway') }, (_, i) =>
+  stack.opsUrl('gateway', i),
+);
 console.log(`
 SimpleBank is ready.
   gateway (public API)  ${where('gateway')}
@@ -76,7 +80,8 @@ SimpleBank is ready.
   market                ${where('market')}
   stock-exchange (sim)  ${where('stock-exchange')}
   alerts (receiver)     ${where('alerts')}
-Every service also serves /health, /health/ready, /version and /metrics. Ctrl-C stops everything.
+Every service also serves /health, /health/ready, /version and /metrics; the gateway on its
+operations port (${gatewayOps.join(', ')}), not the public one. Ctrl-C stops everything.
 Try (README, "Install, start, test"):
   TOKEN=$(curl -s -XPOST ${stack.urls.gateway}/auth/token -H 'content-type: application/json' \\
     -d '{"username":"alice","password":"alice-password"}' | sed 's/.*"access_token":"\\([^"]*\\)".*/\\1/')

@@ -385,13 +385,13 @@ function cpuSpent(before: CpuReading, after: CpuReading): CpuReading {
   };
 }
 
-/** Every running instance of every service: its service, its name in the figures, its URL. */
+/** Every running instance of every service: its service, its name in the figures, its operations URL. */
 function instances() {
   return SERVICES.flatMap(({ name }) =>
     Array.from({ length: stack.instanceCount(name) }, (_, i) => ({
       service: name,
       name: stack.instanceCount(name) === 1 ? name : instanceLabel(name, i),
-      url: stack.instanceUrl(name, i),
+      url: stack.opsUrl(name, i),
     })),
   );
 }

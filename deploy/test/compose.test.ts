@@ -117,10 +117,13 @@ describe('docker-compose.yml', () => {
   });
 
   it('checks the SimpleBank services on /health/ready with Node itself (no curl in the image)', () => {
-    for (const { name } of SERVICES) {
-      const test = compose.services[name]?.healthcheck?.test ?? [];
+    for (const service of SERVICES) {
+      const test = compose.services[service.name]?.healthcheck?.test ?? [];
       expect(test.slice(0, 3)).toEqual(['CMD', 'node', '-e']);
-      expect(test[3]).toContain('/health/ready');
+      expect(test[3]).toContain("(process.env.OPS_PORT||process.env.PORT)+'/health/ready'");
+      // the gateway's image knows its operations port (its public one has no /health)
+      const args = compose.services[service.name]?.build?.args ?? {};
+      expect(args.OPS_PORT, service.name).toBe('opsPort' in service ? String(service.opsPort) : undefined);
     }
   });
 
@@ -214,14 +217,19 @@ describe('docker-compose.yml', () => {
     );
     const hostPorts = published.map((p) => p.host);
     expect(new Set(hostPorts).size).toBe(hostPorts.length);
-    expect(Object.fromEntries(published.map((p) => [p.name, p.host]))).toEqual({
-      gateway: 8080,
-      grafana: 3000,
-      jaeger: 16686,
-      kibana: 5601,
-      rabbitmq: 15672,
-      prometheus: 9090,
-    });
+    const byName = (a: [string, number], b: [string, number]) => a[0].localeCompare(b[0]) || a[1] - b[1];
+    expect(published.map((p): [string, number] => [p.name, p.host]).sort(byName)).toEqual(
+      [
+        // the public API; /health and /metrics on its operations port
+        ['gateway', 8080],
+        ['gateway', 9080],
+        ['grafana', 3000],
+        ['jaeger', 16686],
+        ['kibana', 5601],
+        ['rabbitmq', 15672],
+        ['prometheus', 9090],
+      ].sort(byName as never),
+    );
     // each is in the README's table and the file's own header
     const readme = readRepoFile('README.md');
     const header = readRepoFile('docker-compose.yml').split('\nservices:')[0] as string;

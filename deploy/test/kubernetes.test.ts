@@ -101,19 +101,28 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
 
   it.each(SERVICES)(
     '$name: Deployment, Service, PodDisruptionBudget and HorizontalPodAutoscaler',
-    ({ name, port }) => {
+    (service) => {
+      const { name, port } = service;
+      // the gateway's health and metrics are on a port of their own (OPS_PORT), the others' on theirs
+      const opsPort = 'opsPort' in service ? service.opsPort : undefined;
       const deployment = one('Deployment', name);
       const pod = deployment.spec.template;
       expect(deployment.spec.selector.matchLabels).toEqual({ app: name, track: 'stable' });
       expect(matches(deployment.spec.selector.matchLabels, pod.metadata.labels)).toBe(true);
       const [container] = pod.spec.containers;
-      expect(container.ports).toEqual([{ name: 'http', containerPort: port }]);
+      expect(container.ports).toEqual([
+        { name: 'http', containerPort: port },
+        ...(opsPort ? [{ name: 'ops', containerPort: opsPort }] : []),
+      ]);
       expect(container.env).toContainEqual({ name: 'PORT', value: String(port) });
+      if (opsPort) expect(container.env).toContainEqual({ name: 'OPS_PORT', value: String(opsPort) });
       expect(container.image).toMatch(new RegExp(`(^|/)${name}:[\\w.-]+$`));
 
-      const service = one('Service', name);
-      expect(matches(service.spec.selector, pod.metadata.labels)).toBe(true);
-      expect(service.spec.ports).toEqual([{ name: 'http', port, targetPort: 'http' }]);
+      expect(matches(one('Service', name).spec.selector, pod.metadata.labels)).toBe(true);
+      expect(one('Service', name).spec.ports).toEqual([
+        { name: 'http', port, targetPort: 'http' },
+        ...(opsPort ? [{ name: 'ops', port: opsPort, targetPort: 'ops' }] : []),
+      ]);
 
       const pdb = one('PodDisruptionBudget', name);
       expect(matches(pdb.spec.selector.matchLabels, pod.metadata.labels)).toBe(true);
@@ -128,7 +137,7 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
       // Prometheus finds its /metrics (annotation scrape)
       expect(pod.metadata.annotations).toMatchObject({
         'prometheus.io/scrape': 'true',
-        'prometheus.io/port': String(port),
+        'prometheus.io/port': String(opsPort ?? port),
         'prometheus.io/path': '/metrics',
       });
     },
@@ -139,9 +148,12 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
     for (const deployment of deployments()) {
       for (const container of deployment.spec.template.spec.containers) {
         const what = `${deployment.metadata.name}/${container.name}`;
-        expect(container.startupProbe?.httpGet, what).toEqual({ path: '/health/live', port: 'http' });
-        expect(container.readinessProbe?.httpGet, what).toEqual({ path: '/health/ready', port: 'http' });
-        expect(container.livenessProbe?.httpGet, what).toEqual({ path: '/health/live', port: 'http' });
+        // where the chassis serves them: the operations port where there is one (the gateway)
+        const port = container.ports.some((p: { name: string }) => p.name === 'ops') ? 'ops' : 'http';
+        expect(port === 'ops', what).toBe(deployment.metadata.labels?.app === 'gateway');
+        expect(container.startupProbe?.httpGet, what).toEqual({ path: '/health/live', port });
+        expect(container.readinessProbe?.httpGet, what).toEqual({ path: '/health/ready', port });
+        expect(container.livenessProbe?.httpGet, what).toEqual({ path: '/health/live', port });
         // the startup probe leaves time for migrations: a minute at least before liveness takes over
         const { periodSeconds = 10, failureThreshold = 3 } = container.startupProbe;
         expect(periodSeconds * failureThreshold, what).toBeGreaterThanOrEqual(60);
@@ -248,7 +260,9 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
           peer.podSelector && !peer.namespaceSelector ? [peer.podSelector.matchLabels?.app] : [],
         );
 
-    for (const { name, port } of SERVICES) {
+    for (const service of SERVICES) {
+      const { name, port } = service;
+      const opsPort = 'opsPort' in service ? service.opsPort : port;
       const [policy, ...others] = policyOf(name);
       expect(others, name).toEqual([]);
       expect(policy?.spec.policyTypes.sort(), name).toEqual(['Egress', 'Ingress']);
@@ -259,11 +273,12 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
         outside.filter((n) => n !== 'ingress-nginx' && n !== 'monitoring'),
         name,
       ).toEqual([]);
+      // callers and the ingress controller to the service's port, Prometheus to its operations port
       for (const rule of policy?.spec.ingress ?? [])
         expect(
           rule.ports.map((p: { port: number }) => p.port),
           name,
-        ).toEqual([port]);
+        ).toEqual([namespaces([rule], 'from').includes('monitoring') ? opsPort : port]);
       // nothing open to every address
       for (const rule of [...(policy?.spec.ingress ?? []), ...(policy?.spec.egress ?? [])])
         expect(rule.from ?? rule.to, name).toBeDefined();
@@ -335,14 +350,35 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
     }
   });
 
-  it('sends outside traffic to the gateway only, through an Ingress', () => {
+  it('sends outside traffic to the gateway only, through an Ingress, and only to its public paths', () => {
     const ingresses = all('Ingress');
     expect(ingresses).toHaveLength(1);
-    const backends = ingresses[0]?.spec.rules.flatMap(
-      (r: { http: { paths: { backend: { service: { name: string } } }[] } }) =>
-        r.http.paths.map((p) => p.backend.service.name),
-    );
-    expect(backends).toEqual(['gateway']);
+    type Path = {
+      path: string;
+      pathType: string;
+      backend: { service: { name: string; port: { name: string } } };
+    };
+    const paths: Path[] = ingresses[0]?.spec.rules.flatMap((r: { http: { paths: Path[] } }) => r.http.paths);
+    for (const { backend } of paths)
+      expect(backend.service).toEqual({ name: 'gateway', port: { name: 'http' } });
+    // Kubernetes' matching: Exact is the whole path, Prefix whole segments
+    const routed = (url: string) =>
+      paths.some(({ path, pathType }) =>
+        pathType === 'Exact' ? url === path : url === path || url.startsWith(`${path.replace(/\/$/, '')}/`),
+      );
+    for (const url of ['/', '/index.html', '/assets/index-abc.js', '/screen/settings', '/docs', '/docs/json'])
+      expect(routed(url), url).toBe(true);
+    for (const url of [
+      '/auth/token',
+      '/shares/sell',
+      '/orders/x',
+      '/accounts/acc-alice/stream',
+      '/market/quotes',
+    ])
+      expect(routed(url), url).toBe(true);
+    expect(routed('/fees/estimate'), '/fees/estimate').toBe(true);
+    for (const url of ['/health', '/health/ready', '/metrics', '/version', '/debug/profile', '/admin/faults'])
+      expect(routed(url), url).toBe(false);
     for (const service of all('Service'))
       expect(service.spec.type ?? 'ClusterIP', service.metadata.name).toBe('ClusterIP');
   });
@@ -418,6 +454,16 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
         expect(d.spec.template.spec.containers[0].image).toMatch(/^ghcr\.io\/simplebank\/[a-z-]+:[\w.-]+$/);
       // scraped by the Prometheus Operator with the canary's track on its samples
       expect(one('ServiceMonitor', 'simplebank').spec.podTargetLabels).toContain('track');
+      // the gateway's /metrics is on its operations port only
+      const gateway = one('ServiceMonitor', 'simplebank-gateway').spec;
+      expect(gateway.podTargetLabels).toContain('track');
+      expect(gateway.selector.matchLabels.app).toBe('gateway');
+      expect(gateway.endpoints.map((e: { port: string }) => e.port)).toEqual(['ops']);
+      expect(one('ServiceMonitor', 'simplebank').spec.selector.matchExpressions).toContainEqual({
+        key: 'app',
+        operator: 'NotIn',
+        values: ['gateway'],
+      });
       expect(one('Ingress', 'gateway').spec.tls).toHaveLength(1);
     });
   } else {

@@ -72,7 +72,10 @@ export default async function setup(project: TestProject) {
     statsd.close();
     throw new Error(`${(error as Error).message}; service logs in ${logFile}`);
   }
-  for (const { name } of SERVICES) project.provide(`url:${name}`, stack.urls[name]);
+  for (const { name } of SERVICES) {
+    project.provide(`url:${name}`, stack.urls[name]);
+    project.provide(`ops:${name}`, stack.opsUrl(name));
+  }
 
   return async () => {
     await stack.stop();
@@ -182,6 +185,14 @@ declare module 'vitest' {
     'url:market': string;
     'url:stock-exchange': string;
     'url:alerts': string;
+    /** Where each service's /health and /metrics are: its URL, but the gateway's operations port. */
+    'ops:gateway': string;
+    'ops:orders': string;
+    'ops:account-transactions': string;
+    'ops:fees': string;
+    'ops:market': string;
+    'ops:stock-exchange': string;
+    'ops:alerts': string;
     /** The OTLP receiver in place of Jaeger: `GET /spans?trace_id=…`. */
     'url:otlp': string;
     /** The StatsD exporter's stand-in: its `/metrics`. */

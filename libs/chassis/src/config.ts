@@ -6,6 +6,11 @@ export const BaseConfig = Type.Object({
   HOST: Type.String({ default: '127.0.0.1' }),
   /** HTTP port; each service has its own default. */
   PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  /**
+   * Port of the operations routes (/health*, /metrics, /version, /debug/*): PORT for an internal
+   * service (one listener), PORT + 1000 for a public one, which never serves them on PORT.
+   */
+  OPS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },

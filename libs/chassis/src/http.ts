@@ -8,6 +8,7 @@ import Fastify, { type FastifyError, type FastifyInstance, LogController } from 
 import { ConfigError } from './config.ts';
 import type { Logger } from './logger.ts';
 import { type Metrics, observe } from './metrics.ts';
+import { isOperationsUrl } from './operations.ts';
 import { activeTraceId } from './tracing.ts';
 
 export type App = FastifyInstance<
@@ -193,7 +194,7 @@ export function createApp(
   // Still in the request's span, so the line carries its trace id (onResponse runs outside it).
   app.addHook('onSend', async (request, reply, payload) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    if (!route.startsWith('/health') && route !== '/metrics')
+    if (!isOperationsUrl(request.url))
       request.log.debug(
         {
           method: request.method,
@@ -221,10 +222,8 @@ export function createApp(
     // a 503 from /health/ready is an answer, not a failure; nor is a 504 to a caller already gone
     const callerGone = reply.statusCode === 504 && request.deadline !== undefined;
     if (reply.statusCode >= 500 && !route.startsWith('/health') && !callerGone) {
-      request.log.warn(
-        { method: request.method, url: request.url, status_code: reply.statusCode },
-        'request failed',
-      );
+      // the route, not the URL: URLs hold account and order ids
+      request.log.warn({ method: request.method, route, status_code: reply.statusCode }, 'request failed');
     }
   });
 

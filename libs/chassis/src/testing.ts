@@ -220,7 +220,7 @@ export async function metricValue(
   name: string,
   labels: Record<string, string> = {},
 ): Promise<number> {
-  const text = (await service.app.inject({ url: '/metrics' })).body;
+  const text = (await service.ops.inject({ url: '/metrics' })).body;
   const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`);
   const line = text
     .split('\n')

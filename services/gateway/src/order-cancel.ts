@@ -61,7 +61,8 @@ export function orderCancel(deps: OrderCancelDeps) {
         },
       };
     }
-    deps.log.info({ order_id: orderId, customer }, 'cancel requested');
+    deps.log.info({ order_id: orderId }, 'cancel requested');
+    deps.log.debug({ order_id: orderId, customer }, 'cancel requested by this customer');
     return { statusCode: 202, body: { order_id: orderId, status: result.status, cancel: 'requested' } };
   };
 }

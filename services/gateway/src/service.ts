@@ -79,7 +79,9 @@ export default defineService({
     push_order_status: listen(OrderStatusChanged, (change) => news.publish(change)),
   }),
 
-  readiness: (_svc, { redis }) => ({ redis: redisAnswers(redis) }),
+  // Without Redis it still serves: rate limits stop applying and Idempotency-Keys fall back to
+  // the order id (README, "What survives which failure"); the broker is the chassis' soft check.
+  degradedWithout: (_svc, { redis }) => ({ redis: redisAnswers(redis) }),
   workers: (svc, { redis, quotes, feeSchedule }) => [redisLifecycle(svc, redis), quotes, feeSchedule],
 
   routes: async (
@@ -104,8 +106,8 @@ export default defineService({
     });
     const cancel = orderCancel({ broker, orders, rpcTimeoutMs: config.RPC_TIMEOUT_MS, log });
 
-    // The public API in a context of its own: back-pressure, tokens and rate limits apply to it,
-    // not to the chassis's health, version and metrics routes (an overloaded gateway is alive).
+    // The public API in a context of its own: back-pressure, tokens and rate limits apply to it
+    // (the chassis' health, version and metrics routes are on the operations listener anyway).
     await app.register(async (context) => {
       const api = context as unknown as App;
       const { orderLimit, signInFailures } = await protect(api, config, { tokens, redis, log });
