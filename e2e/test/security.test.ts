@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { waitFor } from '@simplebank/chassis/testing';
 import type { Account, Order } from '@simplebank/contracts';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import {
   account,
   accountWithoutHolds,
@@ -198,7 +198,8 @@ describe('abuse at the edge', () => {
   it('survives a sign-in flood: account-transactions stays within its memory, and orders are still placed', async () => {
     const accountId = await newAccount('1000.00', [{ symbol: 'ACME', quantity: 10 }]);
     const rss = () => scrape(url.accounts, 'process_resident_memory_bytes');
-    const orderBreaker = () => scrape(url.gateway, 'circuit_breaker_state', 'target="account-transactions"');
+    const orderBreaker = () =>
+      scrape(inject('ops:gateway'), 'circuit_breaker_state', 'target="account-transactions"');
     const baseline = (await rss()) as number;
     expect(baseline).toBeGreaterThan(0);
     expect(await orderBreaker()).toBe(0);
