@@ -52,6 +52,8 @@ export default async function setup(project: TestProject) {
     },
     serviceEnv: {
       'stock-exchange': { FILL_DELAY_MS: '100' },
+      // alice, bob and carol, whom the security and hostile suites sign in as
+      'account-transactions': { DEMO_DATA: 'true' },
       // Short enough for the deadline test, long enough that the outage test recovers in time.
       market: { PLACEMENT_DEADLINE_MS: '8000' },
     },
