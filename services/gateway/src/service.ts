@@ -13,6 +13,7 @@ import { Owners } from './owners.ts';
 import { protect } from './protection.ts';
 import { QuoteBook } from './quotes.ts';
 import { createRedis, redisAnswers, redisLifecycle } from './redis.ts';
+import { TokenVersions } from './revocation.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { authRoutes } from './routes/auth.ts';
 import { feeRoutes } from './routes/fees.ts';
@@ -46,6 +47,12 @@ export default defineService({
     return {
       redis,
       tokens: new Tokens(config.JWT_SECRET, config.JWT_TTL_SECONDS),
+      versions: new TokenVersions(
+        accounts,
+        config.TOKEN_VERSION_FRESH_MS,
+        config.TOKEN_VERSION_STALE_MS,
+        log,
+      ),
       orders: upstream('orders', config.ORDERS_URL),
       accounts,
       owners: new Owners(accounts),
@@ -72,9 +79,9 @@ export default defineService({
   routes: async (
     app,
     svc,
-    { redis, tokens, orders, accounts, owners, feeSchedule, quotes, idempotency, news },
+    { redis, tokens, versions, orders, accounts, owners, feeSchedule, quotes, idempotency, news },
   ) => {
-    const { config, log, broker } = svc;
+    const { config, log, broker, metrics } = svc;
     // before the routes it documents; then the screen, outside the API's rate limits
     await apiDocs(app, '0.1.0');
     await screen(app, { jaegerUiUrl: config.JAEGER_UI_URL });
@@ -95,9 +102,11 @@ export default defineService({
     // not to the chassis's health, version and metrics routes (an overloaded gateway is alive).
     await app.register(async (context) => {
       const api = context as unknown as App;
-      await protect(api, config, { tokens, redis });
+      await protect(api, config, { tokens, versions, redis });
       authRoutes(api, {
         tokens,
+        versions,
+        accounts,
         checkCredentials: credentialChecker(accounts),
         rateLimit: { max: config.AUTH_RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS },
         log,
@@ -110,8 +119,11 @@ export default defineService({
         owners,
         quotes,
         news,
+        versions,
         quotesIntervalMs: config.LIVE_QUOTES_INTERVAL_MS,
         heartbeatMs: config.LIVE_HEARTBEAT_MS,
+        maxStreamsPerCustomer: config.LIVE_MAX_STREAMS_PER_CUSTOMER,
+        registry: metrics.registry,
         log,
       });
     });
