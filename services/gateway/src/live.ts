@@ -137,8 +137,6 @@ export function liveRoutes(
         released = true;
         for (const undo of teardown) undo();
         streams.delete(raw);
-        // a client gone mid-stream: its socket goes too, or the server's close would wait for it
-        if (raw.headersSent && !raw.writableEnded) raw.destroy();
         const left = (perCustomer.get(customer) ?? 1) - 1;
         if (left > 0) perCustomer.set(customer, left);
         else perCustomer.delete(customer);
