@@ -27,6 +27,8 @@ try {
   stack = new Stack({
     root,
     instances,
+    // the demo customers alice, bob and carol (README); never in production
+    serviceEnv: { 'account-transactions': { DEMO_DATA: 'true' } },
     onLine: (service, line, _stream, instance) => {
       const index = SERVICES.findIndex((s) => s.name === service);
       const who = stack.instanceCount(service) > 1 ? instanceLabel(service, instance) : service;

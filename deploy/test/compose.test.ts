@@ -116,6 +116,15 @@ describe('docker-compose.yml', () => {
     expect(service.healthcheck?.test?.[0]).toMatch(/^CMD(-SHELL)?$/);
   });
 
+  it('is a demo, not production: demo customers in account-transactions, development mode everywhere', () => {
+    for (const { name } of SERVICES) {
+      const environment = compose.services[name]?.environment ?? {};
+      // the image says production, where the demo customers and the published JWT_SECRET are refused
+      expect(environment.NODE_ENV, name).toBe('development');
+      expect(environment.DEMO_DATA, name).toBe(name === 'account-transactions' ? 'true' : undefined);
+    }
+  });
+
   it('checks the SimpleBank services on /health/ready with Node itself (no curl in the image)', () => {
     for (const service of SERVICES) {
       const test = compose.services[service.name]?.healthcheck?.test ?? [];

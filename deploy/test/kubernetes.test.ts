@@ -429,6 +429,16 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
     }
   });
 
+  it('is production (no demo customers, no published secret) unless it is the laptop demo', () => {
+    const { data } = one('ConfigMap', 'simplebank-config');
+    if (overlay === 'local') {
+      expect(data).toMatchObject({ NODE_ENV: 'development', DEMO_DATA: 'true' });
+    } else {
+      expect(data.NODE_ENV).toBe('production');
+      expect(data.DEMO_DATA).toBeUndefined();
+    }
+  });
+
   it('ships the Grafana dashboards as a ConfigMap of the very JSON files compose mounts', () => {
     const dashboards = one('ConfigMap', 'simplebank-grafana-dashboards');
     expect(dashboards.metadata.labels?.grafana_dashboard).toBe('1');

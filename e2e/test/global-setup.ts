@@ -59,6 +59,8 @@ export default async function setup(project: TestProject) {
         // documented; the order budget itself is tested in services/gateway/test/abuse.test.ts
         ORDER_RATE_LIMIT_MAX: '1000000',
       },
+      // alice, bob and carol, whom the security and hostile suites sign in as
+      'account-transactions': { DEMO_DATA: 'true' },
       // Short enough for the deadline test, long enough that the outage test recovers in time.
       market: { PLACEMENT_DEADLINE_MS: '8000' },
     },

@@ -1612,3 +1612,54 @@ describe('hostile input at the gateway', { timeout: 180_000 }, () => {
     expect(after.orders[victim]?.map((o) => o.order_id)).toEqual([victimOrder]);
   });
 });
+
+// Resource exhaustion through live streams (README, Security): many of one customer's, and
+// clients that leave while a stream is being set up or right after its headers.
+describe('hostile streams at the gateway', { timeout: 60_000 }, () => {
+  const MAX_STREAMS = 5; // LIVE_MAX_STREAMS_PER_CUSTOMER's default
+  const openStreams = async () => {
+    const text = await (await fetch(`${url.gateway}/metrics`)).text();
+    const match = /^gateway_live_streams(?:\{[^}]*\})? (\d+)/m.exec(text);
+    if (!match) throw new Error('no gateway_live_streams in the gateway /metrics');
+    return Number(match[1]);
+  };
+  const stream = (accountId: string, signal: AbortSignal) =>
+    fetch(`${url.gateway}/accounts/${accountId}/stream`, {
+      headers: { authorization: `Bearer ${tokenOf(accountId)}` },
+      signal,
+    });
+
+  it(`many streams of one customer: ${MAX_STREAMS} open, every one more is 429 too_many_streams`, async () => {
+    const accountId = await newAccount('10.00');
+    const controller = new AbortController();
+    const answers = await Promise.all(Array.from({ length: 30 }, () => stream(accountId, controller.signal)));
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(MAX_STREAMS);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(30 - MAX_STREAMS);
+    const refused = answers.find((a) => a.status === 429) as Response;
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('too_many_streams');
+    controller.abort();
+    await waitFor('every stream to close', async () => (await openStreams()) === 0);
+  });
+
+  it('streams aborted during set-up or right after the headers leave nothing open', async () => {
+    const accounts = await Promise.all(Array.from({ length: 10 }, () => newAccount('10.00')));
+    await Promise.all(
+      accounts.flatMap((accountId, i) =>
+        Array.from({ length: MAX_STREAMS }, async (_, j) => {
+          const controller = new AbortController();
+          if ((i + j) % 2 === 0) setTimeout(() => controller.abort(), j); // before the answer
+          try {
+            const response = await stream(accountId, controller.signal);
+            if (response.status !== 200) await response.body?.cancel();
+          } catch {
+            // aborted before the answer
+          } finally {
+            controller.abort();
+          }
+        }),
+      ),
+    );
+    await waitFor('every aborted stream to be torn down', async () => (await openStreams()) === 0);
+  });
+});

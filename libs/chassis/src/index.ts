@@ -2,11 +2,10 @@ export {
   type CliContext,
   type CliResult,
   environmentVariables,
-  isSecret,
   serviceCli,
   systemdUnit,
 } from './cli.ts';
-export { BaseConfig, ConfigError, loadConfig } from './config.ts';
+export { BaseConfig, ConfigError, isProduction, isSecret, loadConfig } from './config.ts';
 export { createPool, ensureDatabase, migrate, type Pool, type Tx, transaction } from './database.ts';
 export { FaultSwitch, Faults, InjectedFault } from './faults.ts';
 export {

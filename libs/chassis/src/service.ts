@@ -127,6 +127,12 @@ export interface ServiceDefinition<P extends TProperties, S = undefined> {
   config?: TObject<P>;
   /** Directory of `*.sql` migrations; a service with migrations gets a database. */
   migrations?: URL;
+  /**
+   * Runs once per start, after the migrations and before the service takes any work: start-up
+   * checks and data that need the database. A ConfigError it throws stops the start with its
+   * message, in one line.
+   */
+  prepare?: (svc: { config: Static<TObject<P>> & BaseConfig; pool: Pool; log: Logger }) => Promise<void>;
   /** Whether the service talks to RabbitMQ (default true). */
   broker?: boolean;
   /** Every event the service publishes; publishing another one throws (docs/asyncapi.json). */
@@ -223,6 +229,7 @@ export async function startService<P extends TProperties, S>(
       pool.on('error', (error) => log.warn({ error }, 'idle PostgreSQL connection failed'));
       const ran = await migrate(pool, [chassisMigrations, fileURLToPath(definition.migrations)]);
       if (ran.length > 0) log.info({ migrations: ran }, 'migrations applied');
+      await definition.prepare?.({ config, pool, log });
     } catch (error) {
       await pool?.end().catch(() => undefined);
       throw isConnectionError(error)

@@ -195,8 +195,9 @@ export async function serviceUnderTest<P extends TProperties, S>(
   definition: ServiceDefinition<P, S>,
   suite: string,
   publishes: readonly EventDefinition[],
+  extraEnv: Record<string, string> = {},
 ): Promise<ServiceUnderTest> {
-  const env = await testEnvironment(suite);
+  const env = { ...(await testEnvironment(suite)), ...extraEnv };
   const amqpUrl = env.AMQP_URL as string;
   const service = await startService(definition, { env, listen: false });
   const probe = await EventProbe.start(amqpUrl, publishes);

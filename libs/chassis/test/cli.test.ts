@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Type } from 'typebox';
 import { describe, expect, it } from 'vitest';
-import { type CliContext, isSecret, serviceCli } from '../src/cli.ts';
+import { type CliContext, serviceCli } from '../src/cli.ts';
+import { isSecret } from '../src/config.ts';
 
 const run = promisify(execFile);
 

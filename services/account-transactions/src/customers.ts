@@ -3,10 +3,11 @@ import { ErrorCode } from '@simplebank/contracts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 
 /**
- * The customers store: who may sign in, with a slow salted hash of their password. Every hash runs
- * in `hashing`'s slots: each holds 32 MiB outside the heap while it runs, so a burst of sign-ins
- * must not run them all at once (node would run four, libuv's pool, and queue the rest without
- * bound). Past the slots' queue a request is refused at once: 503 service_unavailable.
+ * The customers store: who may sign in, with a slow salted hash of their password, and the version
+ * of their tokens (raised to end them all). Every hash runs in `hashing`'s slots: each holds 32 MiB
+ * outside the heap while it runs, so a burst of sign-ins must not run them all at once (node would
+ * run four, libuv's pool, and queue the rest without bound). Past the slots' queue a request is
+ * refused at once: 503 service_unavailable.
  */
 export class Customers {
   /**
@@ -27,20 +28,65 @@ export class Customers {
     return rowCount === 1;
   }
 
-  /** Whether `password` is this customer's; an unknown username is false after the same work. */
-  async authenticate(db: Pool, username: string, password: string): Promise<boolean> {
-    const { rows } = await db.query<{ password_hash: string }>(
-      'SELECT password_hash FROM customers WHERE username = $1',
+  /**
+   * The customer's token version when `password` is theirs; undefined otherwise, and for an
+   * unknown username after the same work.
+   */
+  async authenticate(db: Pool | Tx, username: string, password: string): Promise<number | undefined> {
+    const { rows } = await db.query<{ password_hash: string; token_version: number }>(
+      'SELECT password_hash, token_version FROM customers WHERE username = $1',
       [username],
     );
-    const stored = rows[0]?.password_hash;
+    const stored = rows[0];
     if (stored === undefined) {
       this.decoy ??= hashPassword('decoy password that matches nothing');
       const decoy = await this.decoy;
       await this.hash(() => verifyPassword(password, decoy));
-      return false;
+      return undefined;
     }
-    return this.hash(() => verifyPassword(password, stored));
+    return (await this.hash(() => verifyPassword(password, stored.password_hash)))
+      ? stored.token_version
+      : undefined;
+  }
+
+  /** The customer's token version; undefined for an unknown username. */
+  async tokenVersion(db: Pool, username: string): Promise<number | undefined> {
+    const { rows } = await db.query<{ token_version: number }>(
+      'SELECT token_version FROM customers WHERE username = $1',
+      [username],
+    );
+    return rows[0]?.token_version;
+  }
+
+  /** Ends every token of the customer: the new version, or undefined for an unknown username. */
+  async revokeTokens(db: Pool | Tx, username: string): Promise<number | undefined> {
+    const { rows } = await db.query<{ token_version: number }>(
+      'UPDATE customers SET token_version = token_version + 1 WHERE username = $1 RETURNING token_version',
+      [username],
+    );
+    return rows[0]?.token_version;
+  }
+
+  /**
+   * A new password, when `oldPassword` is the current one; every token issued before ends. The
+   * new version, or undefined for a wrong password or an unknown username.
+   */
+  async changePassword(
+    db: Pool,
+    username: string,
+    oldPassword: string,
+    newPassword: string,
+  ): Promise<number | undefined> {
+    const checked = await this.authenticate(db, username, oldPassword);
+    if (checked === undefined) return undefined;
+    const hash = await this.hash(() => hashPassword(newPassword));
+    // only over the version checked: of two changes at once with the same old password, one wins
+    const { rows } = await db.query<{ token_version: number }>(
+      `UPDATE customers SET password_hash = $2, token_version = token_version + 1
+       WHERE username = $1 AND token_version = $3 RETURNING token_version`,
+      [username, hash, checked],
+    );
+    return rows[0]?.token_version;
   }
 
   private async hash<T>(work: () => Promise<T>): Promise<T> {

@@ -4,9 +4,10 @@ import { type App, HttpError, type Logger } from '@simplebank/chassis';
 import { ErrorCode } from '@simplebank/contracts';
 import type { FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
-import { customerOf, identify, type Tokens } from './auth.ts';
+import { customerOf, identify, refuseRevoked, type Tokens } from './auth.ts';
 import type { GatewayConfig } from './config.ts';
 import { fallbackStore } from './rate-limit-store.ts';
+import type { TokenVersions } from './revocation.ts';
 
 /** The answer under pressure: 503 service_unavailable (with Retry-After, from under-pressure). */
 class Overloaded extends HttpError {
@@ -31,12 +32,13 @@ export const rateLimitKey = (request: FastifyRequest): string => {
  *    every gateway instance shares it, and in this process while Redis is away
  *    (@fastify/rate-limit): `RateLimit-*` headers (the IETF draft's), 429 rate_limited with
  *    Retry-After past it; placing orders and signing in have budgets of their own;
- * 4. on the routes that need a customer, `requireCustomer` (a 401 before the body is read).
+ * 4. on the routes that need a customer, `requireCustomer` (a 401 before the body is read);
+ * 5. after validation, `refuseRevoked`: a 401 for a token revoked by a sign-out or a new password.
  */
 export async function protect(
   app: App,
   config: GatewayConfig,
-  { tokens, redis, log }: { tokens: Tokens; redis: Redis; log: Logger },
+  { tokens, versions, redis, log }: { tokens: Tokens; versions: TokenVersions; redis: Redis; log: Logger },
 ) {
   await app.register(underPressure, {
     maxEventLoopDelay: config.PRESSURE_MAX_EVENT_LOOP_DELAY_MS,
@@ -48,7 +50,8 @@ export async function protect(
     customError: Overloaded,
   });
 
-  app.addHook('onRequest', identify(tokens));
+  app.addHook('onRequest', identify(tokens, versions));
+  app.addHook('preHandler', refuseRevoked);
 
   await app.register(rateLimit, {
     global: true,

@@ -13,6 +13,7 @@ import { Owners } from './owners.ts';
 import { protect } from './protection.ts';
 import { QuoteBook } from './quotes.ts';
 import { createRedis, redisAnswers, redisLifecycle } from './redis.ts';
+import { TokenVersions } from './revocation.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { authRoutes } from './routes/auth.ts';
 import { feeRoutes } from './routes/fees.ts';
@@ -59,6 +60,12 @@ export default defineService({
       ),
       redis,
       tokens: new Tokens(config.JWT_SECRET, config.JWT_TTL_SECONDS),
+      versions: new TokenVersions(
+        accounts,
+        config.TOKEN_VERSION_FRESH_MS,
+        config.TOKEN_VERSION_STALE_MS,
+        log,
+      ),
       orders: upstream('orders', config.ORDERS_URL),
       accounts,
       owners: new Owners(accounts),
@@ -87,9 +94,21 @@ export default defineService({
   routes: async (
     app,
     svc,
-    { redis, tokens, orders, signInAccounts, owners, feeSchedule, quotes, idempotency, news, accounts },
+    {
+      redis,
+      tokens,
+      versions,
+      orders,
+      signInAccounts,
+      owners,
+      feeSchedule,
+      quotes,
+      idempotency,
+      news,
+      accounts,
+    },
   ) => {
-    const { config, log, broker } = svc;
+    const { config, log, broker, metrics } = svc;
     // before the routes it documents; then the screen, outside the API's rate limits
     await apiDocs(app, '0.1.0');
     await screen(app, { jaegerUiUrl: config.JAEGER_UI_URL });
@@ -110,9 +129,11 @@ export default defineService({
     // (the chassis' health, version and metrics routes are on the operations listener anyway).
     await app.register(async (context) => {
       const api = context as unknown as App;
-      const { orderLimit, signInFailures } = await protect(api, config, { tokens, redis, log });
+      const { orderLimit, signInFailures } = await protect(api, config, { tokens, versions, redis, log });
       authRoutes(api, {
         tokens,
+        versions,
+        accounts,
         checkCredentials: credentialChecker(signInAccounts),
         rateLimit: { max: config.AUTH_RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS },
         guard: new SignInGuard(signInFailures, redis, log),
@@ -126,8 +147,11 @@ export default defineService({
         owners,
         quotes,
         news,
+        versions,
         quotesIntervalMs: config.LIVE_QUOTES_INTERVAL_MS,
         heartbeatMs: config.LIVE_HEARTBEAT_MS,
+        maxStreamsPerCustomer: config.LIVE_MAX_STREAMS_PER_CUSTOMER,
+        registry: metrics.registry,
         log,
       });
     });

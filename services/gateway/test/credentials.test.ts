@@ -66,16 +66,16 @@ function checker(timeoutMs = 1000, breaker = { volumeThreshold: 10, resetTimeout
 }
 
 describe('sign-in check through the account-transactions upstream', () => {
-  it('is true for the right password, false for a 401, with the outcomes in /metrics', async () => {
+  it("is the customer's token version for the right password, undefined for a 401, with the outcomes in /metrics", async () => {
     const { check, metrics, lines } = checker();
     behave = (response, { username, password }) =>
       password === 'right-password'
-        ? answer(200, { username })(response)
+        ? answer(200, { username, token_version: 3 })(response)
         : answer(401, { error: { code: 'invalid_credentials', message: 'wrong username or password' } })(
             response,
           );
-    expect(await check({ username: 'alice', password: 'right-password' })).toBe(true);
-    expect(await check({ username: 'alice', password: 'wrong-password' })).toBe(false);
+    expect(await check({ username: 'alice', password: 'right-password' })).toBe(3);
+    expect(await check({ username: 'alice', password: 'wrong-password' })).toBeUndefined();
     expect(hits).toEqual([
       expect.objectContaining({ method: 'POST', url: '/customers/authenticate' }),
       expect.objectContaining({ method: 'POST', url: '/customers/authenticate' }),
@@ -94,7 +94,8 @@ describe('sign-in check through the account-transactions upstream', () => {
   it('never opens the circuit for wrong passwords: a 401 is an answer', async () => {
     const { accounts, check } = checker(1000, { volumeThreshold: 2, resetTimeoutMs: 60_000 });
     behave = answer(401, { error: { code: 'invalid_credentials', message: 'wrong username or password' } });
-    for (let i = 0; i < 10; i++) expect(await check({ username: 'alice', password: 'guess' })).toBe(false);
+    for (let i = 0; i < 10; i++)
+      expect(await check({ username: 'alice', password: 'guess' })).toBeUndefined();
     expect(accounts.circuit).toBe('closed');
   });
 

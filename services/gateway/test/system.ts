@@ -20,11 +20,14 @@ export const bearer = async (username: string) => ({
   authorization: `Bearer ${await tokens.issue(username)}`,
 });
 
-/** account-transactions on a fresh database of `suite`'s, listening on a port of its own. */
+/**
+ * account-transactions on a fresh database of `suite`'s, listening on a port of its own, with the
+ * demo customers (alice, bob, carol).
+ */
 export async function startAccounts(env: Record<string, string>, suite: string): Promise<RunningService> {
   const database = await freshDatabase(`simplebank_test_${suite}_accounts`);
   return startService(accountTransactions, {
-    env: { ...env, DATABASE_URL: database, PORT: '0' },
+    env: { ...env, DATABASE_URL: database, PORT: '0', DEMO_DATA: 'true' },
     listen: true,
   });
 }
@@ -44,12 +47,14 @@ export interface System {
 /**
  * Every service of the saga in this process, each started with the chassis as in production, on
  * databases of its own, all in the suite's vhost: the stock exchange, market, orders, fees,
- * account-transactions, and a gateway (not listening: tests use `inject`) in front of them.
+ * account-transactions, and a gateway in front of them (not listening unless `listen`: tests use
+ * `inject`; streams need a socket).
  */
 export async function startSystem(
   env: Record<string, string>,
   suite: string,
   gatewayEnv: Record<string, string> = {},
+  { listen = false }: { listen?: boolean } = {},
 ): Promise<System> {
   const [marketDb, ordersDb, feesDb, exchangeDb] = await Promise.all(
     ['market', 'orders', 'fees', 'exchange'].map((name) => freshDatabase(`simplebank_test_${suite}_${name}`)),
@@ -78,9 +83,10 @@ export async function startSystem(
       ACCOUNTS_URL: urlOf(accounts),
       FEES_URL: urlOf(fees),
       MARKET_URL: urlOf(market),
+      ...(listen ? { PORT: '0' } : {}),
       ...gatewayEnv,
     },
-    listen: false,
+    listen,
   });
   await waitFor('market to have quotes', async () => {
     const response = await market.app.inject({ method: 'GET', url: '/market/quotes' });
