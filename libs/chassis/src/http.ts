@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorCode, type ErrorResponse } from '@simplebank/contracts';
 import { Ajv, type Options as AjvOptions } from 'ajv';
@@ -15,6 +16,29 @@ export type App = FastifyInstance<
   Logger,
   TypeBoxTypeProvider
 >;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route creates money, customers or faults: it takes the admin credential (`ADMIN`). */
+    admin?: boolean;
+  }
+}
+
+/**
+ * Route options of an administrative route (`app.post('/accounts', { ...ADMIN, schema }, …)`): it
+ * answers only a caller with `Authorization: Bearer <ADMIN_TOKEN>`. Every `/admin/*` route is one.
+ */
+export const ADMIN = { config: { admin: true } } as const;
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/** Whether `authorization` carries the admin token; constant time in the token's content. */
+export function isAdmin(authorization: string | undefined, adminToken: string | undefined): boolean {
+  if (!adminToken || authorization === undefined) return false;
+  const presented = /^Bearer (.+)$/i.exec(authorization)?.[1];
+  // equal-length digests: timingSafeEqual tells nothing of the token through timing or length
+  return presented !== undefined && timingSafeEqual(digest(presented), digest(adminToken));
+}
 
 /** An error a route throws to answer with `{ error: { code, message } }`. */
 export class HttpError extends Error {
@@ -115,7 +139,11 @@ const FASTIFY_CODES: Record<string, string> = {
 export function createApp(
   log: Logger,
   metrics: Metrics,
-  options: { public?: { requestTimeoutMs: number } } = {},
+  options: {
+    public?: { requestTimeoutMs: number };
+    /** The credential of administrative routes; without one they refuse every caller. */
+    adminToken?: string | undefined;
+  } = {},
 ): App {
   const app = Fastify({
     loggerInstance: log,
@@ -159,6 +187,25 @@ export function createApp(
       return;
     }
     requestContext.run({ deadline }, done);
+  });
+
+  // Administrative routes (`ADMIN`, and every /admin/*) answer only the holder of ADMIN_TOKEN.
+  app.addHook('onRequest', async (request, reply) => {
+    const admin =
+      request.routeOptions.config?.admin === true || /^\/admin(\/|$)/.test(request.routeOptions.url ?? '');
+    if (!admin || isAdmin(request.headers.authorization, options.adminToken)) return;
+    await reply
+      .status(401)
+      .header('www-authenticate', 'Bearer realm="admin"')
+      .send(
+        errorBody(
+          ErrorCode.unauthorized,
+          options.adminToken
+            ? 'this route needs the admin credential (Authorization: Bearer <ADMIN_TOKEN>)'
+            : 'no ADMIN_TOKEN is configured: administrative routes are off',
+        ),
+      );
+    return reply;
   });
 
   // Still in the request's span, so the line carries its trace id (onResponse runs outside it).

@@ -282,6 +282,7 @@ export async function startService<P extends TProperties, S>(
       handlerQueues,
       retry: { attempts: config.HANDLER_ATTEMPTS, delaysMs: config.RETRY_DELAYS_MS.split(',').map(Number) },
       heartbeatSeconds: config.AMQP_HEARTBEAT_SECONDS,
+      publisherUsers: config.AMQP_PUBLISHER_USERS,
     });
     try {
       await svc.broker.declareTopology(5000);
@@ -302,7 +303,9 @@ export async function startService<P extends TProperties, S>(
   const app = createApp(
     log,
     metrics,
-    definition.public ? { public: { requestTimeoutMs: config.REQUEST_TIMEOUT_MS } } : {},
+    definition.public
+      ? { public: { requestTimeoutMs: config.REQUEST_TIMEOUT_MS } }
+      : { adminToken: config.ADMIN_TOKEN },
   );
   let relay: OutboxRelay | undefined;
   const startedWorkers: Worker[] = [];
