@@ -3,7 +3,17 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { instanceLabel, missingInfrastructure, readableLine, SERVICES, Stack } from '@simplebank/stack';
+import {
+  instanceLabel,
+  missingInfrastructure,
+  provisionBrokerUsers,
+  readableLine,
+  SERVICES,
+  type ServiceName,
+  Stack,
+} from '@simplebank/stack';
+// the contracts say what each service's broker user may do (root has no dependency on them: dist)
+import { brokerPermissions, brokerServices, rpcTopicPermission } from '../libs/contracts/dist/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 let args: { json?: boolean; instances?: string };
@@ -22,11 +32,29 @@ if (missing.length > 0) {
   process.exit(1);
 }
 
+// Each service its own broker user (simplebank.<service>) with the contracts' permissions, as in
+// compose and Kubernetes; with a broker that is not this machine's (AMQP_URL), its own users.
+const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+let brokerUrls: Partial<Record<ServiceName, string>> = {};
+if (!process.env.AMQP_URL) {
+  try {
+    brokerUrls = await provisionBrokerUsers(amqpUrl, brokerServices, 'simplebank.', (service) => ({
+      ...brokerPermissions(service),
+      topic: rpcTopicPermission(service),
+    }));
+  } catch (error) {
+    console.error(
+      `Every service connects as guest: no broker users of their own (rabbitmqctl: ${(error as Error).message.split('\n')[0]})`,
+    );
+  }
+}
+
 let stack: Stack;
 try {
   stack = new Stack({
     root,
     instances,
+    brokerUrls,
     onLine: (service, line, _stream, instance) => {
       const index = SERVICES.findIndex((s) => s.name === service);
       const who = stack.instanceCount(service) > 1 ? instanceLabel(service, instance) : service;
@@ -77,6 +105,8 @@ SimpleBank is ready.
   stock-exchange (sim)  ${where('stock-exchange')}
   alerts (receiver)     ${where('alerts')}
 Every service also serves /health, /health/ready, /version and /metrics. Ctrl-C stops everything.
+Administrative routes (POST /accounts, /customers, /admin/*) take this run's admin credential:
+  export ADMIN_TOKEN=${stack.adminToken}   # then: pnpm seed, curl -H "authorization: Bearer $ADMIN_TOKEN" …
 Try (README, "Install, start, test"):
   TOKEN=$(curl -s -XPOST ${stack.urls.gateway}/auth/token -H 'content-type: application/json' \\
     -d '{"username":"alice","password":"alice-password"}' | sed 's/.*"access_token":"\\([^"]*\\)".*/\\1/')

@@ -30,14 +30,17 @@ declare module 'fastify' {
  */
 export const ADMIN = { config: { admin: true } } as const;
 
-const digest = (value: string) => createHash('sha256').update(value).digest();
+/** Whether `given` is the token, compared in constant time (digests hide the lengths too). */
+export function tokenMatches(given: string | undefined, token: string): boolean {
+  if (given === undefined) return false;
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(given), digest(token));
+}
 
-/** Whether `authorization` carries the admin token; constant time in the token's content. */
+/** Whether `authorization` is `Bearer <adminToken>`; never without a configured token. */
 export function isAdmin(authorization: string | undefined, adminToken: string | undefined): boolean {
   if (!adminToken || authorization === undefined) return false;
-  const presented = /^Bearer (.+)$/i.exec(authorization)?.[1];
-  // equal-length digests: timingSafeEqual tells nothing of the token through timing or length
-  return presented !== undefined && timingSafeEqual(digest(presented), digest(adminToken));
+  return tokenMatches(/^Bearer (.+)$/i.exec(authorization)?.[1], adminToken);
 }
 
 /** An error a route throws to answer with `{ error: { code, message } }`. */
