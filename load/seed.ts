@@ -12,6 +12,8 @@ export interface Position {
 export interface SeedOptions {
   /** account-transactions' internal API, which opens accounts (`POST /accounts`). */
   accountsUrl: string;
+  /** The admin credential `POST /accounts` takes (it creates money); default $ADMIN_TOKEN. */
+  adminToken?: string | undefined;
   /** The gateway: only needed to sign in (`signIn: true`). */
   gatewayUrl?: string;
   /** How many customers to create. */
@@ -102,12 +104,16 @@ async function answer(response: Response): Promise<{ status: number; code?: stri
  */
 async function openAccount(
   accountsUrl: string,
+  adminToken: string | undefined,
   account: { account_id: string; owner: string; password?: string; cash: string; positions: Position[] },
 ): Promise<boolean> {
   const post = (body: object) =>
     fetch(endpoint(accountsUrl, '/accounts'), {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        ...(adminToken ? { authorization: `Bearer ${adminToken}` } : {}),
+      },
       body: JSON.stringify(body),
     }).then(answer);
   let result = await post(account);
@@ -185,7 +191,7 @@ export async function seedAccounts(options: SeedOptions): Promise<SeedResult> {
 
   const accounts = await eachLimited(planned, concurrency, async (account) => {
     const first = account.account_id === `acc-${account.username}`;
-    const created = await openAccount(options.accountsUrl, {
+    const created = await openAccount(options.accountsUrl, options.adminToken ?? process.env.ADMIN_TOKEN, {
       account_id: account.account_id,
       owner: account.username,
       // the customer comes with their first account; the others are opened for them

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../test/random.ts';
 import {
   accountWithoutHolds,
+  adminToken,
   call,
   cents,
   feeCharge,
@@ -70,6 +71,7 @@ beforeAll(async () => {
     amqpUrl,
     (service, line, instance) => log.write(`${service}#${instance + 1} ${line}\n`),
     partitions,
+    adminToken,
   );
   await stack.start();
 });

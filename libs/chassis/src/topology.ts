@@ -5,8 +5,10 @@ export {
   deadLetterQueue,
   handlerQueue,
   liveQueue,
+  RPC_EXCHANGE,
   retryQueue,
   rpcQueue,
+  rpcRoutes,
 } from '@simplebank/contracts';
 
 /**

@@ -87,3 +87,88 @@ export const subscriptions: readonly Subscription[] = [
   // the place-order screen's live status (a queue per gateway instance)
   sub('gateway', 'push_order_status', OrderStatusChanged),
 ];
+
+/**
+ * RPC requests go through this exchange, never the default one (whoever may write to the default
+ * exchange may write to any queue by name). A topic exchange, so that the broker's topic
+ * permissions can limit a caller to the servers it calls; routing key = the server's queue.
+ */
+export const RPC_EXCHANGE = 'rpc';
+
+/** Who calls whom over RPC (rpc.ts): the gateway sends orders its commands. */
+export const rpcRoutes: readonly { client: string; server: string }[] = [
+  { client: 'gateway', server: 'orders' },
+];
+
+/** The services that connect to RabbitMQ, each as a broker user of its own. */
+export const brokerServices: readonly string[] = [
+  'account-transactions',
+  'fees',
+  'market',
+  'orders',
+  'gateway',
+];
+
+/** The three regular expressions of a RabbitMQ user's permissions in one virtual host. */
+export interface BrokerPermissions {
+  configure: string;
+  write: string;
+  read: string;
+}
+
+/** A name as a regular expression matching only it (`-` needs no escape outside a class). */
+const literal = (name: string) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const anyOf = (names: string[]) => `^(${[...new Set(names)].join('|')})$`;
+
+/**
+ * What a service's broker user may do (ARCHITECTURE §4 as the project amends it): declare, write to
+ * and read its own exchanges and queues; bind its queues to the exchanges of the events it
+ * consumes (read on them); publish to its own `<service>.events` and, as an RPC client, to `rpc`.
+ * The default exchange (`amq.default`) only for the services that need it: a consumer sends its
+ * retry copies through it, an RPC server its direct reply-to replies. The gateway needs neither.
+ * Declaring an existing exchange takes configure permission, so a consumer may declare (and could
+ * delete) the exchanges it consumes from: availability, not integrity (an event's `user_id` says
+ * who published it, and consumers check it).
+ */
+export function brokerPermissions(service: string): BrokerPermissions {
+  const own = literal(service);
+  const publishes = new Set<string>(
+    subscriptions.filter((s) => s.event.source === service).map((s) => s.event.exchange),
+  );
+  const consumed = subscriptions.filter((s) => s.service === service);
+  const consumes = consumed.map((s) => literal(s.event.exchange));
+  const retries = consumed.some((s) => s.event.delivery === 'saga');
+  const serves = rpcRoutes.some((r) => r.server === service);
+  const calls = rpcRoutes.some((r) => r.client === service);
+  const queues = [
+    `evt-[a-z0-9_-]+--${own}\\.[a-z0-9_]+(\\.dlq|\\.retry\\.[0-9]+)?`,
+    `live-[a-z0-9_-]+--${own}\\.[a-z0-9_]+\\.[^.]+`,
+    ...(serves ? [literal(rpcQueue(service))] : []),
+  ];
+  const ownExchanges = [...[...publishes].map(literal), literal(deadLetterExchange(service))];
+  const rpc = serves || calls ? [literal(RPC_EXCHANGE)] : [];
+  return {
+    configure: anyOf([...ownExchanges, ...consumes, ...rpc, ...queues]),
+    write: anyOf([
+      ...ownExchanges,
+      ...(calls ? rpc : []),
+      ...(retries || serves ? ['amq\\.default'] : []),
+      ...queues,
+    ]),
+    read: anyOf([
+      literal(deadLetterExchange(service)),
+      ...consumes,
+      ...(serves ? rpc : []),
+      ...(calls ? ['amq\\.rabbitmq\\.reply-to'] : []),
+      ...queues,
+    ]),
+  };
+}
+
+/** A caller's topic permission on `rpc`: it may send requests to the servers it calls only. */
+export function rpcTopicPermission(
+  service: string,
+): { exchange: string; write: string; read: string } | undefined {
+  const servers = rpcRoutes.filter((r) => r.client === service).map((r) => literal(rpcQueue(r.server)));
+  return servers.length > 0 ? { exchange: RPC_EXCHANGE, write: anyOf(servers), read: '^$' } : undefined;
+}
