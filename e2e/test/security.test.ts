@@ -9,6 +9,7 @@ import {
   cancelReachedMarket,
   feeCharge,
   newAccount,
+  newCustomer,
   noFaults,
   order,
   placeOrder,
@@ -256,5 +257,14 @@ describe('abuse at the edge', () => {
     expect(worstBreaker).toBe(0);
     const after = await placeOrder('sell', accountId, 'ACME', 1);
     expect((await settled(after, 30_000)).status).toBe('executed');
+    // and sign-in comes back once the flood is over (its breaker half-opens after 5 s, and one
+    // sign-in that works closes it), so no later test pays for this one
+    const customer = await newCustomer('0.00');
+    const token = await waitFor(
+      'sign-in to work again after the flood',
+      () => signIn(customer.username, customer.password).catch(() => undefined),
+      { timeoutMs: 20_000, intervalMs: 250 },
+    );
+    expect(token.split('.')).toHaveLength(3);
   });
 });
