@@ -248,6 +248,9 @@ async function sendOrder(event: SubmitEvent): Promise<void> {
       created_at: now,
       updated_at: now,
     });
+    // its news may have come first, read by a refresh before this answer: say where it is
+    const known = state.orders.get(body.order_id);
+    if (known && known.status !== 'created') announce(known, known.status, known.reason);
     renderOrders();
     void loadAccount();
   } catch (error) {
@@ -262,7 +265,12 @@ async function sendOrder(event: SubmitEvent): Promise<void> {
 
 async function loadOrders(): Promise<void> {
   try {
-    for (const order of await api.orders(state.accountId)) remember(order);
+    for (const order of await api.orders(state.accountId)) {
+      const before = state.orders.get(order.order_id);
+      remember(order);
+      // a status reached while the stream was not open yet, or away, is said as its news would be
+      if (before && rank(order.status) > rank(before.status)) announce(order, order.status, order.reason);
+    }
     renderOrders();
   } catch (error) {
     handle(error, 'load the orders');
@@ -338,31 +346,38 @@ function remember(order: Order): void {
   }
 }
 
+/** Says an order's status in the live region (read out by screen readers). */
+function announce(
+  order: Pick<Order, 'order_id' | 'side' | 'quantity' | 'symbol'> | { order_id: string },
+  status: string,
+  reason: string | null | undefined,
+): void {
+  // news handled concurrently can be read back out of order: never announce a step back
+  const current = state.orders.get(order.order_id);
+  if (current && rank(current.status) > rank(status)) return;
+  const what =
+    'side' in order ? `${order.side} ${order.quantity} ${order.symbol}` : order.order_id.slice(0, 8);
+  const why = status === 'failed' && reason ? ` (${reasonInWords(reason)})` : '';
+  $('announce').textContent = `Order ${what}: ${statusInWords(status)}${why}.`;
+}
+
 /** An order's new status from the stream: shown at once, then the whole order (fill, fee) read. */
 async function onOrderNews(news: OrderNews): Promise<void> {
   if (news.account_id !== state.accountId) return;
   const known = state.orders.get(news.order_id);
-  const why = news.status === 'failed' && news.reason ? ` (${reasonInWords(news.reason)})` : '';
-  const announce = (order: Order | undefined) => {
-    // news handled concurrently can be read back out of order: never announce a step back
-    const current = state.orders.get(news.order_id);
-    if (current && rank(current.status) > rank(news.status)) return;
-    const what = order ? `${order.side} ${order.quantity} ${order.symbol}` : news.order_id.slice(0, 8);
-    $('announce').textContent = `Order ${what}: ${statusInWords(news.status)}${why}.`;
-  };
   if (known) {
     remember({ ...known, status: news.status, reason: news.reason });
-    announce(known);
+    announce(known, news.status, news.reason);
     renderOrders();
   }
   // news can come before the answer to the order's own POST: then it is announced once read
   try {
     const order = await api.order(news.order_id);
     remember(order);
-    if (!known) announce(order);
+    if (!known) announce(order, news.status, news.reason);
     renderOrders();
   } catch (error) {
-    if (!known) announce(undefined);
+    if (!known) announce({ order_id: news.order_id }, news.status, news.reason);
     handle(error, 'load the order');
   }
   if (TERMINAL.has(news.status) || news.status === 'placed') void loadAccount();
