@@ -1,8 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
+import { brokerServices } from '@simplebank/contracts';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMINISTRATOR, DEFINITIONS, definitionsFor } from '../broker-definitions.ts';
 import { readRepoFile, readYaml, repoPath, run, SERVICES } from './repo.ts';
 
 interface ComposeService {
@@ -206,6 +208,45 @@ describe('docker-compose.yml', () => {
     for (const target of prometheus.matchAll(/"([a-z-]+):(\d+)"/g))
       expect(Object.keys(compose.services), target[0]).toContain(target[1]);
     expect(readRepoFile('alertmanager/alertmanager.yml')).toContain('http://alerts:8095/alerts');
+  });
+
+  it('connects each service that uses the broker as a user of its own, made from the contracts at boot', () => {
+    const users = new Map<string, string>();
+    for (const { name } of SERVICES) {
+      const amqpUrl = compose.services[name]?.environment?.AMQP_URL;
+      if (!brokerServices.includes(name)) {
+        expect(amqpUrl, name).toBeUndefined();
+        continue;
+      }
+      const url = new URL(amqpUrl as string);
+      // named <prefix>.<service>: each service derives its producers' users from its own
+      expect(decodeURIComponent(url.username), name).toBe(`simplebank.${name}`);
+      expect(url.password.length, name).toBeGreaterThanOrEqual(12);
+      users.set(name, url.password);
+    }
+    // one password each: knowing the gateway's opens no other service's user
+    expect(new Set(users.values()).size).toBe(brokerServices.length);
+    // the definitions RabbitMQ imports are what the compose file and the contracts say, hashes
+    // included (`pnpm broker:definitions` writes them)
+    const definitions = JSON.parse(readRepoFile(DEFINITIONS));
+    expect(definitions).toEqual(definitionsFor(compose, definitions));
+    expect(definitions.users.filter((u: { tags: string[] }) => u.tags.length > 0)).toEqual([
+      expect.objectContaining({ name: ADMINISTRATOR.name, tags: ['administrator'] }),
+    ]);
+    const rabbitmq = compose.services.rabbitmq as ComposeService;
+    expect(rabbitmq.volumes).toContain(`./${DEFINITIONS}:/etc/rabbitmq/definitions.json:ro`);
+    expect(readRepoFile('docker/rabbitmq/10-simplebank.conf')).toMatch(
+      /^definitions\.local\.path = \/etc\/rabbitmq\/definitions\.json$/m,
+    );
+    // with definitions imported at boot RabbitMQ makes no default user: none is configured
+    expect(rabbitmq.environment?.RABBITMQ_DEFAULT_USER).toBeUndefined();
+  });
+
+  it('gives the admin credential to the services with administrative routes, never to the gateway', () => {
+    const holders = SERVICES.map((s) => s.name).filter(
+      (name) => compose.services[name]?.environment?.ADMIN_TOKEN,
+    );
+    expect(holders.sort()).toEqual(['account-transactions', 'fees', 'market', 'orders', 'stock-exchange']);
   });
 
   it('enables the RabbitMQ management and Prometheus plugins', () => {

@@ -1,7 +1,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { brokerServices } from '@simplebank/contracts';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type K8sObject, kustomize, OVERLAYS, readRepoFile, repoPath, SERVICES } from './repo.ts';
+import { DEFINITIONS, productionBrokerUsers } from '../broker-definitions.ts';
+import { type K8sObject, kustomize, OVERLAYS, readRepoFile, readYaml, repoPath, SERVICES } from './repo.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: a model class of kubernetes-models
 type ModelClass = new (data: any) => { validate(): void };
@@ -77,7 +79,9 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
 
   it('renders, and every object is valid against the Kubernetes schemas', async () => {
     expect(objects.length).toBeGreaterThan(40);
-    for (const object of objects) {
+    // the Messaging Topology Operator's resources have no model package: the broker users' test
+    // below checks them against what the contracts make
+    for (const object of objects.filter((o) => !o.apiVersion.startsWith('rabbitmq.com/'))) {
       const Model = await modelOf(object);
       // kustomize wraps long base64 values at 76 columns; the API server's decoder skips the line
       // breaks, the schema's `byte` format does not
@@ -350,6 +354,51 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
     }
   });
 
+  it('connects each service that uses the broker as its own user, and gives the admin credential to the internal services only', () => {
+    const unhashed = (name: string) => name.replace(/-[a-z0-9]{10}$/, '');
+    const keysOf = (secret: string): string[] =>
+      overlay === 'local'
+        ? Object.keys(all('Secret').find((s) => unhashed(s.metadata.name) === secret)?.data ?? {})
+        : (all('ExternalSecret')
+            .find((s) => s.spec.target.name === secret)
+            ?.spec.data.map((d: { secretKey: string }) => d.secretKey) ?? []);
+    for (const { name } of SERVICES) {
+      expect(keysOf(`${name}-secrets`).includes('AMQP_URL'), name).toBe(brokerServices.includes(name));
+      expect(keysOf(`${name}-secrets`).includes('ADMIN_TOKEN'), name).toBe(
+        !['gateway', 'alerts'].includes(name),
+      );
+    }
+    if (overlay === 'local') {
+      // the same users as compose, made by the same definitions file
+      const compose = readYaml('docker-compose.yml') as {
+        services: Record<string, { environment?: Record<string, string> }>;
+      };
+      for (const name of brokerServices) {
+        const secret = all('Secret').find((s) => unhashed(s.metadata.name) === `${name}-secrets`);
+        const amqpUrl = Buffer.from(String(secret?.data.AMQP_URL).replaceAll('\n', ''), 'base64').toString();
+        const [mine, composes] = [
+          new URL(amqpUrl),
+          new URL(compose.services[name]?.environment?.AMQP_URL ?? ''),
+        ];
+        expect([mine.username, mine.password], name).toEqual([composes.username, composes.password]);
+      }
+      expect(one('ConfigMap', 'rabbitmq-config').data['definitions.json']).toBe(readRepoFile(DEFINITIONS));
+    } else {
+      // the Messaging Topology Operator makes each user with exactly the contracts' permissions
+      const rabbit = objects
+        .filter((o) => o.apiVersion.startsWith('rabbitmq.com/'))
+        .map(({ metadata: { namespace: _, ...metadata }, ...o }) => ({ ...o, metadata }));
+      // in any order: kustomize sorts its output by kind
+      const byKindAndName = (a: K8sObject, b: K8sObject) =>
+        `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`);
+      expect(rabbit.sort(byKindAndName)).toEqual(productionBrokerUsers().sort(byKindAndName));
+      for (const user of all('User')) {
+        const secret = user.spec.importCredentialsSecret.name;
+        expect(keysOf(secret).sort(), secret).toEqual(['password', 'username']);
+      }
+    }
+  });
+
   it('sends outside traffic to the gateway only, through an Ingress, and only to its public paths', () => {
     const ingresses = all('Ingress');
     expect(ingresses).toHaveLength(1);
@@ -455,9 +504,12 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
           .map((s) => s.spec.target.name)
           .sort(),
       ).toEqual(
-        ['account-transactions', 'fees', 'gateway', 'market', 'orders', 'stock-exchange'].map(
-          (s) => `${s}-secrets`,
-        ),
+        [
+          ...['account-transactions', 'fees', 'gateway', 'market', 'orders', 'stock-exchange'].map(
+            (s) => `${s}-secrets`,
+          ),
+          ...brokerServices.map((s) => `${s}-broker-user`),
+        ].sort(),
       );
       // and every container image comes from the registry, tagged
       for (const d of all('Deployment'))

@@ -1,4 +1,10 @@
 export { type Backend, Balancer } from './balancer.ts';
+export {
+  type BrokerUser,
+  brokerDefinitions,
+  rabbitPasswordHash,
+  rabbitPasswordMatches,
+} from './broker-definitions.ts';
 export { type BrokerGrant, provisionBrokerUsers } from './broker-users.ts';
 export { infrastructure, missingInfrastructure, reachable } from './infrastructure.ts';
 export { readableLine } from './logs.ts';
