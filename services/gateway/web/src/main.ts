@@ -79,6 +79,28 @@ async function loadAccount(): Promise<void> {
   }
 }
 
+/**
+ * After an order ends, its account settles on its own: account-transactions takes the same fill,
+ * cancel or failure as orders, in its own time, so the first read may come before it. Read again,
+ * a few times at most, while a hold is left that no open order explains.
+ */
+async function loadAccountAfterSettlement(): Promise<void> {
+  for (const pauseMs of [0, 250, 500, 1000, 2000, 4000]) {
+    if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    await loadAccount();
+    if (!holdsLeftOver()) return;
+  }
+}
+
+function holdsLeftOver(): boolean {
+  const account = state.account;
+  if (!account) return false;
+  // an open order's own news reads the account again when it ends
+  const open = [...state.orders.values()].some((o) => o.status === 'created' || o.status === 'placed');
+  if (open) return false;
+  return account.positions.some((p) => p.reserved > 0) || !/^0(\.0+)?$/.test(account.cash.reserved);
+}
+
 function renderHoldings(): void {
   const account = state.account;
   if (!account) return;
@@ -265,13 +287,18 @@ async function sendOrder(event: SubmitEvent): Promise<void> {
 
 async function loadOrders(): Promise<void> {
   try {
+    let ended = false;
     for (const order of await api.orders(state.accountId)) {
       const before = state.orders.get(order.order_id);
       remember(order);
       // a status reached while the stream was not open yet, or away, is said as its news would be
-      if (before && rank(order.status) > rank(before.status)) announce(order, order.status, order.reason);
+      if (before && rank(order.status) > rank(before.status)) {
+        announce(order, order.status, order.reason);
+        ended ||= TERMINAL.has(order.status);
+      }
     }
     renderOrders();
+    if (ended) void loadAccountAfterSettlement();
   } catch (error) {
     handle(error, 'load the orders');
   }
@@ -380,7 +407,8 @@ async function onOrderNews(news: OrderNews): Promise<void> {
     if (!known) announce({ order_id: news.order_id }, news.status, news.reason);
     handle(error, 'load the order');
   }
-  if (TERMINAL.has(news.status) || news.status === 'placed') void loadAccount();
+  if (TERMINAL.has(news.status)) void loadAccountAfterSettlement();
+  else if (news.status === 'placed') void loadAccount();
 }
 
 function startStream(): void {
