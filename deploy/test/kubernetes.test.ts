@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { OPS_PORT_OFFSET } from '@simplebank/chassis';
 import { brokerServices } from '@simplebank/contracts';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFINITIONS, productionBrokerUsers } from '../broker-definitions.ts';
@@ -36,6 +37,17 @@ const withUnwrappedData = (secret: K8sObject): K8sObject => ({
 
 const matches = (selector: Record<string, string>, labels: Record<string, string> = {}) =>
   Object.entries(selector).every(([key, value]) => labels[key] === value);
+
+/**
+ * Where a service's operations routes are in Kubernetes, and with them an internal service's
+ * administrative ones (chassis service.ts): the gateway's 9080 (libs/stack), every other's port + 1000.
+ */
+const k8sOpsPort = (service: (typeof SERVICES)[number]) =>
+  'opsPort' in service ? service.opsPort : service.port + OPS_PORT_OFFSET;
+
+/** The label of operators' pods, which alone with Prometheus reach the operations ports. */
+const OPERATOR_LABEL = 'simplebank.io/operator';
+const OPERATOR = { [OPERATOR_LABEL]: 'true' };
 
 /** What each service talks to, read from the code: the network policies must allow exactly this. */
 function usesOf(name: string, config: Record<string, string>): string[] {
@@ -107,8 +119,8 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
     '$name: Deployment, Service, PodDisruptionBudget and HorizontalPodAutoscaler',
     (service) => {
       const { name, port } = service;
-      // the gateway's health and metrics are on a port of their own (OPS_PORT), the others' on theirs
-      const opsPort = 'opsPort' in service ? service.opsPort : undefined;
+      // health, metrics and the administrative routes are on a port of their own (OPS_PORT)
+      const opsPort = k8sOpsPort(service);
       const deployment = one('Deployment', name);
       const pod = deployment.spec.template;
       expect(deployment.spec.selector.matchLabels).toEqual({ app: name, track: 'stable' });
@@ -116,16 +128,16 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
       const [container] = pod.spec.containers;
       expect(container.ports).toEqual([
         { name: 'http', containerPort: port },
-        ...(opsPort ? [{ name: 'ops', containerPort: opsPort }] : []),
+        { name: 'ops', containerPort: opsPort },
       ]);
       expect(container.env).toContainEqual({ name: 'PORT', value: String(port) });
-      if (opsPort) expect(container.env).toContainEqual({ name: 'OPS_PORT', value: String(opsPort) });
+      expect(container.env).toContainEqual({ name: 'OPS_PORT', value: String(opsPort) });
       expect(container.image).toMatch(new RegExp(`(^|/)${name}:[\\w.-]+$`));
 
       expect(matches(one('Service', name).spec.selector, pod.metadata.labels)).toBe(true);
       expect(one('Service', name).spec.ports).toEqual([
         { name: 'http', port, targetPort: 'http' },
-        ...(opsPort ? [{ name: 'ops', port: opsPort, targetPort: 'ops' }] : []),
+        { name: 'ops', port: opsPort, targetPort: 'ops' },
       ]);
 
       const pdb = one('PodDisruptionBudget', name);
@@ -141,7 +153,7 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
       // Prometheus finds its /metrics (annotation scrape)
       expect(pod.metadata.annotations).toMatchObject({
         'prometheus.io/scrape': 'true',
-        'prometheus.io/port': String(opsPort ?? port),
+        'prometheus.io/port': String(opsPort),
         'prometheus.io/path': '/metrics',
       });
     },
@@ -152,9 +164,12 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
     for (const deployment of deployments()) {
       for (const container of deployment.spec.template.spec.containers) {
         const what = `${deployment.metadata.name}/${container.name}`;
-        // where the chassis serves them: the operations port where there is one (the gateway)
-        const port = container.ports.some((p: { name: string }) => p.name === 'ops') ? 'ops' : 'http';
-        expect(port === 'ops', what).toBe(deployment.metadata.labels?.app === 'gateway');
+        // where the chassis serves them: every service's operations port (OPS_PORT)
+        const port = 'ops';
+        expect(
+          container.ports.map((p: { name: string }) => p.name),
+          what,
+        ).toContain(port);
         expect(container.startupProbe?.httpGet, what).toEqual({ path: '/health/live', port });
         expect(container.readinessProbe?.httpGet, what).toEqual({ path: '/health/ready', port });
         expect(container.livenessProbe?.httpGet, what).toEqual({ path: '/health/live', port });
@@ -261,12 +276,24 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
       rules
         .flatMap((r) => r[side] ?? [])
         .flatMap((peer) =>
-          peer.podSelector && !peer.namespaceSelector ? [peer.podSelector.matchLabels?.app] : [],
+          peer.podSelector?.matchLabels?.app && !peer.namespaceSelector
+            ? [peer.podSelector.matchLabels.app]
+            : [],
         );
+    const prometheus = (rule: Rule) =>
+      (rule.from ?? []).some(
+        (peer) =>
+          peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'monitoring' &&
+          peer.podSelector?.matchLabels?.['app.kubernetes.io/name'] === 'prometheus',
+      );
+    const operators = (rule: Rule) =>
+      (rule.from ?? []).some(
+        (peer) => !peer.namespaceSelector && peer.podSelector?.matchLabels?.[OPERATOR_LABEL],
+      );
 
     for (const service of SERVICES) {
       const { name, port } = service;
-      const opsPort = 'opsPort' in service ? service.opsPort : port;
+      const opsPort = k8sOpsPort(service);
       const [policy, ...others] = policyOf(name);
       expect(others, name).toEqual([]);
       expect(policy?.spec.policyTypes.sort(), name).toEqual(['Egress', 'Ingress']);
@@ -277,12 +304,17 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
         outside.filter((n) => n !== 'ingress-nginx' && n !== 'monitoring'),
         name,
       ).toEqual([]);
-      // callers and the ingress controller to the service's port, Prometheus to its operations port
+      // callers and the ingress controller to the service's port, Prometheus and (but the gateway's,
+      // which has no administrative routes) operators' pods to its operations port
       for (const rule of policy?.spec.ingress ?? [])
         expect(
           rule.ports.map((p: { port: number }) => p.port),
           name,
-        ).toEqual([namespaces([rule], 'from').includes('monitoring') ? opsPort : port]);
+        ).toEqual([prometheus(rule) || operators(rule) ? opsPort : port]);
+      expect(
+        (policy?.spec.ingress ?? []).some((rule: Rule) => operators(rule)),
+        name,
+      ).toBe(name !== 'gateway');
       // nothing open to every address
       for (const rule of [...(policy?.spec.ingress ?? []), ...(policy?.spec.egress ?? [])])
         expect(rule.from ?? rule.to, name).toBeDefined();
@@ -305,6 +337,133 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
     expect(usesOf('market', config)).toEqual(['postgres', 'rabbitmq', 'stock-exchange']);
     // the exchange keeps its book in its own database and takes no messages
     expect(usesOf('stock-exchange', config)).toEqual(['postgres']);
+  });
+
+  it("lets neither the gateway nor the ingress controller reach any service's operations port, where its administrative routes are", () => {
+    type Selector = { matchLabels?: Record<string, string>; matchExpressions?: unknown[] };
+    type Peer = { podSelector?: Selector; namespaceSelector?: Selector; ipBlock?: unknown };
+    type Rule = { from?: Peer[]; to?: Peer[]; ports?: { port?: number | string; endPort?: number }[] };
+    /** Who sends: the labels of its namespace and of its pod (null: any pod of that namespace). */
+    type Sender = { namespace: Record<string, string>; pod: Record<string, string> | null };
+    const NAMESPACE = { 'kubernetes.io/metadata.name': 'simplebank' };
+    // an expression, or an unknown pod, counts as selected: the check errs towards "reachable"
+    const selects = (selector: Selector, labels: Record<string, string> | null) =>
+      labels === null ||
+      (selector.matchExpressions?.length ?? 0) > 0 ||
+      matches(selector.matchLabels ?? {}, labels);
+    const admits = (peers: Peer[] | undefined, sender: Sender) =>
+      peers === undefined ||
+      peers.length === 0 ||
+      peers.some(
+        (peer) =>
+          peer.ipBlock !== undefined ||
+          ((peer.namespaceSelector
+            ? selects(peer.namespaceSelector, sender.namespace)
+            : matches(NAMESPACE, sender.namespace)) &&
+            (peer.podSelector === undefined || selects(peer.podSelector, sender.pod))),
+      );
+    const opens = (rule: Rule, port: number, named: Record<string, number>) =>
+      !rule.ports?.length ||
+      rule.ports.some(({ port: p, endPort }) => {
+        const number = typeof p === 'string' ? named[p] : p;
+        return (
+          number === undefined ||
+          (endPort === undefined ? number === port : number <= port && port <= endPort)
+        );
+      });
+    const policies = all('NetworkPolicy');
+    /** Whether the policies let `sender` reach `port` of the pods of Deployment `name`. */
+    const reaches = (sender: Sender, name: string, port: number) => {
+      const pod = one('Deployment', name).spec.template;
+      const named = Object.fromEntries(
+        pod.spec.containers.flatMap((c: { ports?: { name?: string; containerPort: number }[] }) =>
+          (c.ports ?? []).map((p) => [p.name, p.containerPort]),
+        ),
+      );
+      return policies.some(
+        (policy) =>
+          policy.spec.policyTypes.includes('Ingress') &&
+          selects(policy.spec.podSelector, pod.metadata.labels) &&
+          (policy.spec.ingress ?? []).some(
+            (rule: Rule) => admits(rule.from, sender) && opens(rule, port, named),
+          ),
+      );
+    };
+    /** Whether the gateway's own policies let it send to `port` of the pods of Deployment `name`. */
+    const gatewaySends = (name: string, port: number) => {
+      const labels = one('Deployment', name).spec.template.metadata.labels;
+      return policies.some(
+        (policy) =>
+          policy.spec.policyTypes.includes('Egress') &&
+          gatewayPods.some((gateway) => selects(policy.spec.podSelector, gateway.pod)) &&
+          (policy.spec.egress ?? []).some(
+            (rule: Rule) => admits(rule.to, { namespace: NAMESPACE, pod: labels }) && opens(rule, port, {}),
+          ),
+      );
+    };
+    const gatewayPods: Sender[] = podsOf('gateway').map((d) => ({
+      namespace: NAMESPACE,
+      pod: d.spec.template.metadata.labels,
+    }));
+    expect(gatewayPods.length).toBeGreaterThanOrEqual(1);
+    const ingressController: Sender = {
+      namespace: { 'kubernetes.io/metadata.name': 'ingress-nginx' },
+      pod: null,
+    };
+    const prometheus: Sender = {
+      namespace: { 'kubernetes.io/metadata.name': 'monitoring' },
+      pod: { 'app.kubernetes.io/name': 'prometheus' },
+    };
+    const operator: Sender = { namespace: NAMESPACE, pod: { ...OPERATOR, run: 'seed' } };
+
+    // where the chassis serves each service's administrative routes: OPS_PORT, set for every one
+    const opsPortOf = (service: (typeof SERVICES)[number]) => {
+      const env: { name: string; value?: string }[] = one('Deployment', service.name).spec.template.spec
+        .containers[0].env;
+      const value = (variable: string) => env.find((e) => e.name === variable)?.value;
+      return Number(value('OPS_PORT') ?? value('PORT') ?? service.port);
+    };
+    const open: string[] = [];
+    for (const service of SERVICES) {
+      const { name } = service;
+      const opsPort = opsPortOf(service);
+      if (name !== 'gateway') {
+        if (gatewayPods.some((gateway) => reaches(gateway, name, opsPort)))
+          open.push(`gateway → ${name}:${opsPort}`);
+        if (gatewaySends(name, opsPort)) open.push(`gateway sends to ${name}:${opsPort}`);
+      }
+      if (reaches(ingressController, name, opsPort)) open.push(`ingress-nginx → ${name}:${opsPort}`);
+    }
+    expect(open).toEqual([]);
+    for (const service of SERVICES) {
+      const { name, port } = service;
+      const opsPort = opsPortOf(service);
+      expect(opsPort, name).toBe(k8sOpsPort(service));
+      expect(opsPort, name).not.toBe(port);
+      // the check is real: Prometheus scrapes there, and operators' pods reach the internal services
+      expect(reaches(prometheus, name, opsPort), `prometheus → ${name}:${opsPort}`).toBe(true);
+      expect(reaches(operator, name, opsPort), `operator → ${name}:${opsPort}`).toBe(name !== 'gateway');
+      expect(reaches(operator, name, port), `operator → ${name}:${port}`).toBe(false);
+    }
+    // …and the gateway does reach the services' own ports, which it calls
+    for (const name of ['orders', 'account-transactions', 'fees', 'market']) {
+      const { port } = SERVICES.find((s) => s.name === name) as (typeof SERVICES)[number];
+      expect(reaches(gatewayPods[0] as Sender, name, port), name).toBe(true);
+      expect(gatewaySends(name, port), name).toBe(true);
+    }
+    // operators' pods send to the operations ports only
+    const [operators, ...more] = policies.filter((p) => p.spec.podSelector.matchLabels?.[OPERATOR_LABEL]);
+    expect(more).toEqual([]);
+    expect(operators?.spec.policyTypes).toEqual(['Egress']);
+    const sorted = (pairs: [unknown, unknown][]) => pairs.map((p) => JSON.stringify(p)).sort();
+    expect(
+      sorted(
+        operators?.spec.egress.map((rule: Rule) => [
+          rule.to?.map((peer) => peer.podSelector?.matchLabels?.app),
+          rule.ports?.map((p) => p.port),
+        ]),
+      ),
+    ).toEqual(sorted(SERVICES.filter((s) => s.name !== 'gateway').map((s) => [[s.name], [k8sOpsPort(s)]])));
   });
 
   it('rolls each service over without a gap, but replaces the exchange simulator (Recreate)', () => {
@@ -514,18 +673,20 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
       // and every container image comes from the registry, tagged
       for (const d of all('Deployment'))
         expect(d.spec.template.spec.containers[0].image).toMatch(/^ghcr\.io\/simplebank\/[a-z-]+:[\w.-]+$/);
-      // scraped by the Prometheus Operator with the canary's track on its samples
-      expect(one('ServiceMonitor', 'simplebank').spec.podTargetLabels).toContain('track');
-      // the gateway's /metrics is on its operations port only
-      const gateway = one('ServiceMonitor', 'simplebank-gateway').spec;
-      expect(gateway.podTargetLabels).toContain('track');
-      expect(gateway.selector.matchLabels.app).toBe('gateway');
-      expect(gateway.endpoints.map((e: { port: string }) => e.port)).toEqual(['ops']);
-      expect(one('ServiceMonitor', 'simplebank').spec.selector.matchExpressions).toContainEqual({
-        key: 'app',
-        operator: 'NotIn',
-        values: ['gateway'],
-      });
+      // scraped by the Prometheus Operator with the canary's track on its samples, every service on
+      // its operations port (OPS_PORT), the only one serving /metrics
+      const [monitor, ...others] = all('ServiceMonitor');
+      expect(others).toEqual([]);
+      expect(monitor?.spec.podTargetLabels).toContain('track');
+      expect(monitor?.spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/part-of': 'simplebank' } });
+      expect(monitor?.spec.endpoints.map((e: { port: string; path: string }) => [e.port, e.path])).toEqual([
+        ['ops', '/metrics'],
+      ]);
+      for (const { name } of SERVICES)
+        expect(
+          one('Service', name).spec.ports.map((p: { name: string }) => p.name),
+          name,
+        ).toContain('ops');
       expect(one('Ingress', 'gateway').spec.tls).toHaveLength(1);
     });
   } else {

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { isIP } from 'node:net';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorCode, type ErrorResponse } from '@simplebank/contracts';
@@ -9,7 +10,7 @@ import Fastify, { type FastifyError, type FastifyInstance, LogController } from 
 import { ConfigError } from './config.ts';
 import type { Logger } from './logger.ts';
 import { type Metrics, observe } from './metrics.ts';
-import { isOperationsUrl } from './operations.ts';
+import { isOperationsRoute, isOperationsUrl } from './operations.ts';
 import { activeTraceId } from './tracing.ts';
 
 export type App = FastifyInstance<
@@ -32,6 +33,46 @@ declare module 'fastify' {
  * answers only a caller with `Authorization: Bearer <ADMIN_TOKEN>`. Every `/admin/*` route is one.
  */
 export const ADMIN = { config: { admin: true } } as const;
+
+/** Whether a route is administrative: `ADMIN` in its options, or a path under /admin. */
+export const isAdminRoute = (route: { url?: string | undefined; config?: { admin?: boolean } | undefined }) =>
+  route.config?.admin === true || /^\/admin(\/|$)/.test(route.url ?? '');
+
+/** Marks a request that arrived through the operations listener (`operationsListener`). */
+const FROM_OPERATIONS = Symbol('operations listener');
+
+/**
+ * The router constraint that keeps an app's operator routes (operations and administrative) on its
+ * operations listener and the rest on its own: a route whose listener is not the request's does not
+ * match, so the request is answered exactly as one for a route that does not exist.
+ */
+const listenerConstraint = {
+  name: 'listener',
+  mustMatchWhenDerived: true,
+  storage() {
+    const handlers = new Map<string, unknown>();
+    return {
+      get: (listener: string) => handlers.get(listener) ?? null,
+      set: (listener: string, handler: unknown) => void handlers.set(listener, handler),
+    };
+  },
+  deriveConstraint: (request: IncomingMessage) =>
+    (request as IncomingMessage & { [FROM_OPERATIONS]?: true })[FROM_OPERATIONS] ? 'operations' : 'service',
+  validate(value: unknown) {
+    if (value !== 'operations' && value !== 'service') throw new Error(`no listener ${String(value)}`);
+  },
+};
+
+/**
+ * A second HTTP server for `app` (created with `operationsListener: true`), not yet listening: the
+ * only one on which its operations and administrative routes answer.
+ */
+export function operationsListener(app: App): Server {
+  return createServer((request, response) => {
+    (request as IncomingMessage & { [FROM_OPERATIONS]?: true })[FROM_OPERATIONS] = true;
+    app.routing(request, response);
+  });
+}
 
 /** Whether `given` is the token, compared in constant time (digests hide the lengths too). */
 export function tokenMatches(given: string | undefined, token: string): boolean {
@@ -172,6 +213,12 @@ export function createApp(
     public?: { requestTimeoutMs: number; trustedProxies?: string[] };
     /** The credential of administrative routes; without one they refuse every caller. */
     adminToken?: string | undefined;
+    /**
+     * Its operations routes (health, metrics, version, debug) and administrative ones answer only on
+     * a second listener (`operationsListener(app)`); on the app's own server, and to `inject`, they
+     * are `404 not_found` like any route that does not exist, and the other routes only there.
+     */
+    operationsListener?: boolean;
   } = {},
 ): App {
   const proxies = options.public?.trustedProxies ?? [];
@@ -194,6 +241,15 @@ export function createApp(
       (reply as unknown as { code(status: number): { send(payload: unknown): void } }).code(400).send(body);
     },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+  if (options.operationsListener) {
+    app.addConstraintStrategy(
+      listenerConstraint as unknown as Parameters<typeof app.addConstraintStrategy>[0],
+    );
+    app.addHook('onRoute', (route) => {
+      const operators = isOperationsRoute(route.url) || isAdminRoute(route);
+      route.constraints = { ...route.constraints, listener: operators ? 'operations' : 'service' };
+    });
+  }
   app.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema as object),
   );
@@ -224,9 +280,8 @@ export function createApp(
 
   // Administrative routes (`ADMIN`, and every /admin/*) answer only the holder of ADMIN_TOKEN.
   app.addHook('onRequest', async (request, reply) => {
-    const admin =
-      request.routeOptions.config?.admin === true || /^\/admin(\/|$)/.test(request.routeOptions.url ?? '');
-    if (!admin || isAdmin(request.headers.authorization, options.adminToken)) return;
+    if (!isAdminRoute(request.routeOptions) || isAdmin(request.headers.authorization, options.adminToken))
+      return;
     await reply
       .status(401)
       .header('www-authenticate', 'Bearer realm="admin"')

@@ -5,3 +5,7 @@
  */
 export const isOperationsUrl = (url: string | undefined): boolean =>
   url !== undefined && (url.startsWith('/health') || url.startsWith('/metrics') || url === '/version');
+
+/** Whether a route is one of the chassis' operations routes: health, metrics, version, debug. */
+export const isOperationsRoute = (url: string | undefined): boolean =>
+  isOperationsUrl(url) || /^\/debug(\/|$)/.test(url ?? '');

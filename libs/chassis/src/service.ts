@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { type Envelope, type EventDefinition, type PayloadOf, subscriptions } from '@simplebank/contracts';
 import type { Static, TObject, TProperties, TSchema } from 'typebox';
@@ -10,7 +11,7 @@ import { createPool, ensureDatabase, migrate, type Pool, type Tx, transaction } 
 import { DatabaseGate } from './database-gate.ts';
 import { FaultSwitch, registerFaultRoutes } from './faults.ts';
 import { registerChassisRoutes } from './health.ts';
-import { type App, createApp, HttpError, trustedProxies } from './http.ts';
+import { type App, createApp, HttpError, operationsListener, trustedProxies } from './http.ts';
 import { InfrastructureError, infrastructureError, isConnectionError } from './infrastructure.ts';
 import { createLogger, type Logger, RecentEntries } from './logger.ts';
 import { Broker, RpcError } from './messaging.ts';
@@ -178,8 +179,14 @@ export function defineService<P extends TProperties, S = undefined>(
 export interface RunningService {
   /** The service's API (for a public service, what the public reaches). */
   app: App;
-  /** Its operations routes: `app` itself unless they have a listener of their own (OPS_PORT). */
+  /**
+   * Its operations routes: `app` itself unless a public service's, which are an app of their own
+   * (OPS_PORT). An internal service with OPS_PORT serves them, and its administrative routes, from
+   * `app` on a second listener (`opsServer`), where only they answer (`app.inject` reaches the rest).
+   */
   ops: App;
+  /** The server its operations routes answer on: `ops.server`, or an internal service's second one. */
+  opsServer: Server;
   context: ServiceContext<unknown>;
   /** The fault switch of its event handlers (also at `/admin/faults`). */
   faults: FaultSwitch;
@@ -331,19 +338,30 @@ export async function startService<P extends TProperties, S>(
             trustedProxies: trustedProxies(config.TRUSTED_PROXIES),
           },
         }
-      : { adminToken: config.ADMIN_TOKEN },
+      : { adminToken: config.ADMIN_TOKEN, operationsListener: opsPort !== null },
   );
   // Health details, recent logs, metrics and profiling are for operators and Prometheus: a public
   // service serves them on another port, which the Ingress does not route to.
-  const ops = opsPort === null ? app : createApp(log, metrics);
+  const ops = opsPort === null || !definition.public ? app : createApp(log, metrics);
+  // An internal service with OPS_PORT serves them, and what creates money, customers or faults
+  // (its administrative routes), on a second listener of its app, which its callers cannot reach.
+  const opsServer = opsPort !== null && ops === app ? operationsListener(app) : ops.server;
   let relay: OutboxRelay | undefined;
   const startedWorkers: Worker[] = [];
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       log.info('stopping: no new requests or messages; finishing work in flight');
+      // the operations listener takes no new connection; what it still serves once the app has
+      // closed (a long profile, say) is cut
+      const opsClosed =
+        opsServer === app.server
+          ? undefined
+          : new Promise<void>((resolve) => opsServer.close(() => resolve()));
       await app.close();
       if (ops !== app) await ops.close();
+      opsServer.closeAllConnections();
+      await opsClosed;
       gate?.stop(); // messages held through an outage go back to their queues
       await svc.broker?.stopConsuming();
       for (const worker of startedWorkers.toReversed()) await worker.stop();
@@ -427,18 +445,26 @@ export async function startService<P extends TProperties, S>(
     if (options.listen !== false) {
       await app.listen({ host: config.HOST, port });
       if (ops !== app) await ops.listen({ host: config.HOST, port: opsPort ?? 0 });
+      else if (opsServer !== app.server)
+        await new Promise<void>((resolve, reject) => {
+          opsServer.once('error', reject);
+          opsServer.listen(opsPort ?? 0, config.HOST, () => {
+            opsServer.off('error', reject);
+            resolve();
+          });
+        });
     }
   } catch (error) {
     // Leave nothing open behind a failed start.
     await stop().catch(() => undefined);
     throw error;
   }
-  const listening = (server: App) => (options.listen === false ? null : portOf(server));
+  const listening = (server: Server) => (options.listen === false ? null : portOf(server));
   log.info(
-    { port: listening(app), ops_port: listening(ops), handlers: handlerQueues.length, topology },
+    { port: listening(app.server), ops_port: listening(opsServer), handlers: handlerQueues.length, topology },
     `${name} started`,
   );
-  return { app, ops, context: svc as ServiceContext<unknown>, faults, stop };
+  return { app, ops, opsServer, context: svc as ServiceContext<unknown>, faults, stop };
 }
 
 /** How far above its port a public service serves its operations routes, unless OPS_PORT says. */
@@ -461,8 +487,8 @@ export function operationsPort(port: number, opsPort: number | undefined, isPubl
   return opsPort;
 }
 
-const portOf = (server: App): number | null => {
-  const address = server.server.address();
+const portOf = (server: Server): number | null => {
+  const address = server.address();
   return typeof address === 'object' && address !== null ? address.port : null;
 };
 

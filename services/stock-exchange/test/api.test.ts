@@ -74,6 +74,32 @@ describe('stock-exchange simulator HTTP API', () => {
     ).toBe(0);
   });
 
+  it('with OPS_PORT (Kubernetes), serves its /admin routes on that port only: market, its caller, does not reach them', async () => {
+    const listening = await startService(stockExchange, { env: { ...env, OPS_PORT: '0' } });
+    try {
+      const at = (server: { address(): unknown }) =>
+        `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      const [servicePort, opsPort] = [at(listening.app.server), at(listening.opsServer)];
+      const routes = [
+        ['GET', '/admin/faults'],
+        ['DELETE', '/admin/prices/ACME'],
+      ] as const;
+      for (const [method, url] of routes) {
+        const hidden = await fetch(`${servicePort}${url}`, { method, headers: adminHeaders });
+        expect(hidden.status, `${method} ${url}`).toBe(404);
+        expect(((await hidden.json()) as { error: { code: string } }).error.code).toBe('not_found');
+        expect((await fetch(`${opsPort}${url}`, { method })).status, `${method} ${url}`).toBe(401);
+        const served = await fetch(`${opsPort}${url}`, { method, headers: adminHeaders });
+        expect(served.status, `${method} ${url}`).toBeLessThan(300);
+      }
+      // trading stays on the service port
+      expect((await fetch(`${servicePort}/quotes`)).status).toBe(200);
+      expect((await fetch(`${opsPort}/quotes`)).status).toBe(404);
+    } finally {
+      await listening.stop();
+    }
+  });
+
   it('quotes every default symbol in cents', async () => {
     const response = await exchange.app.inject({ url: '/quotes' });
     expect(response.statusCode).toBe(200);
