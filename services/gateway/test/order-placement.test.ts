@@ -1,4 +1,4 @@
-import { HttpError, RpcError } from '@simplebank/chassis';
+import { RpcError } from '@simplebank/chassis';
 import { describe, expect, it } from 'vitest';
 import { httpErrorOf, type OrderPlacementDeps, orderPlacement } from '../src/order-placement.ts';
 

@@ -1,5 +1,5 @@
 import { centsToDecimal, decimalToCents } from '@simplebank/contracts/money';
-import { type Account, Api, ApiError, type Order, type OrderNews, type Quote } from './api.ts';
+import { type Account, Api, ApiError, type Order, type OrderNews, type Quote, type Status } from './api.ts';
 import { inDoubt, OrderIntent, untilAnswered } from './order-intent.ts';
 import { openStream } from './stream.ts';
 import { problemInWords, reasonInWords, statusInWords } from './words.ts';
@@ -376,7 +376,7 @@ function remember(order: Order): void {
 /** Says an order's status in the live region (read out by screen readers). */
 function announce(
   order: Pick<Order, 'order_id' | 'side' | 'quantity' | 'symbol'> | { order_id: string },
-  status: string,
+  status: Status,
   reason: string | null | undefined,
 ): void {
   // news handled concurrently can be read back out of order: never announce a step back
