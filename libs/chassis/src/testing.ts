@@ -68,41 +68,6 @@ export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
 /** Headers that carry `TEST_ADMIN_TOKEN`, for a test's calls to administrative routes. */
 export const adminHeaders = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } as const;
 
-/**
- * A broker user of the test's own with the given permissions in `vhost` (created, or its password
- * and permissions set anew); returns the vhost's AMQP URL with the user's credentials.
- */
-export async function brokerUser(
-  amqpUrl: string,
-  user: string,
-  permissions: { configure: string; write: string; read: string },
-  topic?: { exchange: string; write: string; read: string },
-): Promise<string> {
-  const url = new URL(amqpUrl);
-  const vhost = decodeURIComponent(url.pathname.slice(1)) || '/';
-  const password = randomUUID();
-  await run('rabbitmqctl', ['-q', 'add_user', user, password]).catch(() =>
-    run('rabbitmqctl', ['-q', 'change_password', user, password]),
-  );
-  const { configure, write, read } = permissions;
-  await run('rabbitmqctl', ['-q', 'set_permissions', '-p', vhost, user, configure, write, read]);
-  if (topic) {
-    await run('rabbitmqctl', [
-      '-q',
-      'set_topic_permissions',
-      '-p',
-      vhost,
-      user,
-      topic.exchange,
-      topic.write,
-      topic.read,
-    ]);
-  }
-  url.username = encodeURIComponent(user);
-  url.password = encodeURIComponent(password);
-  return url.toString();
-}
-
 /** Environment for starting a service under test against its own database and vhost. */
 export async function testEnvironment(suite: string): Promise<Record<string, string>> {
   const name = `simplebank_test_${suite.replaceAll('-', '_')}`;

@@ -9,8 +9,9 @@ import {
   type RunningService,
   startService,
 } from '@simplebank/chassis';
-import { brokerUser, testEnvironment } from '@simplebank/chassis/testing';
+import { testEnvironment } from '@simplebank/chassis/testing';
 import { rpcRoutes } from '@simplebank/contracts';
+import { brokerUser } from '@simplebank/stack';
 import pg from 'pg';
 import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -8,7 +8,8 @@ import {
   startService,
   UpstreamUnavailable,
 } from '@simplebank/chassis';
-import { brokerUser, publishRaw, testEnvironment, waitFor } from '@simplebank/chassis/testing';
+import { publishRaw, testEnvironment, waitFor } from '@simplebank/chassis/testing';
+import { brokerUser } from '@simplebank/stack';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import counter, { slowOnceCallsFor } from './fixtures/counter-service.ts';

@@ -13,11 +13,43 @@ export interface BrokerGrant {
 }
 
 /**
- * Gives each service a RabbitMQ user of its own in the virtual host of `amqpUrl`, named
- * `<prefix><service>`, with a new random password and exactly the permissions `grant` says (the
- * contracts' `brokerPermissions`); returns each service's AMQP URL. Through `rabbitmqctl`, so on the
- * broker's own machine, as the local stack's other set-up (the vhosts) is. A service's name as the
- * user's last part lets each service derive its producers' users from its own (`publisherUser`).
+ * A broker user named `user` in the virtual host of `amqpUrl` (created, or its password and
+ * permissions set anew), with a new random password and exactly `grant`; returns the vhost's AMQP
+ * URL with the user's credentials. Through `rabbitmqctl`, so on the broker's own machine, as the
+ * local stack's other set-up (the vhosts) is.
+ */
+export async function brokerUser(amqpUrl: string, user: string, grant: BrokerGrant): Promise<string> {
+  const url = new URL(amqpUrl);
+  const vhost = decodeURIComponent(url.pathname.slice(1)) || '/';
+  const password = randomBytes(18).toString('base64url');
+  await run('rabbitmqctl', ['-q', 'add_user', user, password]).catch(() =>
+    run('rabbitmqctl', ['-q', 'change_password', user, password]),
+  );
+  const { configure, write, read, topic } = grant;
+  await run('rabbitmqctl', ['-q', 'set_permissions', '-p', vhost, user, configure, write, read]);
+  if (topic) {
+    const { exchange, write: writeTopic, read: readTopic } = topic;
+    await run('rabbitmqctl', [
+      '-q',
+      'set_topic_permissions',
+      '-p',
+      vhost,
+      user,
+      exchange,
+      writeTopic,
+      readTopic,
+    ]);
+  }
+  url.username = encodeURIComponent(user);
+  url.password = password;
+  return url.toString();
+}
+
+/**
+ * Gives each service a broker user of its own, named `<prefix><service>`, with the permissions
+ * `grant` says (the contracts' `brokerPermissions`); returns each service's AMQP URL. A service's
+ * name as the user's last part lets each service derive its producers' users from its own
+ * (`publisherUser`).
  */
 export async function provisionBrokerUsers(
   amqpUrl: string,
@@ -25,34 +57,9 @@ export async function provisionBrokerUsers(
   prefix: string,
   grant: (service: string) => BrokerGrant,
 ): Promise<Record<string, string>> {
-  const url = new URL(amqpUrl);
-  const vhost = decodeURIComponent(url.pathname.slice(1)) || '/';
   const urls: Record<string, string> = {};
   // one at a time: each rabbitmqctl call starts an Erlang VM, and two cores are all there is
-  for (const service of services) {
-    const user = `${prefix}${service}`;
-    const password = randomBytes(18).toString('base64url');
-    await run('rabbitmqctl', ['-q', 'add_user', user, password]).catch(() =>
-      run('rabbitmqctl', ['-q', 'change_password', user, password]),
-    );
-    const { configure, write, read, topic } = grant(service);
-    await run('rabbitmqctl', ['-q', 'set_permissions', '-p', vhost, user, configure, write, read]);
-    if (topic) {
-      await run('rabbitmqctl', [
-        '-q',
-        'set_topic_permissions',
-        '-p',
-        vhost,
-        user,
-        topic.exchange,
-        topic.write,
-        topic.read,
-      ]);
-    }
-    const own = new URL(amqpUrl);
-    own.username = encodeURIComponent(user);
-    own.password = password;
-    urls[service] = own.toString();
-  }
+  for (const service of services)
+    urls[service] = await brokerUser(amqpUrl, `${prefix}${service}`, grant(service));
   return urls;
 }

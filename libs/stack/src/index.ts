@@ -5,7 +5,7 @@ export {
   rabbitPasswordHash,
   rabbitPasswordMatches,
 } from './broker-definitions.ts';
-export { type BrokerGrant, provisionBrokerUsers } from './broker-users.ts';
+export { type BrokerGrant, brokerUser, provisionBrokerUsers } from './broker-users.ts';
 export { infrastructure, missingInfrastructure, reachable } from './infrastructure.ts';
 export { readableLine } from './logs.ts';
 export { SAGA_SERVICES, SERVICES, type ServiceName } from './services.ts';

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { handlerQueue, ParkingLot, type RunningService, startService } from '@simplebank/chassis';
 import {
   adminHeaders,
-  brokerUser,
   metricValue,
   publishEvent,
   publishRaw,
@@ -17,6 +16,7 @@ import {
   rpcTopicPermission,
   TradeExecuted,
 } from '@simplebank/contracts';
+import { brokerUser } from '@simplebank/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import accountTransactions from '../src/service.ts';
 
@@ -36,12 +36,10 @@ beforeAll(async () => {
   adminUrl = env.AMQP_URL as string;
   await Promise.all(
     brokerServices.map(async (name) => {
-      urls[name] = await brokerUser(
-        adminUrl,
-        `${VHOST}.${name}`,
-        brokerPermissions(name),
-        rpcTopicPermission(name),
-      );
+      urls[name] = await brokerUser(adminUrl, `${VHOST}.${name}`, {
+        ...brokerPermissions(name),
+        topic: rpcTopicPermission(name),
+      });
     }),
   );
   // the gateway as every service was before: the broker's one user, allowed everything
