@@ -109,19 +109,13 @@ describe.skipIf(missing.length > 0)('the real system with two instances of order
   it('orders go through with two instances, and with one of them stopped', async () => {
     const accountId = `stack-${randomUUID().slice(0, 8)}`;
     const password = `pw-${randomUUID()}`;
-    const created = await call(
-      `${stack.urls['account-transactions']}/accounts`,
-      'POST',
-      {
-        account_id: accountId,
-        owner: accountId,
-        password,
-        cash: '100.00',
-        positions: [{ symbol: 'ACME', quantity: 20 }],
-      },
-      // an administrative route: the stack's credential
-      { authorization: `Bearer ${stack.adminToken}` },
-    );
+    const created = await call(`${stack.urls['account-transactions']}/accounts`, 'POST', {
+      account_id: accountId,
+      owner: accountId,
+      password,
+      cash: '100.00',
+      positions: [{ symbol: 'ACME', quantity: 20 }],
+    });
     expect(created.status).toBe(201);
     const signedIn = await call<{ access_token: string }>(`${stack.urls.gateway}/auth/token`, 'POST', {
       username: accountId,

@@ -244,7 +244,6 @@ describe('customers (HTTP)', () => {
     const created = await service.app.inject({
       method: 'POST',
       url: '/customers',
-      headers: adminHeaders,
       payload: { username, password: 'first password' },
     });
     expect(created.statusCode).toBe(201);
