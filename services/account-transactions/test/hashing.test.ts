@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type RunningService, startService } from '@simplebank/chassis';
-import { adminHeaders, testEnvironment } from '@simplebank/chassis/testing';
+import { testEnvironment } from '@simplebank/chassis/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import accountTransactions from '../src/service.ts';
 
@@ -26,7 +26,6 @@ describe('password hashing at bounded concurrency', () => {
     const created = await service.app.inject({
       method: 'POST',
       url: '/customers',
-      headers: adminHeaders,
       payload: { username, password: 'the right one' },
     });
     expect(created.statusCode).toBe(201);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type RunningService, startService } from '@simplebank/chassis';
-import { adminHeaders, TcpProxy, testEnvironment, waitFor } from '@simplebank/chassis/testing';
+import { TcpProxy, testEnvironment, waitFor } from '@simplebank/chassis/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import gateway from '../src/service.ts';
 import { closedPort } from './network.ts';
@@ -47,7 +47,6 @@ async function newCustomer() {
   const created = await accounts.app.inject({
     method: 'POST',
     url: '/customers',
-    headers: adminHeaders,
     payload: { username, password },
   });
   expect(created.statusCode).toBe(201);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { adminHeaders, metricValue, testEnvironment, waitFor } from '@simplebank/chassis/testing';
+import { metricValue, testEnvironment, waitFor } from '@simplebank/chassis/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type System, startSystem, urlOf } from './system.ts';
 
@@ -57,7 +57,6 @@ async function newCustomer() {
   const opened = await system.accounts.app.inject({
     method: 'POST',
     url: '/accounts',
-    headers: adminHeaders,
     payload: { account_id: accountId, owner: username, password: `${username}-password`, cash: '100.00' },
   });
   expect(opened.statusCode).toBe(201);
