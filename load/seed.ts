@@ -12,8 +12,6 @@ export interface Position {
 export interface SeedOptions {
   /** account-transactions' internal API, which opens accounts (`POST /accounts`). */
   accountsUrl: string;
-  /** The admin credential `POST /accounts` takes (it creates money); default $ADMIN_TOKEN. */
-  adminToken?: string | undefined;
   /** The gateway: only needed to sign in (`signIn: true`). */
   gatewayUrl?: string;
   /** How many customers to create. */
@@ -104,16 +102,12 @@ async function answer(response: Response): Promise<{ status: number; code?: stri
  */
 async function openAccount(
   accountsUrl: string,
-  adminToken: string | undefined,
   account: { account_id: string; owner: string; password?: string; cash: string; positions: Position[] },
 ): Promise<boolean> {
   const post = (body: object) =>
     fetch(endpoint(accountsUrl, '/accounts'), {
       method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        ...(adminToken ? { authorization: `Bearer ${adminToken}` } : {}),
-      },
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
     }).then(answer);
   let result = await post(account);
@@ -191,7 +185,7 @@ export async function seedAccounts(options: SeedOptions): Promise<SeedResult> {
 
   const accounts = await eachLimited(planned, concurrency, async (account) => {
     const first = account.account_id === `acc-${account.username}`;
-    const created = await openAccount(options.accountsUrl, options.adminToken ?? process.env.ADMIN_TOKEN, {
+    const created = await openAccount(options.accountsUrl, {
       account_id: account.account_id,
       owner: account.username,
       // the customer comes with their first account; the others are opened for them

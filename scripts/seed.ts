@@ -17,8 +17,6 @@ const usage = `pnpm seed [options]
   --tokens             also sign each customer in and print "username account_id token" lines
   --accounts-url URL   account-transactions (default http://127.0.0.1:8082)
   --gateway-url URL    the gateway (default http://127.0.0.1:8080)
-ADMIN_TOKEN (environment) is the admin credential POST /accounts takes: the one the services run with
-(\`pnpm start\` prints it).
 Safe to run again: accounts that exist already are counted, not created twice.`;
 
 const { values } = parseArgs({

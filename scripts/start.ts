@@ -3,17 +3,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import {
-  instanceLabel,
-  missingInfrastructure,
-  provisionBrokerUsers,
-  readableLine,
-  SERVICES,
-  type ServiceName,
-  Stack,
-} from '@simplebank/stack';
-// the contracts say what each service's broker user may do (root has no dependency on them: dist)
-import { brokerPermissions, brokerServices, rpcTopicPermission } from '../libs/contracts/dist/index.js';
+import { instanceLabel, missingInfrastructure, readableLine, SERVICES, Stack } from '@simplebank/stack';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 let args: { json?: boolean; instances?: string };
@@ -32,23 +22,6 @@ if (missing.length > 0) {
   process.exit(1);
 }
 
-// Each service its own broker user (simplebank.<service>) with the contracts' permissions, as in
-// compose and Kubernetes; with a broker that is not this machine's (AMQP_URL), its own users.
-const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-let brokerUrls: Partial<Record<ServiceName, string>> = {};
-if (!process.env.AMQP_URL) {
-  try {
-    brokerUrls = await provisionBrokerUsers(amqpUrl, brokerServices, 'simplebank.', (service) => ({
-      ...brokerPermissions(service),
-      topic: rpcTopicPermission(service),
-    }));
-  } catch (error) {
-    console.error(
-      `Every service connects as guest: no broker users of their own (rabbitmqctl: ${(error as Error).message.split('\n')[0]})`,
-    );
-  }
-}
-
 let stack: Stack;
 try {
   stack = new Stack({
@@ -56,7 +29,6 @@ try {
     instances,
     // the demo customers alice, bob and carol (README); never in production
     serviceEnv: { 'account-transactions': { DEMO_DATA: 'true' } },
-    brokerUrls,
     onLine: (service, line, _stream, instance) => {
       const index = SERVICES.findIndex((s) => s.name === service);
       const who = stack.instanceCount(service) > 1 ? instanceLabel(service, instance) : service;
@@ -112,8 +84,6 @@ SimpleBank is ready.
   alerts (receiver)     ${where('alerts')}
 Every service also serves /health, /health/ready, /version and /metrics; the gateway on its
 operations port (${gatewayOps.join(', ')}), not the public one. Ctrl-C stops everything.
-Administrative routes (POST /accounts, /customers, /admin/*) take this run's admin credential:
-  export ADMIN_TOKEN=${stack.adminToken}   # then: pnpm seed, curl -H "authorization: Bearer $ADMIN_TOKEN" …
 Try (README, "Install, start, test"):
   TOKEN=$(curl -s -XPOST ${stack.urls.gateway}/auth/token -H 'content-type: application/json' \\
     -d '{"username":"alice","password":"alice-password"}' | sed 's/.*"access_token":"\\([^"]*\\)".*/\\1/')

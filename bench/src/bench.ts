@@ -123,7 +123,6 @@ try {
   // One customer per client, each account rich enough for every order of the run.
   const { accounts } = await seedAccounts({
     accountsUrl: stack.urls['account-transactions'],
-    adminToken: stack.adminToken,
     gatewayUrl: stack.urls.gateway,
     count: clients,
     prefix: 'bench',

@@ -15,7 +15,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../test/random.ts';
 import {
   accountWithoutHolds,
-  adminToken,
   call,
   cents,
   feeCharge,
@@ -71,7 +70,6 @@ beforeAll(async () => {
     amqpUrl,
     (service, line, instance) => log.write(`${service}#${instance + 1} ${line}\n`),
     partitions,
-    adminToken,
   );
   await stack.start();
 });

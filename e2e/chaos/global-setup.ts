@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { freshDatabase } from '@simplebank/chassis/testing';
 import { missingInfrastructure, SERVICES } from '@simplebank/stack';
 import type { TestProject } from 'vitest/node';
@@ -15,6 +14,4 @@ export default async function setup(project: TestProject) {
   );
   const urls = chaosStack('amqp://unused').urls;
   for (const { name } of SERVICES) project.provide(`url:${name}`, urls[name]);
-  // the stack the test starts runs with it; the helpers (system.ts) send it
-  project.provide('admin-token', randomBytes(24).toString('base64url'));
 }

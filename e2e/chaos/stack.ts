@@ -28,8 +28,6 @@ export function chaosStack(
   amqpUrl: string,
   onLine?: (service: string, line: string, instance: number) => void,
   partitions?: Partitions,
-  /** The services' ADMIN_TOKEN, which the suite's helpers send (global-setup provides it). */
-  adminToken?: string,
 ): Stack {
   const second = (name: ServiceName, instance: number, wanted: ServiceName) =>
     instance === 1 && name === wanted;
@@ -39,7 +37,6 @@ export function chaosStack(
     instances: INSTANCES,
     // a restart under the run's load, on two cores shared by thirteen processes, takes a while
     readyTimeoutMs: 120_000,
-    ...(adminToken ? { adminToken } : {}),
     // Pools sized so that two of everything stay under PostgreSQL's default 100 connections
     // (2 × 12 + 2 × 3 × 6 + 6 = 66, with room for the test's own), as a deployment must size them.
     env: {

@@ -5,14 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freshDatabase, freshVhost } from '@simplebank/chassis/testing';
-import { brokerPermissions, brokerServices, rpcTopicPermission } from '@simplebank/contracts';
-import {
-  missingInfrastructure,
-  provisionBrokerUsers,
-  SERVICES,
-  type ServiceName,
-  Stack,
-} from '@simplebank/stack';
+import { missingInfrastructure, SERVICES, Stack } from '@simplebank/stack';
 import type { TestProject } from 'vitest/node';
 import { startStatsdExporter } from './statsd-exporter.ts';
 
@@ -29,16 +22,6 @@ export default async function setup(project: TestProject) {
   );
   await Promise.all(databases.map(freshDatabase));
   const amqpUrl = await freshVhost('simplebank_e2e');
-  // Each service its own broker user with the contracts' permissions, as compose and Kubernetes do
-  // (not with a broker elsewhere: TEST_AMQP_URL, whose users are its own business).
-  const brokerUrls: Record<string, string> = process.env.TEST_AMQP_URL
-    ? {}
-    : await provisionBrokerUsers(amqpUrl, brokerServices, 'simplebank_e2e.', (service) => ({
-        ...brokerPermissions(service),
-        topic: rpcTopicPermission(service),
-      }));
-  project.provide('amqp:admin', amqpUrl);
-  project.provide('amqp:services', brokerUrls);
 
   // In place of Jaeger: every service exports its spans here (OTLP/HTTP, JSON encoding).
   const receiver = await otlpReceiver();
@@ -53,7 +36,6 @@ export default async function setup(project: TestProject) {
   const stack = new Stack({
     root,
     portOffset: 10_000,
-    brokerUrls: brokerUrls as Partial<Record<ServiceName, string>>,
     env: {
       DATABASE_PREFIX,
       AMQP_URL: amqpUrl,
@@ -96,7 +78,6 @@ export default async function setup(project: TestProject) {
     project.provide(`url:${name}`, stack.urls[name]);
     project.provide(`ops:${name}`, stack.opsUrl(name));
   }
-  project.provide('admin-token', stack.adminToken);
 
   return async () => {
     await stack.stop();
@@ -218,11 +199,5 @@ declare module 'vitest' {
     'url:otlp': string;
     /** The StatsD exporter's stand-in: its `/metrics`. */
     'url:statsd-exporter': string;
-    /** What the services' administrative routes take (ADMIN_TOKEN). */
-    'admin-token': string;
-    /** The suite's vhost as the broker's administrator (guest). */
-    'amqp:admin': string;
-    /** Each service's own AMQP URL (its own broker user); empty with TEST_AMQP_URL. */
-    'amqp:services': Record<string, string>;
   }
 }

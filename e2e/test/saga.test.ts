@@ -145,8 +145,8 @@ describe('the sell and buy saga across all services', () => {
         )
       ).body;
     const pin = (cents: number) =>
-      call(url.exchange, 'PUT', '/admin/prices/UMBRELLA', { price_cents: cents }, { admin: true });
-    afterEach(() => call(url.exchange, 'DELETE', '/admin/prices/UMBRELLA', undefined, { admin: true }));
+      call(url.exchange, 'PUT', '/admin/prices/UMBRELLA', { price_cents: cents });
+    afterEach(() => call(url.exchange, 'DELETE', '/admin/prices/UMBRELLA'));
 
     /**
      * Sells 3 UMBRELLA while every answer of the exchange comes after market has given up on it,

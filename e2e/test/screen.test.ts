@@ -103,7 +103,7 @@ describe('the place-order screen', () => {
     const hooli = page.locator('#quotes tbody tr[data-symbol="HOOLI"]');
     const opened = cents((await hooli.locator('td:nth-child(2)').textContent()) ?? '');
     const pinned = opened + 1234;
-    await call(url.exchange, 'PUT', '/admin/prices/HOOLI', { price_cents: pinned }, { admin: true });
+    await call(url.exchange, 'PUT', '/admin/prices/HOOLI', { price_cents: pinned });
     try {
       await expect
         .poll(() => hooli.locator('td:nth-child(2)').textContent(), { timeout: 10_000 })
@@ -112,7 +112,7 @@ describe('the place-order screen', () => {
       expect(await hooli.locator('td:nth-child(3)').getAttribute('class')).toContain('up');
       expect(await hooli.locator('td:nth-child(3)').textContent()).toMatch(/^(▲ )?\+1\d\.\d{2}$/);
     } finally {
-      await call(url.exchange, 'DELETE', '/admin/prices/HOOLI', undefined, { admin: true });
+      await call(url.exchange, 'DELETE', '/admin/prices/HOOLI');
     }
 
     // 3. the cost before sending: value = quantity × price, the fee of the fees service, the total
@@ -222,14 +222,14 @@ describe('the place-order screen', () => {
     await cancelReachedMarket((await orderRow(page).getAttribute('data-order-id')) as string);
     // an attempt still in flight may reach the exchange as it comes back: a price below the sell's
     // limit keeps the order resting there until it is withdrawn, instead of filling first
-    await call(url.exchange, 'PUT', '/admin/prices/ACME', { price_cents: 5_000 }, { admin: true });
+    await call(url.exchange, 'PUT', '/admin/prices/ACME', { price_cents: 5_000 });
     await setFaults(noFaults);
     try {
       await expect
         .poll(() => orderRow(page).getAttribute('data-status'), { timeout: 30_000 })
         .toBe('canceled');
     } finally {
-      await call(url.exchange, 'DELETE', '/admin/prices/ACME', undefined, { admin: true });
+      await call(url.exchange, 'DELETE', '/admin/prices/ACME');
     }
     expect(
       await orderRow(page)

@@ -11,9 +11,6 @@ export const url = {
   exchange: inject('url:stock-exchange'),
 };
 
-/** The services' admin credential: `admin` in `call`'s options sends it. */
-export const adminToken = inject('admin-token');
-
 export interface Answer<T> {
   status: number;
   body: T;
@@ -26,11 +23,7 @@ export async function call<T = unknown>(
   method: string,
   path: string,
   body?: unknown,
-  {
-    token,
-    headers = {},
-    admin = false,
-  }: { token?: string | undefined; headers?: Record<string, string>; admin?: boolean } = {},
+  { token, headers = {} }: { token?: string | undefined; headers?: Record<string, string> } = {},
 ): Promise<Answer<T>> {
   const response = await fetch(`${base}${path}`, {
     method,
@@ -38,7 +31,6 @@ export async function call<T = unknown>(
       ...headers,
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
-      ...(admin ? { authorization: `Bearer ${adminToken}` } : {}),
     },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(10_000),
@@ -75,19 +67,13 @@ export function tokenOf(accountId: string): string {
 export async function newCustomer(cash: string, positions: { symbol: string; quantity: number }[] = []) {
   const accountId = `e2e-${randomUUID().slice(0, 8)}`;
   const password = `pw-${randomUUID()}`;
-  const created = await call(
-    url.accounts,
-    'POST',
-    '/accounts',
-    {
-      account_id: accountId,
-      owner: accountId,
-      password,
-      cash,
-      positions,
-    },
-    { admin: true },
-  );
+  const created = await call(url.accounts, 'POST', '/accounts', {
+    account_id: accountId,
+    owner: accountId,
+    password,
+    cash,
+    positions,
+  });
   if (created.status !== 201)
     throw new Error(`could not create ${accountId}: ${JSON.stringify(created.body)}`);
   return { accountId, username: accountId, password };
@@ -170,7 +156,7 @@ export async function settled(orderId: string, timeoutMs = 20_000): Promise<Orde
 }
 
 export async function setFaults(faults: Record<string, number>) {
-  const { status } = await call(url.exchange, 'PUT', '/admin/faults', faults, { admin: true });
+  const { status } = await call(url.exchange, 'PUT', '/admin/faults', faults);
   if (status !== 200) throw new Error(`PUT /admin/faults answered ${status}`);
 }
 

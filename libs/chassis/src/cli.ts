@@ -122,9 +122,8 @@ export function systemdUnit(definition: CliDefinition, context: CliContext): str
   const environment: string[] = [];
   const written = new Set<string>();
   const secrets: string[] = [];
-  // Loopback unless told otherwise (HOST=0.0.0.0 in the environment of `init`): an internal service
-  // that creates money or customers must not answer whoever reaches the VM.
-  const env: NodeJS.ProcessEnv = { HOST: '127.0.0.1', NODE_ENV: 'production', ...context.env };
+  // On a VM the service answers on its network address, not only on loopback.
+  const env: NodeJS.ProcessEnv = { HOST: '0.0.0.0', NODE_ENV: 'production', ...context.env };
   for (const variable of environmentVariables(definition)) {
     const value = env[variable.name];
     if (value === undefined || value === '') continue;

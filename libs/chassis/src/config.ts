@@ -23,17 +23,6 @@ export const BaseConfig = Type.Object({
   ),
   AMQP_URL: Type.String({ default: 'amqp://guest:guest@127.0.0.1:5672' }),
   /**
-   * The producers' broker users, `{service}` standing for the producer's name (e.g.
-   * `simplebank.{service}`): an event whose `user_id` is not its producer's is parked. Unset: derived
-   * from this service's own user (messaging.ts, `publisherUser`).
-   */
-  AMQP_PUBLISHER_USERS: Type.Optional(Type.String({ minLength: 1 })),
-  /**
-   * Bearer credential of the administrative routes (/admin/*, and those that create money or
-   * customers). Unset: they refuse every caller.
-   */
-  ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
-  /**
    * RabbitMQ declares a silent connection dead after this long (two missed heartbeats), and hands a
    * paused or cut-off instance's unacked messages to the others; the library's 60 s is a long stall.
    */

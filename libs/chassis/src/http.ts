@@ -1,5 +1,4 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorCode, type ErrorResponse } from '@simplebank/contracts';
@@ -19,32 +18,6 @@ export type App = FastifyInstance<
   Logger,
   TypeBoxTypeProvider
 >;
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** The route creates money, customers or faults: it takes the admin credential (`ADMIN`). */
-    admin?: boolean;
-  }
-}
-
-/**
- * Route options of an administrative route (`app.post('/accounts', { ...ADMIN, schema }, …)`): it
- * answers only a caller with `Authorization: Bearer <ADMIN_TOKEN>`. Every `/admin/*` route is one.
- */
-export const ADMIN = { config: { admin: true } } as const;
-
-/** Whether `given` is the token, compared in constant time (digests hide the lengths too). */
-export function tokenMatches(given: string | undefined, token: string): boolean {
-  if (given === undefined) return false;
-  const digest = (s: string) => createHash('sha256').update(s).digest();
-  return timingSafeEqual(digest(given), digest(token));
-}
-
-/** Whether `authorization` is `Bearer <adminToken>`; never without a configured token. */
-export function isAdmin(authorization: string | undefined, adminToken: string | undefined): boolean {
-  if (!adminToken || authorization === undefined) return false;
-  return tokenMatches(/^Bearer (.+)$/i.exec(authorization)?.[1], adminToken);
-}
 
 /** An error a route throws to answer with `{ error: { code, message } }`. */
 export class HttpError extends Error {
@@ -168,11 +141,7 @@ export function trustedProxies(setting: string): string[] {
 export function createApp(
   log: Logger,
   metrics: Metrics,
-  options: {
-    public?: { requestTimeoutMs: number; trustedProxies?: string[] };
-    /** The credential of administrative routes; without one they refuse every caller. */
-    adminToken?: string | undefined;
-  } = {},
+  options: { public?: { requestTimeoutMs: number; trustedProxies?: string[] } } = {},
 ): App {
   const proxies = options.public?.trustedProxies ?? [];
   const app = Fastify({
@@ -220,25 +189,6 @@ export function createApp(
       return;
     }
     requestContext.run({ deadline }, done);
-  });
-
-  // Administrative routes (`ADMIN`, and every /admin/*) answer only the holder of ADMIN_TOKEN.
-  app.addHook('onRequest', async (request, reply) => {
-    const admin =
-      request.routeOptions.config?.admin === true || /^\/admin(\/|$)/.test(request.routeOptions.url ?? '');
-    if (!admin || isAdmin(request.headers.authorization, options.adminToken)) return;
-    await reply
-      .status(401)
-      .header('www-authenticate', 'Bearer realm="admin"')
-      .send(
-        errorBody(
-          ErrorCode.unauthorized,
-          options.adminToken
-            ? 'this route needs the admin credential (Authorization: Bearer <ADMIN_TOKEN>)'
-            : 'no ADMIN_TOKEN is configured: administrative routes are off',
-        ),
-      );
-    return reply;
   });
 
   // Still in the request's span, so the line carries its trace id (onResponse runs outside it).

@@ -9,14 +9,12 @@ export { BaseConfig, ConfigError, isProduction, isSecret, loadConfig } from './c
 export { createPool, ensureDatabase, migrate, type Pool, type Tx, transaction } from './database.ts';
 export { FaultSwitch, Faults, InjectedFault } from './faults.ts';
 export {
-  ADMIN,
   type App,
   BUDGET_HEADER,
   createApp,
   deadlineFromBudget,
   errorBody,
   HttpError,
-  isAdmin,
   isStale,
   markStale,
   requestDeadline,
@@ -35,16 +33,7 @@ export {
   UpstreamUnavailable,
 } from './http-client.ts';
 export { createLogger, type Logger } from './logger.ts';
-export {
-  Broker,
-  brokerUserOf,
-  ConfirmedPublisher,
-  LivePublisher,
-  PoisonMessageError,
-  PUBLISHER_HEADER,
-  publisherUser,
-  RpcError,
-} from './messaging.ts';
+export { Broker, ConfirmedPublisher, PoisonMessageError, RpcError } from './messaging.ts';
 export { createMetrics, type Metrics, prometheus } from './metrics.ts';
 export type { Cause, Publish } from './outbox.ts';
 export {

@@ -17,15 +17,7 @@ import { BUDGET_HEADER, deadlineFromBudget } from './http.ts';
 import type { Logger } from './logger.ts';
 import { type Metrics, observe } from './metrics.ts';
 import { DirectReplyClient } from './rpc-client.ts';
-import {
-  DELIVERY_LIMIT,
-  deadLetterExchange,
-  deadLetterQueue,
-  RPC_EXCHANGE,
-  retryQueue,
-  rpcQueue,
-  rpcRoutes,
-} from './topology.ts';
+import { DELIVERY_LIMIT, deadLetterExchange, deadLetterQueue, retryQueue, rpcQueue } from './topology.ts';
 import {
   contextFromHeaders,
   failSpan,
@@ -37,12 +29,6 @@ import {
 } from './tracing.ts';
 
 export type { AsyncMessage };
-
-/**
- * On a copy a service sends itself (retry, parking): the broker user of the original's publisher.
- * Believed only on a message whose `user_id` is the consuming service's own.
- */
-export const PUBLISHER_HEADER = 'x-publisher';
 export { ConsumerStatus };
 
 /** The handler said the message can never succeed: park it now instead of retrying. */
@@ -116,11 +102,7 @@ export class ConfirmedPublisher {
   private readonly inFlight = new Map<string, number>();
   private readonly returned = new Set<string>();
 
-  constructor(
-    private readonly publisher: Publisher,
-    /** The connection's broker user, stamped as `user_id` on every message (the broker checks it). */
-    private readonly user: string,
-  ) {
+  constructor(private readonly publisher: Publisher) {
     publisher.on('basic.return', (message) => {
       if (message.messageId && this.inFlight.has(message.messageId)) this.returned.add(message.messageId);
     });
@@ -134,7 +116,7 @@ export class ConfirmedPublisher {
     const id = envelope.messageId;
     this.inFlight.set(id, (this.inFlight.get(id) ?? 0) + 1);
     try {
-      await this.publisher.send({ ...envelope, userId: this.user }, body);
+      await this.publisher.send(envelope, body);
       // The broker sends basic.return before the confirm, but rabbitmq-client emits the return on a
       // later turn (setImmediate) than it resolves the confirm: let that turn come first.
       await new Promise((resolve) => setImmediate(resolve));
@@ -154,43 +136,6 @@ export class ConfirmedPublisher {
   }
 }
 
-/** Sends without confirms (live news), stamped with the connection's broker user like every message. */
-export class LivePublisher {
-  constructor(
-    private readonly publisher: Publisher,
-    private readonly user: string,
-  ) {}
-
-  send(envelope: AmqpEnvelope, body: MessageBody): Promise<void> {
-    return this.publisher.send({ ...envelope, userId: this.user }, body);
-  }
-
-  close(): Promise<void> {
-    return this.publisher.close();
-  }
-}
-
-/** The broker user an AMQP URL connects as (AMQP's default: guest). */
-export function brokerUserOf(url: string): string {
-  return decodeURIComponent(new URL(url).username) || 'guest';
-}
-
-/**
- * Whom `source`'s events must come from, as a broker user. `template` (AMQP_PUBLISHER_USERS) is a
- * user name in which `{service}` stands for the producer's name. Without one, the consuming service's
- * own user tells the scheme: a user named after the service (`market`, or `<prefix>.market`) means
- * every service has its own, named alike; any other (guest in development) is shared by all.
- */
-export function publisherUser(
-  source: string,
-  { service, user, template }: { service: string; user: string; template?: string | undefined },
-): string {
-  if (template) return template.replaceAll('{service}', source);
-  if (user === service) return source;
-  if (user.endsWith(`.${service}`)) return `${user.slice(0, -service.length)}${source}`;
-  return user;
-}
-
 /**
  * The service's RabbitMQ connection and what it declares (ARCHITECTURE §4). rabbitmq-client
  * reconnects on its own and re-declares the topology and consumers on every reconnect.
@@ -199,9 +144,7 @@ export class Broker {
   readonly connection: Connection;
   readonly publisher: ConfirmedPublisher;
   /** For live news: no confirms (it is lossy by contract, and nobody may be listening). */
-  readonly livePublisher: LivePublisher;
-  /** The broker user this service connects as: the `user_id` of everything it publishes. */
-  readonly user: string;
+  readonly livePublisher: Publisher;
   private readonly consumers: Consumer[] = [];
   private rpcClient: DirectReplyClient | undefined;
   /** One circuit breaker per RPC target, made at its first call. */
@@ -222,11 +165,8 @@ export class Broker {
       rpc?: RpcClientOptions;
       /** AMQP heartbeat (s); the library's default (60) otherwise. */
       heartbeatSeconds?: number;
-      /** The producers' broker users (`publisherUser`): `{service}` stands for the producer. */
-      publisherUsers?: string | undefined;
     },
   ) {
-    this.user = brokerUserOf(url);
     this.connection = new Connection({
       url,
       connectionName: service,
@@ -263,9 +203,8 @@ export class Broker {
     };
     this.publisher = new ConfirmedPublisher(
       this.connection.createPublisher({ confirm: true, ...this.topology }),
-      this.user,
     );
-    this.livePublisher = new LivePublisher(this.connection.createPublisher({ confirm: false }), this.user);
+    this.livePublisher = this.connection.createPublisher({ confirm: false });
   }
 
   /** Declares exchanges and dead-letter queues now; the publisher re-declares them on reconnect. */
@@ -337,7 +276,7 @@ export class Broker {
       },
       (message) =>
         this.processSpan(message, queue, SpanKind.CONSUMER, async () => {
-          const problem = validateMessage(message, event) ?? this.publisherProblem(message, event);
+          const problem = validateMessage(message, event);
           if (problem) {
             this.log.warn({ queue, message_id: message.messageId, problem }, 'live event dropped');
             return;
@@ -404,7 +343,7 @@ export class Broker {
         'message handled',
       );
     };
-    const problem = this.publisherProblem(message, event) ?? validateMessage(message, event);
+    const problem = validateMessage(message, event);
     if (problem) {
       await this.park(queue, message, problem);
       handled('dead_lettered');
@@ -429,51 +368,6 @@ export class Broker {
     }
   }
 
-  /**
-   * Who published a delivery, as the broker vouches for it: its `user_id` (which the broker checks
-   * against the publishing connection's user). A copy this service made itself (a retry, a parked
-   * message replayed as this service) carries its own user, and the original's in `x-publisher`.
-   */
-  private publisherOf(message: AsyncMessage): string | undefined {
-    if (message.userId !== undefined && message.userId === this.user) {
-      const original = message.headers?.[PUBLISHER_HEADER];
-      if (typeof original === 'string') return original;
-    }
-    return message.userId;
-  }
-
-  /** Why an event did not come from its declared producer (contracts' `source`); none if it did. */
-  private publisherProblem(message: AsyncMessage, event: EventDefinition): string | undefined {
-    const expected = publisherUser(event.source, {
-      service: this.service,
-      user: this.user,
-      template: this.options.publisherUsers,
-    });
-    const publisher = this.publisherOf(message);
-    if (publisher === expected) return undefined;
-    return publisher === undefined
-      ? `publisher: no user_id; a ${event.name} comes from ${event.source} (broker user ${expected})`
-      : `publisher: broker user ${publisher} may not publish a ${event.name}; it comes from ${event.source} (broker user ${expected})`;
-  }
-
-  /**
-   * Why a request's sender may not call this service: only the clients the contracts name
-   * (`rpcRoutes`), by their broker user. A service no route names (a test fixture) takes any caller.
-   */
-  private callerProblem(message: AsyncMessage): string | undefined {
-    const clients = rpcRoutes.filter((r) => r.server === this.service).map((r) => r.client);
-    if (clients.length === 0) return undefined;
-    const allowed = clients.map((client) =>
-      publisherUser(client, {
-        service: this.service,
-        user: this.user,
-        template: this.options.publisherUsers,
-      }),
-    );
-    if (message.userId !== undefined && allowed.includes(message.userId)) return undefined;
-    return `broker user ${message.userId ?? '(none)'} may not call ${this.service}`;
-  }
-
   /** Serves `rpc-<service>`: each request `{ method, params }` gets a `RpcReply`. */
   serveRpc(
     options: Consuming,
@@ -485,8 +379,6 @@ export class Broker {
       {
         queue,
         queueOptions: { queue, durable: true },
-        exchanges: [{ exchange: RPC_EXCHANGE, type: 'topic', durable: true }],
-        queueBindings: [{ exchange: RPC_EXCHANGE, queue, routingKey: queue }],
         qos: { prefetchCount: options.prefetch },
         concurrency: options.concurrency,
         requeue: false,
@@ -508,10 +400,8 @@ export class Broker {
           }
           const body = message.body as { method?: unknown; params?: unknown } | undefined;
           const method = typeof body?.method === 'string' ? body.method : 'unknown';
-          const caller = this.callerProblem(message);
           let response: RpcReply<unknown>;
           try {
-            if (caller) throw new RpcError('forbidden', caller);
             response = { ok: true, result: await handle(method, body?.params, message, deadline) };
           } catch (error) {
             const known = error instanceof RpcError;
@@ -530,7 +420,7 @@ export class Broker {
             { queue, method, outcome, duration_ms: Math.round(seconds * 1000) },
             'RPC call handled',
           );
-          if (message.replyTo) await reply(response, { contentType: 'application/json', userId: this.user });
+          if (message.replyTo) await reply(response, { contentType: 'application/json' });
         }),
     );
     this.track(consumer, queue);
@@ -560,7 +450,7 @@ export class Broker {
     timeoutMs: number,
     options: RpcCallOptions = {},
   ): Promise<T> {
-    this.rpcClient ??= new DirectReplyClient(this.connection, this.user);
+    this.rpcClient ??= new DirectReplyClient(this.connection);
     const client = this.rpcClient;
     const caller = context.active();
     const queue = rpcQueue(service);
@@ -754,12 +644,7 @@ export class Broker {
         exchange: '',
         routingKey: retryQueue(queue, level),
         expiration: String(delay),
-        headers: {
-          ...message.headers,
-          ...this.publisherHeader(message),
-          'x-attempt': attempt,
-          'x-last-error': error.message,
-        },
+        headers: { ...message.headers, 'x-attempt': attempt, 'x-last-error': error.message },
       },
       message.body,
     );
@@ -782,12 +667,6 @@ export class Broker {
     }
   }
 
-  /** The original publisher, for a copy that goes out under this service's own user. */
-  private publisherHeader(message: AsyncMessage): Record<string, string> {
-    const publisher = this.publisherOf(message);
-    return publisher === undefined ? {} : { [PUBLISHER_HEADER]: publisher };
-  }
-
   /** Sends a message that can never succeed to its dead-letter queue with the reason attached. */
   private async park(
     queue: string,
@@ -806,7 +685,6 @@ export class Broker {
         routingKey: queue,
         headers: {
           ...message.headers,
-          ...this.publisherHeader(message),
           ...extraHeaders,
           'x-death-reason': reason,
           'x-original-exchange': message.exchange,

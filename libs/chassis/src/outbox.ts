@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { context, propagation } from '@opentelemetry/api';
 import type { Envelope, EventDefinition, PayloadOf } from '@simplebank/contracts';
+import type { Publisher } from 'rabbitmq-client';
 import { type Pool, type Tx, transaction } from './database.ts';
 import type { Logger } from './logger.ts';
-import type { ConfirmedPublisher, LivePublisher } from './messaging.ts';
+import type { ConfirmedPublisher } from './messaging.ts';
 import type { Metrics } from './metrics.ts';
 import { Poller } from './poller.ts';
 import type { Worker } from './service.ts';
@@ -187,7 +188,7 @@ export class OutboxDispatcher {
     private readonly pool: Pool,
     private readonly publisher: ConfirmedPublisher,
     /** Live news: no confirms, nothing kept. */
-    private readonly livePublisher: Pick<LivePublisher, 'send'>,
+    private readonly livePublisher: Publisher,
     private readonly service: string,
     private readonly log: Logger,
     private readonly metrics: Metrics,

@@ -93,11 +93,7 @@ export async function listQueueNames(amqpUrl: string): Promise<string[]> {
 
 /** Reads, replays and discards the messages parked in handler queues' dead-letter queues. */
 export class ParkingLot {
-  private constructor(
-    private readonly connection: Connection,
-    /** The broker user it connects as: a replayed message's `user_id`. */
-    private readonly user: string,
-  ) {}
+  private constructor(private readonly connection: Connection) {}
 
   static async connect(amqpUrl: string, timeoutMs = 5000): Promise<ParkingLot> {
     const connection = new Connection({ url: amqpUrl, connectionName: 'parked-messages', retryLow: 200 });
@@ -108,7 +104,7 @@ export class ParkingLot {
       await connection.close();
       throw error;
     }
-    return new ParkingLot(connection, decodeURIComponent(new URL(amqpUrl).username) || 'guest');
+    return new ParkingLot(connection);
   }
 
   async close(): Promise<void> {
@@ -186,9 +182,6 @@ export class ParkingLot {
           exchange: '',
           routingKey: handler, // it exists (checked above): the default exchange delivers there
           durable: true,
-          // The consumer believes the original publisher (header x-publisher, kept) only from its own
-          // user: replay as the consuming service's broker user where each service has its own.
-          userId: this.user,
           messageId: message.messageId,
           correlationId: message.correlationId,
           type: message.type,

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AsyncMessage, Channel, Connection } from 'rabbitmq-client';
 import { UpstreamUnavailable } from './call-guard.ts';
-import { RPC_EXCHANGE } from './topology.ts';
 
 interface RequestProperties {
   messageId: string;
@@ -21,8 +20,7 @@ interface PendingCall {
 
 /**
  * RPC over direct reply-to (book ch.7 §7.3.1): one channel consumes `amq.rabbitmq.reply-to` and
- * publishes the requests, to the `rpc` exchange (routing key: the server's queue), never the default
- * one, stamped with the caller's broker user (`user_id`). Unlike rabbitmq-client's RPCClient, no request is published before the
+ * publishes the requests. Unlike rabbitmq-client's RPCClient, no request is published before the
  * reply consumer exists, even when hundreds of calls arrive while the channel is being (re)made.
  */
 export class DirectReplyClient {
@@ -30,11 +28,7 @@ export class DirectReplyClient {
   private opening: Promise<Channel> | undefined;
   private readonly pending = new Map<string, PendingCall>();
 
-  constructor(
-    private readonly connection: Connection,
-    /** The connection's broker user: every request's `user_id`. */
-    private readonly user: string,
-  ) {}
+  constructor(private readonly connection: Connection) {}
 
   /**
    * Publishes `body` to `queue` and resolves with the reply. Rejects with `UpstreamUnavailable`
@@ -88,9 +82,7 @@ export class DirectReplyClient {
     if (!this.pending.has(correlationId)) return;
     await channel.basicPublish(
       {
-        exchange: RPC_EXCHANGE,
         routingKey: queue,
-        userId: this.user,
         replyTo: 'amq.rabbitmq.reply-to',
         correlationId,
         contentType: 'application/json',
@@ -111,9 +103,6 @@ export class DirectReplyClient {
 
   private async connect(): Promise<Channel> {
     const channel = await this.connection.acquire();
-    // Publishing to an exchange that does not exist closes the channel: declare it (the server does
-    // too), so that a server not yet started is a request no queue takes, refused at once.
-    await channel.exchangeDeclare({ exchange: RPC_EXCHANGE, type: 'topic', durable: true });
     channel.on('close', () => {
       if (this.channel === channel) this.channel = undefined;
       this.failAll('RPC channel closed');

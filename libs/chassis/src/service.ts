@@ -303,7 +303,6 @@ export async function startService<P extends TProperties, S>(
       handlerQueues,
       retry: { attempts: config.HANDLER_ATTEMPTS, delaysMs: config.RETRY_DELAYS_MS.split(',').map(Number) },
       heartbeatSeconds: config.AMQP_HEARTBEAT_SECONDS,
-      publisherUsers: config.AMQP_PUBLISHER_USERS,
     });
     try {
       await svc.broker.declareTopology(5000);
@@ -331,7 +330,7 @@ export async function startService<P extends TProperties, S>(
             trustedProxies: trustedProxies(config.TRUSTED_PROXIES),
           },
         }
-      : { adminToken: config.ADMIN_TOKEN },
+      : {},
   );
   // Health details, recent logs, metrics and profiling are for operators and Prometheus: a public
   // service serves them on another port, which the Ingress does not route to.

@@ -62,47 +62,6 @@ export async function freshVhost(name: string): Promise<string> {
   return `amqp://guest:guest@127.0.0.1:5672/${encodeURIComponent(name)}`;
 }
 
-/** The admin credential (ADMIN_TOKEN) of services started by `testEnvironment`. */
-export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
-
-/** Headers that carry `TEST_ADMIN_TOKEN`, for a test's calls to administrative routes. */
-export const adminHeaders = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } as const;
-
-/**
- * A broker user of the test's own with the given permissions in `vhost` (created, or its password
- * and permissions set anew); returns the vhost's AMQP URL with the user's credentials.
- */
-export async function brokerUser(
-  amqpUrl: string,
-  user: string,
-  permissions: { configure: string; write: string; read: string },
-  topic?: { exchange: string; write: string; read: string },
-): Promise<string> {
-  const url = new URL(amqpUrl);
-  const vhost = decodeURIComponent(url.pathname.slice(1)) || '/';
-  const password = randomUUID();
-  await run('rabbitmqctl', ['-q', 'add_user', user, password]).catch(() =>
-    run('rabbitmqctl', ['-q', 'change_password', user, password]),
-  );
-  const { configure, write, read } = permissions;
-  await run('rabbitmqctl', ['-q', 'set_permissions', '-p', vhost, user, configure, write, read]);
-  if (topic) {
-    await run('rabbitmqctl', [
-      '-q',
-      'set_topic_permissions',
-      '-p',
-      vhost,
-      user,
-      topic.exchange,
-      topic.write,
-      topic.read,
-    ]);
-  }
-  url.username = encodeURIComponent(user);
-  url.password = encodeURIComponent(password);
-  return url.toString();
-}
-
 /** Environment for starting a service under test against its own database and vhost. */
 export async function testEnvironment(suite: string): Promise<Record<string, string>> {
   const name = `simplebank_test_${suite.replaceAll('-', '_')}`;
@@ -111,7 +70,6 @@ export async function testEnvironment(suite: string): Promise<Record<string, str
     ...(process.env as Record<string, string>),
     DATABASE_URL: databaseUrl,
     AMQP_URL: amqpUrl,
-    ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     PORT: '0',
   };
@@ -142,45 +100,22 @@ export async function publishEvent<E extends EventDefinition>(
   return envelope;
 }
 
-/**
- * Publishes any body, valid or not, with confirms; as the chassis does, with `user_id` = the URL's
- * user unless `userId` says otherwise (`null`: none).
- */
+/** Publishes any body, valid or not, with confirms. */
 export async function publishRaw(
   amqpUrl: string,
   exchange: string,
   routingKey: string,
   body: unknown,
-  properties: {
-    messageId?: string;
-    type?: string;
-    userId?: string | null;
-    headers?: Record<string, unknown>;
-    /** Declare the exchange first (default true; false to publish with a user who may not). */
-    declare?: boolean;
-  } = {},
+  properties: { messageId?: string; type?: string } = {},
 ): Promise<void> {
-  const {
-    userId = decodeURIComponent(new URL(amqpUrl).username) || 'guest',
-    declare = true,
-    ...rest
-  } = properties;
   const connection = new Connection(amqpUrl);
   const publisher = connection.createPublisher({
     confirm: true,
-    maxAttempts: 1,
-    exchanges: declare && exchange !== '' ? [{ exchange, type: 'topic', durable: true }] : [],
+    exchanges: [{ exchange, type: 'topic', durable: true }],
   });
   try {
     await publisher.send(
-      {
-        exchange,
-        routingKey,
-        durable: true,
-        contentType: 'application/json',
-        ...rest,
-        ...(userId === null ? {} : { userId }),
-      },
+      { exchange, routingKey, durable: true, contentType: 'application/json', ...properties },
       body as object,
     );
   } finally {

@@ -5,10 +5,8 @@ export {
   deadLetterQueue,
   handlerQueue,
   liveQueue,
-  RPC_EXCHANGE,
   retryQueue,
   rpcQueue,
-  rpcRoutes,
 } from '@simplebank/contracts';
 
 /**

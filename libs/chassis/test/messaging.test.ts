@@ -197,7 +197,7 @@ describe('consuming against real RabbitMQ and PostgreSQL', () => {
     it('counts an RPC request’s budget from its delivery, whatever the caller’s clock says', async () => {
       const orderId = randomUUID();
       // a caller whose clock is an hour ahead: an absolute deadline from it would mean an hour here
-      const caller = new DirectReplyClient(rabbit, 'guest');
+      const caller = new DirectReplyClient(rabbit);
       const request = caller.call(
         'rpc-chassis-fixture',
         { method: 'slowCount', params: { orderId, ms: 600 } },

@@ -11,7 +11,7 @@ import {
   startService,
   vhostOf,
 } from '@simplebank/chassis';
-import { adminHeaders, publishEvent, testEnvironment, waitFor } from '@simplebank/chassis/testing';
+import { publishEvent, testEnvironment, waitFor } from '@simplebank/chassis/testing';
 import { OrderCreated } from '@simplebank/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import counter from './fixtures/counter-service.ts';
@@ -41,7 +41,7 @@ const effectsFor = async (orderId: string) =>
   (await service.context.pool.query('SELECT count(*)::int AS n FROM effects WHERE order_id = $1', [orderId]))
     .rows[0].n as number;
 const setFaults = (faults: object) =>
-  service.app.inject({ method: 'PUT', headers: adminHeaders, url: '/admin/faults', payload: faults });
+  service.app.inject({ method: 'PUT', url: '/admin/faults', payload: faults });
 const newOrder = () => ({ ...OrderCreated.example, orderId: randomUUID() });
 const parked = (n: number) => waitFor(`${n} parked messages`, async () => (await lot.count(queue)) === n);
 /** Runs `pnpm parked …` as a person would (the script itself; the chassis is already built). */
@@ -54,7 +54,7 @@ const parkedCli = async (...args: string[]) =>
 
 describe('the fault switch', () => {
   it('is set from the environment and changed at run time through /admin/faults', async () => {
-    expect((await service.app.inject({ headers: adminHeaders, url: '/admin/faults' })).json()).toEqual({
+    expect((await service.app.inject({ url: '/admin/faults' })).json()).toEqual({
       handler_delay_ms: 0,
       handler_failure_rate: 1,
     });
@@ -89,10 +89,8 @@ describe('the fault switch', () => {
     const without = await bare(false);
     const with_ = await bare(undefined);
     try {
-      expect((await without.app.inject({ headers: adminHeaders, url: '/admin/faults' })).statusCode).toBe(
-        404,
-      );
-      expect((await with_.app.inject({ headers: adminHeaders, url: '/admin/faults' })).statusCode).toBe(200);
+      expect((await without.app.inject({ url: '/admin/faults' })).statusCode).toBe(404);
+      expect((await with_.app.inject({ url: '/admin/faults' })).statusCode).toBe(200);
     } finally {
       await without.stop();
       await with_.stop();

@@ -8,7 +8,7 @@ import {
   startService,
   UpstreamUnavailable,
 } from '@simplebank/chassis';
-import { brokerUser, publishRaw, testEnvironment, waitFor } from '@simplebank/chassis/testing';
+import { testEnvironment, waitFor } from '@simplebank/chassis/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import counter, { slowOnceCallsFor } from './fixtures/counter-service.ts';
@@ -41,13 +41,13 @@ const effectsFor = async (orderId: string) =>
 type Line = { level: string; message: string; target?: string; [key: string]: unknown };
 
 /** A caller of the fixture's RPC methods, with a log whose lines the test reads. */
-function caller(rpc: ConstructorParameters<typeof Broker>[4]['rpc'] = {}, amqpUrl = env.AMQP_URL as string) {
+function caller(rpc: ConstructorParameters<typeof Broker>[4]['rpc'] = {}) {
   const lines: Line[] = [];
   const log = createLogger('rpc-caller', 'debug', {
     destination: { write: (line: string) => lines.push(JSON.parse(line)) },
   });
   const metrics = createMetrics('rpc-caller');
-  const broker = new Broker(amqpUrl, 'rpc-caller', log, metrics, {
+  const broker = new Broker(env.AMQP_URL as string, 'rpc-caller', log, metrics, {
     publishes: [],
     handlerQueues: [],
     retry: { attempts: 1, delaysMs: [] },
@@ -266,22 +266,5 @@ describe('RPC calls: retries', () => {
       /http_client_retries_total\{target="rpc-nobody",method="echo",service="rpc-caller"\} 1/,
     );
     expect(text).toMatch(/http_client_calls_total\{[^}]*outcome="circuit_open"[^}]*\} 1/);
-  });
-});
-
-describe('RPC calls: the rpc exchange', () => {
-  it('sends requests through the rpc exchange: a caller that may write to it, and not to the default exchange, is answered', async () => {
-    // the permissions a pure RPC client gets (contracts' brokerPermissions for the gateway)
-    const url = await brokerUser(env.AMQP_URL as string, 'simplebank_test_chassis_rpc.caller', {
-      configure: '^(rpc|rpc-caller\\.dlx)$',
-      write: '^(rpc|rpc-caller\\.dlx)$',
-      read: '^(amq\\.rabbitmq\\.reply-to)$',
-    });
-    const { broker } = caller({}, url);
-    expect(await broker.call('chassis-fixture', 'echo', { n: 3 }, 5000)).toEqual({ n: 3 });
-    // the same user through the default exchange, to the server's queue by name: refused
-    await expect(
-      publishRaw(url, '', 'rpc-chassis-fixture', { method: 'echo', params: { n: 4 } }, { declare: false }),
-    ).rejects.toThrow(/ACCESS_REFUSED|access to exchange 'amq.default'/i);
   });
 });

@@ -30,6 +30,4 @@ export const RpcErrorCode = {
   serviceUnavailable: 'service_unavailable',
   /** The server is at the limit of the work it takes on (orders in flight): try again shortly. */
   atCapacity: 'at_capacity',
-  /** The caller's broker user is not a client of this server (contracts' `rpcRoutes`). */
-  forbidden: 'forbidden',
 } as const;

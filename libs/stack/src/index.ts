@@ -1,5 +1,4 @@
 export { type Backend, Balancer } from './balancer.ts';
-export { type BrokerGrant, provisionBrokerUsers } from './broker-users.ts';
 export { infrastructure, missingInfrastructure, reachable } from './infrastructure.ts';
 export { readableLine } from './logs.ts';
 export { SAGA_SERVICES, SERVICES, type ServiceName } from './services.ts';

@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
@@ -15,13 +14,6 @@ export interface StackOptions {
   portOffset?: number;
   /** Extra environment per service. */
   serviceEnv?: Partial<Record<ServiceName, NodeJS.ProcessEnv>>;
-  /**
-   * The credential of the services' administrative routes (ADMIN_TOKEN): `POST /accounts`,
-   * `/customers`, `/admin/*`. Default: a new random one per stack (`stack.adminToken`).
-   */
-  adminToken?: string;
-  /** Each service's own AMQP URL (its own broker user: `provisionBrokerUsers`); `env`'s otherwise. */
-  brokerUrls?: Partial<Record<ServiceName, string>>;
   /**
    * How many instances of each service run (default 1): one number for every service, or some
    * services by name. The stock-exchange simulator always runs one (see `instanceCounts`).
@@ -95,8 +87,6 @@ export class Stack {
   private readonly balancers = new Map<ServiceName, Balancer>();
   private readonly counts: Record<ServiceName, number>;
   readonly urls: Record<ServiceName, string>;
-  /** What tools send as `Authorization: Bearer …` to the services' administrative routes. */
-  readonly adminToken: string;
 
   constructor(private readonly options: StackOptions) {
     const offset = options.portOffset ?? 0;
@@ -104,11 +94,6 @@ export class Stack {
       SERVICES.map((s) => [s.name, `http://127.0.0.1:${s.port + offset}`]),
     ) as Record<ServiceName, string>;
     this.counts = instanceCounts(options.instances);
-    this.adminToken =
-      options.adminToken ??
-      options.env?.ADMIN_TOKEN ??
-      process.env.ADMIN_TOKEN ??
-      randomBytes(24).toString('base64url');
     for (const { name } of SERVICES) {
       const last = this.instancePort(name, this.counts[name] - 1);
       if (last > 65_535) throw new RangeError(`${name} instance ports would reach ${last}`);
@@ -232,8 +217,6 @@ export class Stack {
     return {
       ...process.env,
       ...this.options.env,
-      ADMIN_TOKEN: this.adminToken,
-      ...(this.options.brokerUrls?.[name] ? { AMQP_URL: this.options.brokerUrls[name] } : {}),
       PORT: String(this.instancePort(name, instance)),
       OPS_PORT: String(this.opsPort(name, instance)),
       // The balanced URLs: a caller never picks an instance.

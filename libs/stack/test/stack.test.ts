@@ -104,24 +104,6 @@ describe('instances and ports', () => {
     expect([two.opsPort('gateway', 0), two.opsPort('gateway', 1)]).toEqual([9280, 9380]);
     expect(two.opsUrl('orders', 1)).toBe(two.instanceUrl('orders', 1));
   });
-
-  it("gives every service the stack's admin credential, and its own broker user's AMQP URL when it has one", () => {
-    const stack = new Stack({
-      root: '/nowhere',
-      env: { AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672/v' },
-      brokerUrls: { market: 'amqp://v.market:pw@127.0.0.1:5672/v' },
-    });
-    expect(stack.adminToken.length).toBeGreaterThanOrEqual(32);
-    expect(stack.environmentOf('market')).toMatchObject({
-      ADMIN_TOKEN: stack.adminToken,
-      AMQP_URL: 'amqp://v.market:pw@127.0.0.1:5672/v',
-    });
-    expect(stack.environmentOf('fees')).toMatchObject({
-      ADMIN_TOKEN: stack.adminToken,
-      AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672/v',
-    });
-    expect(new Stack({ root: '/nowhere' }).adminToken).not.toBe(stack.adminToken);
-  });
 });
 
 describe('Stack with two instances of every service (fake services)', () => {

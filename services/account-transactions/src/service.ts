@@ -1,5 +1,4 @@
 import {
-  ADMIN,
   defineService,
   HttpError,
   isProduction,
@@ -198,12 +197,12 @@ export default defineService({
       async ({ query }) => ({ accounts: (await accounts.ofOwner(pool, query.owner)).map(accountView) }),
     );
 
-    // Customers: account-transactions owns who may sign in. Creating one takes the admin
-    // credential (ADMIN); the gateway only authenticates. Passwords are never logged: the chassis
-    // logs no request bodies and redacts `password`.
+    // Customers: account-transactions owns who may sign in; only the gateway calls these (the
+    // internal services trust the gateway and are not reachable from outside). Passwords are
+    // never logged: the chassis logs no request bodies and redacts `password`.
     app.post(
       '/customers',
-      { ...ADMIN, schema: { body: NewCustomer, response: { 201: CustomerView } } },
+      { schema: { body: NewCustomer, response: { 201: CustomerView } } },
       async ({ body }, reply) => {
         if (!(await customers.create(pool, body.username, body.password)))
           throw customerExists(body.username);
@@ -262,11 +261,11 @@ export default defineService({
       },
     );
 
-    // Opens a funded account (and its owner as a customer when a password comes with it): it
-    // creates money, so it takes the admin credential (ADMIN); tests and load seeding send it.
+    // Opens a funded account (and its owner as a customer when a password comes with it); tests
+    // and load seeding use it.
     app.post(
       '/accounts',
-      { ...ADMIN, schema: { body: OpenAccount, response: { 201: AccountView } } },
+      { schema: { body: OpenAccount, response: { 201: AccountView } } },
       async ({ body }, reply) => {
         const positions = body.positions ?? [];
         const unknown = positions.find((p) => !symbols.has(p.symbol));

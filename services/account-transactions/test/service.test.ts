@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { deadLetterQueue, handlerQueue, type RunningService } from '@simplebank/chassis';
 import {
-  adminHeaders,
   type EventProbe,
   metricValue,
   publishEvent,
@@ -50,7 +49,6 @@ const openAccount = async (cash: string, positions: { symbol: string; quantity: 
   const response = await service.app.inject({
     method: 'POST',
     url: '/accounts',
-    headers: adminHeaders,
     payload: { account_id, owner: 'tester', cash, positions },
   });
   expect(response.statusCode).toBe(201);
@@ -131,49 +129,6 @@ describe('accounts (HTTP)', () => {
     });
   });
 
-  it('opens accounts and creates customers only for the holder of the admin credential: 401 otherwise', async () => {
-    const attempts = [
-      {
-        url: '/accounts',
-        payload: { account_id: `acc-${randomUUID().slice(0, 8)}`, owner: 'x', cash: '9999999.99' },
-      },
-      {
-        url: '/customers',
-        payload: { username: `cust-${randomUUID().slice(0, 8)}`, password: 'long enough pw' },
-      },
-    ];
-    for (const attempt of attempts) {
-      for (const authorization of [
-        undefined,
-        'Bearer wrong-token-0123456789',
-        `Basic ${adminHeaders.authorization}`,
-      ]) {
-        const response = await service.app.inject({
-          method: 'POST',
-          ...attempt,
-          ...(authorization ? { headers: { authorization } } : {}),
-        });
-        expect({ url: attempt.url, authorization, status: response.statusCode }).toEqual({
-          url: attempt.url,
-          authorization,
-          status: 401,
-        });
-        expect(response.json().error.code).toBe('unauthorized');
-        expect(response.headers['www-authenticate']).toBe('Bearer realm="admin"');
-      }
-    }
-    // nothing was created
-    const { rowCount } = await service.context.pool.query('SELECT 1 FROM customers WHERE username = $1', [
-      attempts[1]?.payload.username,
-    ]);
-    expect(rowCount).toBe(0);
-    // the chassis' /admin/faults alike
-    expect((await service.app.inject({ method: 'PUT', url: '/admin/faults', payload: {} })).statusCode).toBe(
-      401,
-    );
-    expect((await service.app.inject({ url: '/admin/faults', headers: adminHeaders })).statusCode).toBe(200);
-  });
-
   it('answers an unknown account with 404 unknown_account', async () => {
     const response = await service.app.inject({ url: '/accounts/acc-nobody' });
     expect(response.statusCode).toBe(404);
@@ -189,7 +144,6 @@ describe('accounts (HTTP)', () => {
     const again = await service.app.inject({
       method: 'POST',
       url: '/accounts',
-      headers: adminHeaders,
       payload: { account_id: accountId, owner: 'tester', cash: '1.00' },
     });
     expect(again.statusCode).toBe(409);
@@ -197,7 +151,6 @@ describe('accounts (HTTP)', () => {
     const unknown = await service.app.inject({
       method: 'POST',
       url: '/accounts',
-      headers: adminHeaders,
       payload: {
         account_id: 'acc-new',
         owner: 'tester',
@@ -277,7 +230,6 @@ describe('customers (HTTP)', () => {
     const created = await service.app.inject({
       method: 'POST',
       url: '/customers',
-      headers: adminHeaders,
       payload: { username, password: 'correct horse battery staple' },
     });
     expect(created.statusCode).toBe(201);
@@ -293,7 +245,6 @@ describe('customers (HTTP)', () => {
     const again = await service.app.inject({
       method: 'POST',
       url: '/customers',
-      headers: adminHeaders,
       payload: { username, password: 'another password' },
     });
     expect(again.statusCode).toBe(409);
@@ -307,7 +258,6 @@ describe('customers (HTTP)', () => {
       service.app.inject({
         method: 'POST',
         url: '/accounts',
-        headers: adminHeaders,
         payload: { account_id, owner, password: 'owner password', cash: '10.00' },
       });
     const first = `acc-${randomUUID().slice(0, 8)}`;
@@ -326,7 +276,6 @@ describe('customers (HTTP)', () => {
     const third = await service.app.inject({
       method: 'POST',
       url: '/accounts',
-      headers: adminHeaders,
       payload: { account_id: second, owner, cash: '1.00' },
     });
     expect(third.statusCode).toBe(201);
@@ -357,7 +306,6 @@ describe('customers (HTTP)', () => {
     const response = await service.app.inject({
       method: 'POST',
       url: '/customers',
-      headers: adminHeaders,
       payload: { username: `cust-${randomUUID().slice(0, 8)}`, password: 'short' },
     });
     expect(response.statusCode).toBe(400);

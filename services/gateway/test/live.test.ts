@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { adminHeaders, testEnvironment, waitFor } from '@simplebank/chassis/testing';
+import { testEnvironment, waitFor } from '@simplebank/chassis/testing';
 import type { Account, Order, PlaceOrderCommand } from '@simplebank/contracts';
 import { Redis } from 'ioredis';
 import { decodeJwt } from 'jose';
@@ -66,7 +66,6 @@ async function newCustomer(
   const opened = await system.accounts.app.inject({
     method: 'POST',
     url: '/accounts',
-    headers: adminHeaders,
     payload: { account_id: accountId, owner: username, password, cash, positions },
   });
   expect(opened.statusCode).toBe(201);
@@ -85,12 +84,7 @@ const accountOf = async (customer: Customer): Promise<Account> =>
   (await send('GET', `/accounts/${customer.accountId}`, { token: customer.token })).json();
 
 const setFaults = async (faults: Record<string, number>) => {
-  const response = await system.exchange.app.inject({
-    method: 'PUT',
-    headers: adminHeaders,
-    url: '/admin/faults',
-    payload: faults,
-  });
+  const response = await system.exchange.app.inject({ method: 'PUT', url: '/admin/faults', payload: faults });
   expect(response.statusCode).toBe(200);
 };
 
@@ -131,7 +125,6 @@ describe('signing in', () => {
     const opened = await system.accounts.app.inject({
       method: 'POST',
       url: '/accounts',
-      headers: adminHeaders,
       payload: { account_id: second, owner: customer.username, cash: '5.00' },
     });
     expect(opened.statusCode).toBe(201);
@@ -374,7 +367,6 @@ describe('Idempotency-Key on POST /shares/*', () => {
     await system.exchange.app.inject({
       method: 'PUT',
       url: '/admin/prices/ACME',
-      headers: adminHeaders,
       payload: { price_cents: moved },
     });
     try {
@@ -396,11 +388,7 @@ describe('Idempotency-Key on POST /shares/*', () => {
       expect(other.json().error.code).toBe('idempotency_key_reused');
       expect(await ordersOf(customer)).toHaveLength(1);
     } finally {
-      await system.exchange.app.inject({
-        method: 'DELETE',
-        headers: adminHeaders,
-        url: '/admin/prices/ACME',
-      });
+      await system.exchange.app.inject({ method: 'DELETE', url: '/admin/prices/ACME' });
     }
   });
 });

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { type RunningService, startService } from '@simplebank/chassis';
 import {
-  adminHeaders,
   EventProbe,
   freshDatabase,
   metricValue,
@@ -72,18 +71,13 @@ afterAll(async () => {
 
 beforeEach(async () => {
   await setFaults({ latency_ms: 0, error_rate: 0, reject_rate: 0, fill_delay_ms: 50, order_ttl_ms: 30_000 });
-  await exchange.app.inject({ method: 'DELETE', headers: adminHeaders, url: '/admin/prices/ACME' });
+  await exchange.app.inject({ method: 'DELETE', url: '/admin/prices/ACME' });
 });
 
 const setFaults = (faults: object) =>
-  exchange.app.inject({ method: 'PUT', headers: adminHeaders, url: '/admin/faults', payload: faults });
+  exchange.app.inject({ method: 'PUT', url: '/admin/faults', payload: faults });
 const pin = (symbol: string, price_cents: number) =>
-  exchange.app.inject({
-    method: 'PUT',
-    headers: adminHeaders,
-    url: `/admin/prices/${symbol}`,
-    payload: { price_cents },
-  });
+  exchange.app.inject({ method: 'PUT', url: `/admin/prices/${symbol}`, payload: { price_cents } });
 
 const newOrder = (terms: Partial<PayloadOf<typeof OrderCreated>> = {}) => ({
   ...OrderCreated.example,
