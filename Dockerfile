@@ -35,8 +35,6 @@ RUN pnpm --filter "@simplebank/${SERVICE}" deploy --prod --offline /bundle
 FROM ${NODE_IMAGE} AS runtime
 ARG SERVICE
 ARG PORT
-# the port of /health and /metrics when not PORT (the gateway's: it faces the public)
-ARG OPS_PORT=
 ARG VERSION=0.1.0
 ARG GIT_COMMIT=unknown
 LABEL org.opencontainers.image.title="simplebank-${SERVICE}" \
@@ -47,7 +45,6 @@ LABEL org.opencontainers.image.title="simplebank-${SERVICE}" \
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=${PORT} \
-    OPS_PORT=${OPS_PORT} \
     GIT_COMMIT=${GIT_COMMIT} \
     SERVICE=${SERVICE}
 WORKDIR /app
@@ -57,9 +54,9 @@ COPY --from=build /bundle /app
 USER 1000:1000
 EXPOSE ${PORT}
 # no curl in slim images: Node's own fetch. /health/live: the process answers (readiness is
-# the orchestrator's business: compose and k8s ask /health/ready), on the operations port.
+# the orchestrator's business: compose and k8s ask /health/ready).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.OPS_PORT||process.env.PORT)+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+process.env.PORT+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Exec form: node is PID 1 and receives SIGTERM itself (no shell, no npm in between); the chassis
 # handles it (runService: stop taking work, drain, close, exit). The same command as the
 # services' `start` script and `pnpm start`; arguments after the image name go to the service:

@@ -27,8 +27,6 @@ try {
   stack = new Stack({
     root,
     instances,
-    // the demo customers alice, bob and carol (README); never in production
-    serviceEnv: { 'account-transactions': { DEMO_DATA: 'true' } },
     onLine: (service, line, _stream, instance) => {
       const index = SERVICES.findIndex((s) => s.name === service);
       const who = stack.instanceCount(service) > 1 ? instanceLabel(service, instance) : service;
@@ -69,10 +67,6 @@ function where(name: (typeof SERVICES)[number]['name']): string {
   const ports = Array.from({ length: count }, (_, i) => `:${stack.instancePort(name, i)}`);
   return `${stack.urls[name]}  (balancer over ${ports.join(' ')})`;
 }
-// the gateway's /health and /metrics are on a port of their own, per instance (no balancer)
-const gatewayOps = Array.from({ length: stack.instanceCount('gateway') }, (_, i) =>
-  stack.opsUrl('gateway', i),
-);
 console.log(`
 SimpleBank is ready.
   gateway (public API)  ${where('gateway')}
@@ -82,8 +76,7 @@ SimpleBank is ready.
   market                ${where('market')}
   stock-exchange (sim)  ${where('stock-exchange')}
   alerts (receiver)     ${where('alerts')}
-Every service also serves /health, /health/ready, /version and /metrics; the gateway on its
-operations port (${gatewayOps.join(', ')}), not the public one. Ctrl-C stops everything.
+Every service also serves /health, /health/ready, /version and /metrics. Ctrl-C stops everything.
 Try (README, "Install, start, test"):
   TOKEN=$(curl -s -XPOST ${stack.urls.gateway}/auth/token -H 'content-type: application/json' \\
     -d '{"username":"alice","password":"alice-password"}' | sed 's/.*"access_token":"\\([^"]*\\)".*/\\1/')

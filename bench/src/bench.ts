@@ -101,9 +101,6 @@ const stack = new Stack({
     OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
     // /debug/statements, for the exact-work floor (internal services only)
     DEBUG_TOKEN: debugToken,
-    // the bench measures what the system settles, not one customer's order budget (10 a second):
-    // its 20 customers send up to 15 each at 300/s
-    ORDER_RATE_LIMIT_MAX: '1000000',
   },
 });
 say('starting every service…');
@@ -385,13 +382,13 @@ function cpuSpent(before: CpuReading, after: CpuReading): CpuReading {
   };
 }
 
-/** Every running instance of every service: its service, its name in the figures, its operations URL. */
+/** Every running instance of every service: its service, its name in the figures, its URL. */
 function instances() {
   return SERVICES.flatMap(({ name }) =>
     Array.from({ length: stack.instanceCount(name) }, (_, i) => ({
       service: name,
       name: stack.instanceCount(name) === 1 ? name : instanceLabel(name, i),
-      url: stack.opsUrl(name, i),
+      url: stack.instanceUrl(name, i),
     })),
   );
 }

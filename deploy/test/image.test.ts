@@ -54,7 +54,7 @@ describe('Dockerfile', () => {
   it('checks /health/live with Node itself and lets SIGTERM reach node (exec form, no shell)', () => {
     const [healthcheck] = instruction(runtime, 'HEALTHCHECK');
     expect(healthcheck).toMatch(
-      /CMD \["node", "-e", "fetch\('http:\/\/127\.0\.0\.1:'\+\(process\.env\.OPS_PORT\|\|process\.env\.PORT\)\+'\/health\/live'\)/,
+      /CMD \["node", "-e", "fetch\('http:\/\/127\.0\.0\.1:'\+process\.env\.PORT\+'\/health\/live'\)/,
     );
     expect(entrypoint[0]).toBe('node');
     expect(instruction(runtime, 'CMD')).toEqual([]);

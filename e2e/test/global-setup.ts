@@ -52,15 +52,6 @@ export default async function setup(project: TestProject) {
     },
     serviceEnv: {
       'stock-exchange': { FILL_DELAY_MS: '100' },
-      gateway: {
-        // the stack's balancer stands where the Ingress would: X-Forwarded-For through it is believed
-        TRUSTED_PROXIES: '127.0.0.1',
-        // the hostile suite's attacker sends hundreds of orders in seconds to see each answered as
-        // documented; the order budget itself is tested in services/gateway/test/abuse.test.ts
-        ORDER_RATE_LIMIT_MAX: '1000000',
-      },
-      // alice, bob and carol, whom the security and hostile suites sign in as
-      'account-transactions': { DEMO_DATA: 'true' },
       // Short enough for the deadline test, long enough that the outage test recovers in time.
       market: { PLACEMENT_DEADLINE_MS: '8000' },
     },
@@ -74,10 +65,7 @@ export default async function setup(project: TestProject) {
     statsd.close();
     throw new Error(`${(error as Error).message}; service logs in ${logFile}`);
   }
-  for (const { name } of SERVICES) {
-    project.provide(`url:${name}`, stack.urls[name]);
-    project.provide(`ops:${name}`, stack.opsUrl(name));
-  }
+  for (const { name } of SERVICES) project.provide(`url:${name}`, stack.urls[name]);
 
   return async () => {
     await stack.stop();
@@ -187,14 +175,6 @@ declare module 'vitest' {
     'url:market': string;
     'url:stock-exchange': string;
     'url:alerts': string;
-    /** Where each service's /health and /metrics are: its URL, but the gateway's operations port. */
-    'ops:gateway': string;
-    'ops:orders': string;
-    'ops:account-transactions': string;
-    'ops:fees': string;
-    'ops:market': string;
-    'ops:stock-exchange': string;
-    'ops:alerts': string;
     /** The OTLP receiver in place of Jaeger: `GET /spans?trace_id=…`. */
     'url:otlp': string;
     /** The StatsD exporter's stand-in: its `/metrics`. */

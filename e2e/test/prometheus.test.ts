@@ -67,7 +67,7 @@ function scrapeConfiguration(): string {
     for (const group of job.static_configs) {
       const service = group.labels.service as string;
       if (job.job_name === 'simplebank')
-        group.targets = [hostOf(inject(`ops:${service as (typeof services)[number]}`))];
+        group.targets = [hostOf(inject(`url:${service as (typeof services)[number]}`))];
       else if (job.job_name === 'statsd_exporter') group.targets = [hostOf(inject('url:statsd-exporter'))];
       // rabbitmq and rabbitmq_queues: the local broker's plugin, as configured
     }
@@ -123,7 +123,7 @@ async function driveOrders() {
 /** A load balancer's health checks, every half second: what the book's `health` timer measures. */
 function healthChecks(): () => void {
   const timer = setInterval(() => {
-    for (const service of services) fetch(`${inject(`ops:${service}`)}/health`).catch(() => undefined);
+    for (const service of services) fetch(`${inject(`url:${service}`)}/health`).catch(() => undefined);
   }, 500);
   return () => clearInterval(timer);
 }

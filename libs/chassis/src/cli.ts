@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import type { TObject, TProperties, TSchema } from 'typebox';
-import { BaseConfig, isSecret } from './config.ts';
+import { BaseConfig } from './config.ts';
 
 /**
  * The command line every service's entry point answers, the same for all of them ("things your
@@ -104,6 +104,14 @@ function help(definition: CliDefinition): string {
     ...lines,
     '',
   ].join('\n');
+}
+
+/** Names whose values must not be written into a world-readable unit file. */
+const SECRET_NAME = /(SECRET|TOKEN|PASSWORD|_KEY)$/;
+const CREDENTIALS_IN_URL = /:\/\/[^/@\s]*:[^/@\s]*@/;
+
+export function isSecret(name: string, value: string): boolean {
+  return SECRET_NAME.test(name) || CREDENTIALS_IN_URL.test(value);
 }
 
 /** systemd quoting of one `Environment=` assignment (specifiers start with %). */

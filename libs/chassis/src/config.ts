@@ -3,20 +3,9 @@ import Value from 'typebox/value';
 
 /** Settings every service has. Defaults work on a developer machine with the local services. */
 export const BaseConfig = Type.Object({
-  /**
-   * `development` (the default) or `test` on a developer's machine and in the demo stacks; any other
-   * value (`production`, `prod`, `staging`, …) is production, where the services refuse demo data
-   * and published secrets (`isProduction`). The images set `production`.
-   */
-  NODE_ENV: Type.String({ default: 'development' }),
   HOST: Type.String({ default: '127.0.0.1' }),
   /** HTTP port; each service has its own default. */
   PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
-  /**
-   * Port of the operations routes (/health*, /metrics, /version, /debug/*): PORT for an internal
-   * service (one listener), PORT + 1000 for a public one, which never serves them on PORT.
-   */
-  OPS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },
@@ -65,12 +54,6 @@ export const BaseConfig = Type.Object({
   RPC_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 5000 }),
   /** A public service's deadline for each request it is sent (it trusts no caller's). */
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 10_000 }),
-  /**
-   * The proxies in front of a public service (addresses or CIDRs, comma-separated): only when the
-   * connection comes from one of them is its `X-Forwarded-For` believed for the client's address.
-   * Empty: none, every caller is the address it connects from.
-   */
-  TRUSTED_PROXIES: Type.String({ pattern: '^[0-9A-Fa-f.:/, ]*$', default: '' }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 10_000 }),
   GIT_COMMIT: Type.String({ default: 'unknown' }),
   /** The StatsD exporter the book's timers go to, over UDP (statsd/mapping.yml). */
@@ -85,31 +68,8 @@ export const BaseConfig = Type.Object({
 });
 export type BaseConfig = Static<typeof BaseConfig>;
 
-/** Whether the service runs in production: NODE_ENV other than `development` or `test` (fail closed). */
-export const isProduction = (config: { NODE_ENV: string }): boolean =>
-  config.NODE_ENV !== 'development' && config.NODE_ENV !== 'test';
-
 export class ConfigError extends Error {
   override name = 'ConfigError';
-}
-
-/** Names of variables whose values are secrets, and URLs that carry a password. */
-const SECRET_NAME = /SECRET|PASSWORD|PASSWD|TOKEN|KEY|CREDENTIAL/i;
-const CREDENTIALS_IN_URL = /:\/\/[^/@\s]*:[^/@\s]*@/;
-
-/** Whether a variable's value is a secret: never printed, nor written to a unit file (cli.ts). */
-export function isSecret(name: string, value: string): boolean {
-  return SECRET_NAME.test(name) || CREDENTIALS_IN_URL.test(value);
-}
-
-/**
- * What a config error says a variable held: configuration errors go to stderr and from there to
- * the log pipeline, so a secret's value is never shown (only its length), and the user:password
- * part of anything URL-like is masked.
- */
-function shown(variable: string, value: string): string {
-  if (isSecret(variable, value)) return `a value of ${value.length} characters, not shown`;
-  return JSON.stringify(value.replace(/[^\s/@]+@/g, '***@'));
 }
 
 /**
@@ -133,7 +93,7 @@ export function loadConfig<P extends TProperties>(
     const problems = errors.map((e) => {
       const variable = e.instancePath.replace(/^\//, '') || Object.values(e.params ?? {})[0] || '(config)';
       const got = typeof variable === 'string' ? env[variable] : undefined;
-      return `${variable} ${e.message}${got === undefined ? '' : ` (got ${shown(String(variable), got)})`}`;
+      return `${variable} ${e.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`;
     });
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   }

@@ -3,69 +3,51 @@ import type { App } from './http.ts';
 import type { RecentEntries } from './logger.ts';
 import type { ServiceContext } from './service.ts';
 
-/** A dependency check: resolves true while the dependency answers. */
-export type Check = () => Promise<boolean>;
-
 /**
- * `/health/live`, `/health/ready`, `/health`, `/version` and `/metrics`, the same in every service,
- * on its operations listener (service.ts: a public service's is not the one it serves the public
- * on); and, with a `DEBUG_TOKEN` in `env`, `/debug/profile`, `/debug/heap-snapshot` and
- * `/debug/statements` (debug.ts), only on a listener known not to face the public (`public: false`;
- * absent counts as public, to be safe).
- *
- * `hard` checks are what the service cannot serve without (its database): one down makes it
- * unready (503), so the orchestrator sends it no requests. `soft` checks (the broker, Redis) only
- * degrade it: it stays ready, reads keep working, and `/health` and `/health/ready` say `degraded`
- * and which one is down.
+ * `/health/live`, `/health/ready`, `/health`, `/version` and `/metrics`, the same in every service;
+ * and, with a `DEBUG_TOKEN` in `env`, `/debug/profile`, `/debug/heap-snapshot` and `/debug/statements`
+ * (debug.ts), only in a service known not to face the public (`public: false`; absent counts as
+ * public, to be safe).
  */
 export function registerChassisRoutes<C>(
   app: App,
   definition: { name: string; version: string; public?: boolean },
   svc: ServiceContext<C>,
   recent: RecentEntries,
-  extra: { hard?: Record<string, Check>; soft?: Record<string, Check> },
+  extra: Record<string, () => Promise<boolean>>,
   env: NodeJS.ProcessEnv = process.env,
   /** False while the handlers are paused for a database outage (database-gate.ts). */
   handlersRunning: () => boolean = () => true,
 ) {
-  const hard: Record<string, Check> = { ...extra.hard };
-  const soft: Record<string, Check> = { ...extra.soft };
+  const checks: Record<string, () => Promise<boolean>> = { ...extra };
   if (svc.pool)
-    hard.database = async () => handlersRunning() && (await svc.pool.query('SELECT 1').then(() => true));
-  if (svc.broker) soft.broker = async () => svc.broker.ready;
+    checks.database = async () => handlersRunning() && (await svc.pool.query('SELECT 1').then(() => true));
+  if (svc.broker) checks.broker = async () => svc.broker.ready;
 
-  const run = async (check: Check) =>
-    Promise.race([
-      check().catch(() => false),
-      new Promise<false>((resolve) => setTimeout(resolve, 1000, false).unref()),
-    ]);
   const runChecks = async () => {
     const results: Record<string, 'up' | 'down'> = {};
-    const down = { hard: false, soft: false };
     await Promise.all(
-      [
-        ...Object.entries(hard).map((c) => [...c, 'hard'] as const),
-        ...Object.entries(soft).map((c) => [...c, 'soft'] as const),
-      ].map(async ([name, check, kind]) => {
-        const ok = await run(check);
+      Object.entries(checks).map(async ([name, check]) => {
+        const ok = await Promise.race([
+          check().catch(() => false),
+          new Promise<false>((resolve) => setTimeout(resolve, 1000, false).unref()),
+        ]);
         results[name] = ok ? 'up' : 'down';
-        if (!ok) down[kind] = true;
       }),
     );
-    const status = down.hard ? 'not_ready' : down.soft ? 'degraded' : 'ready';
-    return { ready: !down.hard, status, checks: results };
+    return { ready: Object.values(results).every((r) => r === 'up'), checks: results };
   };
 
   app.get('/health/live', async () => ({ status: 'live' }));
   app.get('/health/ready', async (_request, reply) => {
-    const { ready, status, checks: results } = await runChecks();
-    return reply.status(ready ? 200 : 503).send({ status, checks: results });
+    const { ready, checks: results } = await runChecks();
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks: results });
   });
   app.get('/health', async () => {
-    const { status, checks: results } = await runChecks();
+    const { ready, checks: results } = await runChecks();
     const samples = (await svc.metrics.registry.getMetricsAsJSON()).slice(0, 10);
     return {
-      status,
+      status: ready ? 'ready' : 'not_ready',
       checks: results,
       recent_logs: recent.entries,
       metrics: samples,

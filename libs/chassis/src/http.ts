@@ -1,14 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { isIP } from 'node:net';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorCode, type ErrorResponse } from '@simplebank/contracts';
 import { Ajv, type Options as AjvOptions } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
-import { ConfigError } from './config.ts';
 import type { Logger } from './logger.ts';
 import { type Metrics, observe } from './metrics.ts';
-import { isOperationsUrl } from './operations.ts';
 import { activeTraceId } from './tracing.ts';
 
 export type App = FastifyInstance<
@@ -112,43 +109,16 @@ const FASTIFY_CODES: Record<string, string> = {
 };
 
 /**
- * TRUSTED_PROXIES as a list for fastify's `trustProxy`: each entry an address or a CIDR, checked
- * here so that a typo stops the service at start with the variable's name (fastify's own error
- * would not name it).
- */
-export function trustedProxies(setting: string): string[] {
-  const entries = setting
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter((entry) => entry !== '');
-  for (const entry of entries) {
-    const [address = '', prefix, ...rest] = entry.split('/');
-    const family = isIP(address);
-    const bits = family === 6 ? 128 : 32;
-    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
-    if (family === 0 || !prefixOk || rest.length > 0)
-      throw new ConfigError(
-        `Invalid configuration: TRUSTED_PROXIES: ${JSON.stringify(entry)} is not an address or a CIDR`,
-      );
-  }
-  return entries;
-}
-
-/**
  * The fastify server every service gets: JSON logs through the service's logger, strict schemas
  * (unknown fields are rejected, not silently dropped), RED metrics, and one error shape.
  */
 export function createApp(
   log: Logger,
   metrics: Metrics,
-  options: { public?: { requestTimeoutMs: number; trustedProxies?: string[] } } = {},
+  options: { public?: { requestTimeoutMs: number } } = {},
 ): App {
-  const proxies = options.public?.trustedProxies ?? [];
   const app = Fastify({
     loggerInstance: log,
-    // `request.ip` (rate limits, logs) is the client's: the address a connection comes from, or,
-    // only when that is a trusted proxy, the last address in X-Forwarded-For that is not one.
-    trustProxy: proxies.length > 0 ? proxies : false,
     // Requests are counted in metrics; logging each one would cost more than it tells.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
@@ -194,7 +164,7 @@ export function createApp(
   // Still in the request's span, so the line carries its trace id (onResponse runs outside it).
   app.addHook('onSend', async (request, reply, payload) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    if (!isOperationsUrl(request.url))
+    if (!route.startsWith('/health') && route !== '/metrics')
       request.log.debug(
         {
           method: request.method,
@@ -222,8 +192,10 @@ export function createApp(
     // a 503 from /health/ready is an answer, not a failure; nor is a 504 to a caller already gone
     const callerGone = reply.statusCode === 504 && request.deadline !== undefined;
     if (reply.statusCode >= 500 && !route.startsWith('/health') && !callerGone) {
-      // the route, not the URL: URLs hold account and order ids
-      request.log.warn({ method: request.method, route, status_code: reply.statusCode }, 'request failed');
+      request.log.warn(
+        { method: request.method, url: request.url, status_code: reply.statusCode },
+        'request failed',
+      );
     }
   });
 

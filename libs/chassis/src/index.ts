@@ -2,10 +2,11 @@ export {
   type CliContext,
   type CliResult,
   environmentVariables,
+  isSecret,
   serviceCli,
   systemdUnit,
 } from './cli.ts';
-export { BaseConfig, ConfigError, isProduction, isSecret, loadConfig } from './config.ts';
+export { BaseConfig, ConfigError, loadConfig } from './config.ts';
 export { createPool, ensureDatabase, migrate, type Pool, type Tx, transaction } from './database.ts';
 export { FaultSwitch, Faults, InjectedFault } from './faults.ts';
 export {
@@ -19,7 +20,6 @@ export {
   markStale,
   requestDeadline,
   TRACE_ID_HEADER,
-  trustedProxies,
 } from './http.ts';
 export {
   type BreakerOptions,
@@ -56,9 +56,7 @@ export {
   InfrastructureError,
   infrastructureError,
   listen,
-  OPS_PORT_OFFSET,
   on,
-  operationsPort,
   type RpcContext,
   type RunningService,
   runService,
@@ -68,7 +66,6 @@ export {
   undescribedTopology,
   type Worker,
 } from './service.ts';
-export { Slots, SlotsFull } from './slots.ts';
 export { createStatsd, type StatsdOptions, type Timers } from './statsd.ts';
 export { deadLetterExchange, deadLetterQueue, handlerQueue, liveQueue, rpcQueue } from './topology.ts';
 export { activeTraceId, flushTelemetry } from './tracing.ts';

@@ -10,7 +10,7 @@ import { createPool, ensureDatabase, migrate, type Pool, type Tx, transaction } 
 import { DatabaseGate } from './database-gate.ts';
 import { FaultSwitch, registerFaultRoutes } from './faults.ts';
 import { registerChassisRoutes } from './health.ts';
-import { type App, createApp, HttpError, trustedProxies } from './http.ts';
+import { type App, createApp, HttpError } from './http.ts';
 import { InfrastructureError, infrastructureError, isConnectionError } from './infrastructure.ts';
 import { createLogger, type Logger, RecentEntries } from './logger.ts';
 import { Broker, RpcError } from './messaging.ts';
@@ -127,12 +127,6 @@ export interface ServiceDefinition<P extends TProperties, S = undefined> {
   config?: TObject<P>;
   /** Directory of `*.sql` migrations; a service with migrations gets a database. */
   migrations?: URL;
-  /**
-   * Runs once per start, after the migrations and before the service takes any work: start-up
-   * checks and data that need the database. A ConfigError it throws stops the start with its
-   * message, in one line.
-   */
-  prepare?: (svc: { config: Static<TObject<P>> & BaseConfig; pool: Pool; log: Logger }) => Promise<void>;
   /** Whether the service talks to RabbitMQ (default true). */
   broker?: boolean;
   /** Every event the service publishes; publishing another one throws (docs/asyncapi.json). */
@@ -145,16 +139,8 @@ export interface ServiceDefinition<P extends TProperties, S = undefined> {
   rpc?: (svc: Context<P>, shared: S) => Record<string, RpcMethod>;
   routes?: (app: App, svc: Context<P>, shared: S) => void | Promise<void>;
   workers?: (svc: Context<P>, shared: S) => Worker[];
-  /**
-   * What the service cannot serve without besides its database (name → ok?): one down makes it
-   * unready, and the orchestrator sends it no requests.
-   */
+  /** Extra readiness checks (name → ok?), on top of the database and broker. */
   readiness?: (svc: Context<P>, shared: S) => Record<string, () => Promise<boolean>>;
-  /**
-   * What it serves without, worse (name → ok?), like the broker for every service: one down shows
-   * as `degraded` in /health and leaves it ready, so its reads keep working.
-   */
-  degradedWithout?: (svc: Context<P>, shared: S) => Record<string, () => Promise<boolean>>;
   /**
    * Whether the chassis serves `GET/PUT /admin/faults`, the switch that slows or fails the
    * service's event handlers (default true; false for a service with an /admin/faults of its own).
@@ -162,9 +148,7 @@ export interface ServiceDefinition<P extends TProperties, S = undefined> {
   adminFaults?: boolean;
   /**
    * Faces the public (the gateway): it ignores callers' `x-budget-ms` headers and gives each
-   * request REQUEST_TIMEOUT_MS instead, serves no /admin routes, takes a client's address from
-   * `X-Forwarded-For` only when the connection comes from one of TRUSTED_PROXIES, and serves its
-   * operations routes (health, metrics, version, debug) only on a listener of their own (OPS_PORT).
+   * request REQUEST_TIMEOUT_MS instead, and serves no /admin routes.
    */
   public?: boolean;
 }
@@ -176,10 +160,7 @@ export function defineService<P extends TProperties, S = undefined>(
 }
 
 export interface RunningService {
-  /** The service's API (for a public service, what the public reaches). */
   app: App;
-  /** Its operations routes: `app` itself unless they have a listener of their own (OPS_PORT). */
-  ops: App;
   context: ServiceContext<unknown>;
   /** The fault switch of its event handlers (also at `/admin/faults`). */
   faults: FaultSwitch;
@@ -198,7 +179,6 @@ export async function startService<P extends TProperties, S>(
   const config = loadConfig(definition.config ?? ({ properties: {} } as TObject<P>), env) as BaseConfig &
     Static<TObject<P>>;
   const port = config.PORT ?? definition.port;
-  const opsPort = operationsPort(port, config.OPS_PORT, definition.public ?? false);
   const recent = new RecentEntries();
   const log = createLogger(name, config.LOG_LEVEL, { recent });
   const metrics = createMetrics(name);
@@ -229,7 +209,6 @@ export async function startService<P extends TProperties, S>(
       pool.on('error', (error) => log.warn({ error }, 'idle PostgreSQL connection failed'));
       const ran = await migrate(pool, [chassisMigrations, fileURLToPath(definition.migrations)]);
       if (ran.length > 0) log.info({ migrations: ran }, 'migrations applied');
-      await definition.prepare?.({ config, pool, log });
     } catch (error) {
       await pool?.end().catch(() => undefined);
       throw isConnectionError(error)
@@ -323,18 +302,8 @@ export async function startService<P extends TProperties, S>(
   const app = createApp(
     log,
     metrics,
-    definition.public
-      ? {
-          public: {
-            requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
-            trustedProxies: trustedProxies(config.TRUSTED_PROXIES),
-          },
-        }
-      : {},
+    definition.public ? { public: { requestTimeoutMs: config.REQUEST_TIMEOUT_MS } } : {},
   );
-  // Health details, recent logs, metrics and profiling are for operators and Prometheus: a public
-  // service serves them on another port, which the Ingress does not route to.
-  const ops = opsPort === null ? app : createApp(log, metrics);
   let relay: OutboxRelay | undefined;
   const startedWorkers: Worker[] = [];
   let stopping: Promise<void> | undefined;
@@ -342,7 +311,6 @@ export async function startService<P extends TProperties, S>(
     stopping ??= (async () => {
       log.info('stopping: no new requests or messages; finishing work in flight');
       await app.close();
-      if (ops !== app) await ops.close();
       gate?.stop(); // messages held through an outage go back to their queues
       await svc.broker?.stopConsuming();
       for (const worker of startedWorkers.toReversed()) await worker.stop();
@@ -357,21 +325,16 @@ export async function startService<P extends TProperties, S>(
   };
 
   try {
-    const checks = {
-      hard: definition.readiness?.(svc, shared) ?? {},
-      soft: definition.degradedWithout?.(svc, shared) ?? {},
-    };
+    const readiness = definition.readiness?.(svc, shared) ?? {};
     // the book's `health` timer (table 11.1)
-    ops.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', async (request, reply) => {
       if (request.routeOptions.url === '/health') statsd.timing('health', reply.elapsedTime);
     });
-    // the public never reaches a separate operations listener
-    const routes = { name, version: definition.version, public: ops === app && (definition.public ?? false) };
-    registerChassisRoutes(ops, routes, svc, recent, checks, env, () => gate?.open ?? true);
+    const routes = { name, version: definition.version, public: definition.public ?? false };
+    registerChassisRoutes(app, routes, svc, recent, readiness, env, () => gate?.open ?? true);
     if (definition.adminFaults !== false && !definition.public) registerFaultRoutes(app, faults);
     await definition.routes?.(app, svc, shared);
     await app.ready();
-    if (ops !== app) await ops.ready();
 
     if (pool && svc.broker) {
       dispatcher = new OutboxDispatcher(
@@ -423,47 +386,18 @@ export async function startService<P extends TProperties, S>(
       await worker.start();
       startedWorkers.push(worker);
     }
-    if (options.listen !== false) {
-      await app.listen({ host: config.HOST, port });
-      if (ops !== app) await ops.listen({ host: config.HOST, port: opsPort ?? 0 });
-    }
+    if (options.listen !== false) await app.listen({ host: config.HOST, port });
   } catch (error) {
     // Leave nothing open behind a failed start.
     await stop().catch(() => undefined);
     throw error;
   }
-  const listening = (server: App) => (options.listen === false ? null : portOf(server));
   log.info(
-    { port: listening(app), ops_port: listening(ops), handlers: handlerQueues.length, topology },
+    { port: options.listen === false ? null : port, handlers: handlerQueues.length, topology },
     `${name} started`,
   );
-  return { app, ops, context: svc as ServiceContext<unknown>, faults, stop };
+  return { app, context: svc as ServiceContext<unknown>, faults, stop };
 }
-
-/** How far above its port a public service serves its operations routes, unless OPS_PORT says. */
-export const OPS_PORT_OFFSET = 1000;
-
-/**
- * The port of the service's operations listener, or null when its operations routes share the
- * service's own listener (an internal service, unless OPS_PORT names another port). A public
- * service always has one of its own: OPS_PORT, else its port + 1000 (an ephemeral one for port 0).
- */
-export function operationsPort(port: number, opsPort: number | undefined, isPublic: boolean): number | null {
-  if (opsPort === undefined) return isPublic ? (port === 0 ? 0 : port + OPS_PORT_OFFSET) : null;
-  if (opsPort === port && port !== 0) {
-    if (isPublic)
-      throw new ConfigError(
-        `OPS_PORT ${opsPort} is PORT: a public service serves its operations routes on a port of their own`,
-      );
-    return null;
-  }
-  return opsPort;
-}
-
-const portOf = (server: App): number | null => {
-  const address = server.server.address();
-  return typeof address === 'object' && address !== null ? address.port : null;
-};
 
 /** Serves the service's RPC methods on `rpc-<service>`, each call in one transaction with its outbox rows. */
 function serveRpc<C>(

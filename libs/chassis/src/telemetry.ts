@@ -23,7 +23,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { isOperationsUrl } from './operations.ts';
 
 const disabled = process.env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true';
 
@@ -52,19 +51,21 @@ if (!disabled) {
   // Traces only: metrics are prom-client's (/metrics), logs are JSON lines on stdout.
   process.env.OTEL_METRICS_EXPORTER ??= 'none';
   process.env.OTEL_LOGS_EXPORTER ??= 'none';
+  const unwatched = (url: string | undefined) =>
+    url !== undefined && (url.startsWith('/health') || url.startsWith('/metrics') || url === '/version');
 
   const sdk = new NodeSDK({
     serviceName: process.env.OTEL_SERVICE_NAME ?? serviceNameOf(process.argv[1]),
     instrumentations: [
       new UndiciInstrumentation({
-        ignoreRequestHook: (request) => isOperationsUrl(request.path),
+        ignoreRequestHook: (request) => unwatched(request.path),
         // a poller's calls (quotes, the execution feed) outside any request would each start a trace
         requireParentforSpans: true,
       }),
       new FastifyOtelInstrumentation({
         registerOnInitialization: true,
         // readiness probes and scrapes would drown the traces that matter
-        ignorePaths: (route) => isOperationsUrl(route.url),
+        ignorePaths: (route) => unwatched(route.url),
         // the request and its handler; a span per lifecycle hook (four of the chassis' own on
         // every request) told nothing and cost more than the route (bench: chassis cost)
         instrumentHooks: false,

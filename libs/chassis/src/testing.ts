@@ -195,9 +195,8 @@ export async function serviceUnderTest<P extends TProperties, S>(
   definition: ServiceDefinition<P, S>,
   suite: string,
   publishes: readonly EventDefinition[],
-  extraEnv: Record<string, string> = {},
 ): Promise<ServiceUnderTest> {
-  const env = { ...(await testEnvironment(suite)), ...extraEnv };
+  const env = await testEnvironment(suite);
   const amqpUrl = env.AMQP_URL as string;
   const service = await startService(definition, { env, listen: false });
   const probe = await EventProbe.start(amqpUrl, publishes);
@@ -221,7 +220,7 @@ export async function metricValue(
   name: string,
   labels: Record<string, string> = {},
 ): Promise<number> {
-  const text = (await service.ops.inject({ url: '/metrics' })).body;
+  const text = (await service.app.inject({ url: '/metrics' })).body;
   const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`);
   const line = text
     .split('\n')

@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Type } from 'typebox';
 import { describe, expect, it } from 'vitest';
-import { type CliContext, serviceCli } from '../src/cli.ts';
-import { isSecret } from '../src/config.ts';
+import { type CliContext, isSecret, serviceCli } from '../src/cli.ts';
 
 const run = promisify(execFile);
 

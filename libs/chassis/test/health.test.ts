@@ -7,7 +7,7 @@ import { registerChassisRoutes } from '../src/health.ts';
 import { type App, createApp } from '../src/http.ts';
 import { createLogger, RecentEntries } from '../src/logger.ts';
 import { createMetrics } from '../src/metrics.ts';
-import { operationsPort, type ServiceContext } from '../src/service.ts';
+import type { ServiceContext } from '../src/service.ts';
 import counter from './fixtures/counter-service.ts';
 
 const TOKEN = 'a-debug-token-for-tests';
@@ -22,7 +22,6 @@ async function service(
     public?: boolean;
     env?: NodeJS.ProcessEnv;
     checks?: Record<string, () => Promise<boolean>>;
-    soft?: Record<string, () => Promise<boolean>>;
   } = {},
 ) {
   const recent = new RecentEntries();
@@ -41,14 +40,7 @@ async function service(
     version: '1.2.3',
     ...(options.public === undefined ? {} : { public: options.public }),
   };
-  registerChassisRoutes(
-    app,
-    definition,
-    svc,
-    recent,
-    { hard: options.checks ?? {}, soft: options.soft ?? {} },
-    options.env ?? {},
-  );
+  registerChassisRoutes(app, definition, svc, recent, options.checks ?? {}, options.env ?? {});
   await app.ready();
   apps.push(app);
   return { app, log };
@@ -96,82 +88,6 @@ describe('/health (the page every service serves)', () => {
       version: '1.2.3',
       commit: 'abc123',
     });
-  });
-
-  it('a soft dependency down (the broker, Redis) degrades the service but leaves it ready', async () => {
-    const { app } = await service({
-      checks: { database: async () => true },
-      soft: { broker: async () => false, redis: () => Promise.reject(new Error('x')) },
-    });
-    const ready = await app.inject({ method: 'GET', url: '/health/ready' });
-    expect(ready.statusCode).toBe(200);
-    expect(ready.json()).toEqual({
-      status: 'degraded',
-      checks: { database: 'up', broker: 'down', redis: 'down' },
-    });
-    expect((await app.inject({ method: 'GET', url: '/health' })).json()).toMatchObject({
-      status: 'degraded',
-      checks: { database: 'up', broker: 'down', redis: 'down' },
-    });
-    // a hard one down as well: not ready
-    const both = await service({
-      checks: { database: async () => false },
-      soft: { broker: async () => false },
-    });
-    const notReady = await both.app.inject({ method: 'GET', url: '/health/ready' });
-    expect(notReady.statusCode).toBe(503);
-    expect(notReady.json().status).toBe('not_ready');
-  });
-});
-
-describe('the operations listener (OPS_PORT)', () => {
-  const OPERATIONS = ['/health', '/health/live', '/health/ready', '/metrics', '/version'];
-
-  it('is a port of its own for a public service, the service port for an internal one', () => {
-    expect(operationsPort(8080, undefined, true)).toBe(9080);
-    expect(operationsPort(8080, 7000, true)).toBe(7000);
-    expect(operationsPort(0, undefined, true)).toBe(0);
-    expect(() => operationsPort(8080, 8080, true)).toThrow(/a port of their own/);
-    expect(operationsPort(8081, undefined, false)).toBeNull();
-    expect(operationsPort(8081, 8081, false)).toBeNull();
-    expect(operationsPort(8081, 9081, false)).toBe(9081);
-  });
-
-  it('a public service serves health, metrics and version there only, never on its own port', async () => {
-    const env = { ...(await testEnvironment('chassis_ops')), DEBUG_TOKEN: TOKEN };
-    const service = await startService({ ...counter, public: true }, { env });
-    try {
-      expect(service.ops).not.toBe(service.app);
-      const at = (app: App) => `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-      for (const url of OPERATIONS) {
-        const open = await fetch(`${at(service.app)}${url}`);
-        expect(open.status, url).toBe(404);
-        expect(((await open.json()) as { error: { code: string } }).error.code).toBe('not_found');
-        expect((await fetch(`${at(service.ops)}${url}`)).status, url).toBe(200);
-      }
-      const health = (await (await fetch(`${at(service.ops)}/health`)).json()) as { recent_logs: unknown };
-      expect(Array.isArray(health.recent_logs)).toBe(true);
-      // profiling, with the token, only where the public does not reach
-      const profile = (app: App) =>
-        fetch(`${at(app)}/debug/profile?seconds=1`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${TOKEN}` },
-        });
-      expect((await profile(service.app)).status).toBe(404);
-      expect((await profile(service.ops)).status).toBe(200);
-    } finally {
-      await service.stop();
-    }
-  });
-
-  it('an internal service serves them beside its routes, on one listener', async () => {
-    const service = await startService(counter, { env: await testEnvironment('chassis_ops'), listen: false });
-    try {
-      expect(service.ops).toBe(service.app);
-      for (const url of OPERATIONS) expect((await service.app.inject({ url })).statusCode, url).toBe(200);
-    } finally {
-      await service.stop();
-    }
   });
 });
 

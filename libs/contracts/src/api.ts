@@ -134,9 +134,6 @@ export const NewPassword = Type.String({ minLength: 8, maxLength: 128 });
 /** `POST /auth/token`: a customer's credentials. */
 export const TokenRequest = Type.Object({ username: Username, password: Password }, strict);
 export type TokenRequest = Static<typeof TokenRequest>;
-/** `PUT /auth/password`: the current password and the new one; every token issued before ends. */
-export const PasswordChange = Type.Object({ old_password: Password, new_password: NewPassword }, strict);
-export type PasswordChange = Static<typeof PasswordChange>;
 /** A bearer token (a JWT whose `sub` is the username) and how many seconds it lasts. */
 export const TokenResponse = Type.Object({
   access_token: Type.String(),
@@ -191,8 +188,6 @@ export const ErrorCode = {
   requestInProgress: 'request_in_progress',
   orderNotCancelable: 'order_not_cancelable',
   rateLimited: 'rate_limited',
-  /** The customer holds as many live streams as allowed already. */
-  tooManyStreams: 'too_many_streams',
   serviceUnavailable: 'service_unavailable',
   /** A 4xx the framework raised that has no code of its own. */
   badRequest: 'bad_request',
@@ -214,14 +209,12 @@ export const ErrorCodeDescription: Record<ErrorCode, string> = {
   account_exists: '409: an account with that id exists already (account-transactions).',
   customer_exists: '409: a customer with that username exists already (account-transactions).',
   invalid_credentials: '401: wrong username or password (never says which).',
-  unauthorized:
-    '401: no bearer token, or one that is malformed, forged, expired or revoked (signed out, password changed; WWW-Authenticate).',
+  unauthorized: '401: no bearer token, or one that is malformed, forged or expired (WWW-Authenticate).',
   idempotency_key_reused: '422: the Idempotency-Key was used before for a different request.',
   request_in_progress: '409: a request with the same Idempotency-Key is still being handled (Retry-After).',
   order_not_cancelable:
     '409: the order is past the point where it can be cancelled; the body has its status.',
   rate_limited: '429: too many requests in the window (Retry-After, RateLimit-* headers).',
-  too_many_streams: '429: the customer has as many live streams open as allowed; close one first.',
   service_unavailable:
     '503: a service behind the gateway did not answer in time, or the gateway is overloaded (Retry-After).',
   bad_request: '400: another malformed request.',

@@ -1,15 +1,11 @@
-/**
- * Every process of the system, in start order, with its default port, and the port of its
- * operations routes (health, metrics) when they have a listener of their own: the gateway's
- * (it faces the public; OPS_PORT, chassis service.ts).
- */
+/** Every process of the system, in start order, with its default port. */
 export const SERVICES = [
   { name: 'stock-exchange', port: 8090 },
   { name: 'account-transactions', port: 8082 },
   { name: 'fees', port: 8083 },
   { name: 'market', port: 8084 },
   { name: 'orders', port: 8081 },
-  { name: 'gateway', port: 8080, opsPort: 9080 },
+  { name: 'gateway', port: 8080 },
   // Alertmanager's webhook receiver: not part of the saga
   { name: 'alerts', port: 8095 },
 ] as const;

@@ -112,22 +112,6 @@ export class Stack {
     return this.counts[name] === 1 ? port : port + INSTANCE_PORT_STEP * (instance + 1);
   }
 
-  /**
-   * The port of one instance's operations routes (/health*, /metrics): its own port, unless the
-   * service serves them on a listener of their own (the gateway: 9080, moved as its port is).
-   */
-  opsPort(name: ServiceName, instance = 0): number {
-    const port = this.instancePort(name, instance);
-    const service = SERVICES.find((s) => s.name === name);
-    // as far above its default as the instance's port is above the service's
-    return service && 'opsPort' in service ? service.opsPort + (port - service.port) : port;
-  }
-
-  /** Where one instance's /health and /metrics are. */
-  opsUrl(name: ServiceName, instance = 0): string {
-    return `http://127.0.0.1:${this.opsPort(name, instance)}`;
-  }
-
   /** The address of one instance, bypassing the balancer. */
   instanceUrl(name: ServiceName, instance = 0): string {
     return `http://127.0.0.1:${this.instancePort(name, instance)}`;
@@ -218,7 +202,6 @@ export class Stack {
       ...process.env,
       ...this.options.env,
       PORT: String(this.instancePort(name, instance)),
-      OPS_PORT: String(this.opsPort(name, instance)),
       // The balanced URLs: a caller never picks an instance.
       EXCHANGE_URL: this.urls['stock-exchange'],
       ORDERS_URL: this.urls.orders,
@@ -291,7 +274,7 @@ export class Stack {
     const timeoutMs = this.options.readyTimeoutMs ?? 30_000;
     const deadline = Date.now() + timeoutMs;
     const proc = this.processes.get(name)?.[instance];
-    const url = `${this.opsUrl(name, instance)}/health/ready`;
+    const url = `${this.instanceUrl(name, instance)}/health/ready`;
     const who = this.counts[name] === 1 ? name : instanceLabel(name, instance);
     while (Date.now() < deadline) {
       if (proc?.spawnError) throw new Error(`${who} could not start: ${proc.spawnError.message}`);

@@ -4,32 +4,22 @@ import { join } from 'node:path';
 import { SERVICES } from '../src/services.ts';
 
 /**
- * A stand-in for every service: listens on $PORT, answers /health/ready on $OPS_PORT (the same
- * listener unless it differs, as the chassis does), and any other path with who it is (port, pid,
- * TAG); on SIGTERM it says `bye` and exits 0.
+ * A stand-in for every service: listens on $PORT, answers /health/ready, and any other path with
+ * who it is (port, pid, TAG); on SIGTERM it says `bye` and exits 0.
  */
 const FAKE_SERVICE = `
 import { createServer } from 'node:http';
 const port = Number(process.env.PORT);
-const opsPort = Number(process.env.OPS_PORT ?? port);
-const servers = [];
-const listen = (at, health) => {
-  const server = createServer((request, response) => {
-    if (health && request.url === '/health/ready') return response.end('ready');
-    response.setHeader('content-type', 'application/json');
-    response.end(JSON.stringify({ port: at, pid: process.pid, tag: process.env.TAG ?? null, exchange: process.env.EXCHANGE_URL }));
-  });
-  servers.push(server);
-  server.listen(at, '127.0.0.1', () => console.log('listening on ' + at + ' as ' + process.pid));
-};
-listen(port, opsPort === port);
-if (opsPort !== port) listen(opsPort, true);
+const server = createServer((request, response) => {
+  if (request.url === '/health/ready') return response.end('ready');
+  response.setHeader('content-type', 'application/json');
+  response.end(JSON.stringify({ port, pid: process.pid, tag: process.env.TAG ?? null, exchange: process.env.EXCHANGE_URL }));
+});
+server.listen(port, '127.0.0.1', () => console.log('listening on ' + port + ' as ' + process.pid));
 process.on('SIGTERM', () => {
   console.log('bye');
-  for (const server of servers) {
-    server.close();
-    server.closeAllConnections();
-  }
+  server.close();
+  server.closeAllConnections();
   process.exitCode = 0;
 });
 `;

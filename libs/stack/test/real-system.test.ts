@@ -97,10 +97,8 @@ describe.skipIf(missing.length > 0)('the real system with two instances of order
   afterAll(() => stack?.stop(), 30_000);
 
   it('both instances of orders answer through its URL, round robin', async () => {
-    // a route each instance logs (health, metrics and version requests are not logged one by one)
-    for (let i = 0; i < 4; i++)
-      expect((await get(`${stack.urls.orders}/orders/${randomUUID()}`)).status).toBe(404);
-    const counts = () => routes.map((r) => r.filter((route) => route === '/orders/:order_id').length);
+    for (let i = 0; i < 4; i++) expect((await get(`${stack.urls.orders}/version`)).status).toBe(200);
+    const counts = () => routes.map((r) => r.filter((route) => route === '/version').length);
     await expect.poll(() => counts().reduce((a, b) => a + b)).toBe(4);
     // 2 and 2, unless something else connected to orders in between
     expect(Math.min(...counts())).toBeGreaterThan(0);

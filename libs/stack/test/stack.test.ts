@@ -94,16 +94,6 @@ describe('instances and ports', () => {
     expect(stack.environmentOf('orders', 0)).toMatchObject({ PORT: '8281', TAG: 'orders' });
     expect(stack.environmentOf('fees')).toMatchObject({ PORT: '8183', TAG: 'all' });
   });
-
-  it("the gateway's operations routes have a port of their own, moved as its port is; the others share theirs", () => {
-    const single = new Stack({ root: '/nowhere' });
-    expect(single.opsUrl('gateway')).toBe('http://127.0.0.1:9080');
-    expect(single.environmentOf('gateway')).toMatchObject({ PORT: '8080', OPS_PORT: '9080' });
-    expect(single.environmentOf('orders')).toMatchObject({ PORT: '8081', OPS_PORT: '8081' });
-    const two = new Stack({ root: '/nowhere', portOffset: 100, instances: 2 });
-    expect([two.opsPort('gateway', 0), two.opsPort('gateway', 1)]).toEqual([9280, 9380]);
-    expect(two.opsUrl('orders', 1)).toBe(two.instanceUrl('orders', 1));
-  });
 });
 
 describe('Stack with two instances of every service (fake services)', () => {
@@ -135,15 +125,6 @@ describe('Stack with two instances of every service (fake services)', () => {
         expect(answer).toMatchObject({ port: stack.instancePort(name, i), pid: stack.pid(name, i) });
         expect(answer.exchange).toBe(stack.urls['stock-exchange']);
       }
-    }
-    // the gateway instances were found ready on their operations ports, not their public ones
-    for (const i of [0, 1]) {
-      expect(lines).toContainEqual({
-        service: 'gateway',
-        line: `listening on ${stack.opsPort('gateway', i)} as ${stack.pid('gateway', i)}`,
-        instance: i,
-      });
-      expect((await get(`${stack.instanceUrl('gateway', i)}/health/ready`)).body).not.toBe('ready');
     }
     // no balancer in front of the only exchange: it listens on its URL's port itself
     expect((await ask(stack.urls['stock-exchange'])).port).toBe(21090);

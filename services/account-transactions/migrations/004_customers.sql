@@ -7,5 +7,9 @@ CREATE TABLE customers (
   created_at timestamptz NOT NULL DEFAULT now()
 );
 
--- The demo customers (alice, bob, carol) were inserted here once; they are demo data now, written
--- at start only when DEMO_DATA=true (src/demo.ts, and 003's note).
+-- The demo customers of 003, with their demo passwords (README): alice-password, bob-password,
+-- carol-password. Demo data: a real deployment removes or changes them.
+INSERT INTO customers (username, password_hash) VALUES
+  ('alice', 'scrypt$15$8$1$iB8DqnEE1hkSLp7kfQE7pg==$K+wyCDY+B4wACQzDFO7NViGcqioz1jyXKJGUaK1i760='),
+  ('bob', 'scrypt$15$8$1$ndqdwfp23MtEajyWFHsx9w==$LT62z2CNaIVNOHQ1TYK28CU/x34+94VDlv4E/8hZgg4='),
+  ('carol', 'scrypt$15$8$1$/cgXyWRcNZCCObfmyd7xDA==$Fsq6BgODOFzdRf6+LHuCZj01lQ3eDYo8U3I5SFr+uWU=');

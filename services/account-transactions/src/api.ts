@@ -43,11 +43,6 @@ export const NewCustomer = Type.Object({ username: Username, password: NewPasswo
 /** `POST /customers/authenticate`: the gateway checking a customer's credentials. */
 export const Credentials = Type.Object({ username: Username, password: Password }, strict);
 export const CustomerView = Type.Object({ username: Type.String() });
-/** A customer's token version (the gateway refuses tokens of an older one: revocation). */
-export const TokenVersionView = Type.Object({ username: Type.String(), token_version: Type.Integer() });
-export const UsernameParams = Type.Object({ username: Username });
-/** `POST /customers/:username/password`: the current password, and the new one. */
-export const PasswordChange = Type.Object({ old_password: Password, new_password: NewPassword }, strict);
 
 /** Per asset: opening + fills − fees = closing (shares pay no fees). */
 export const Statement = Type.Object({

@@ -1,13 +1,4 @@
-import {
-  defineService,
-  HttpError,
-  isProduction,
-  on,
-  PoisonMessageError,
-  Slots,
-  type Tx,
-  transaction,
-} from '@simplebank/chassis';
+import { defineService, HttpError, on, PoisonMessageError, type Tx, transaction } from '@simplebank/chassis';
 import {
   AccountIdParams,
   centsToDecimal,
@@ -31,13 +22,9 @@ import {
   NewCustomer,
   OpenAccount,
   OwnerQuery,
-  PasswordChange,
   Statement,
-  TokenVersionView,
-  UsernameParams,
 } from './api.ts';
-import { Customers } from './customers.ts';
-import { refuseDemoCustomers, writeDemoData } from './demo.ts';
+import { customers } from './customers.ts';
 import { journal } from './journal.ts';
 import { CASH, release, reserve, settle } from './ledger.ts';
 import { holdOf, reservations } from './reservations.ts';
@@ -49,15 +36,6 @@ const AccountTransactionsConfig = Type.Object({
     pattern: '^[A-Z]{1,8}(,[A-Z]{1,8})*$',
     default: 'ACME,GLOBEX,INITECH,UMBRELLA,HOOLI',
   }),
-  /** Passwords hashed at once (32 MiB each, outside the heap, for ~0.1 s). */
-  PASSWORD_HASHES_AT_ONCE: Type.Integer({ minimum: 1, maximum: 16, default: 2 }),
-  /** Passwords waiting for a hashing slot; past that, 503 service_unavailable at once. */
-  PASSWORD_HASHES_WAITING: Type.Integer({ minimum: 0, default: 16 }),
-  /**
-   * Writes the demo customers alice, bob and carol (README) at start, with their published
-   * passwords: for `pnpm start`, the e2e stack and the demo deployments. Refused in production.
-   */
-  DEMO_DATA: Type.Boolean({ default: false }),
 });
 
 /** C2: gives the whole hold back once; a release that comes first leaves a tombstone. */
@@ -100,13 +78,6 @@ export default defineService({
   port: 8082,
   config: AccountTransactionsConfig,
   migrations: new URL('../migrations/', import.meta.url),
-  // Demo customers only where asked for, and never in production (demo.ts).
-  prepare: async ({ config, pool, log }) => {
-    if (isProduction(config)) return refuseDemoCustomers(pool, config.DEMO_DATA);
-    if (!config.DEMO_DATA) return;
-    const written = await writeDemoData(pool);
-    if (written.length > 0) log.info({ customers: written }, 'demo customers written (DEMO_DATA=true)');
-  },
   publishes: [PositionReserved, ReservationFailed],
 
   // Every handler first locks the order, then the account's balance rows (in asset order).
@@ -172,9 +143,6 @@ export default defineService({
 
   routes: (app, { config, pool }) => {
     const symbols = new Set(config.SYMBOLS.split(','));
-    const customers = new Customers(
-      new Slots(config.PASSWORD_HASHES_AT_ONCE, { maxWaiting: config.PASSWORD_HASHES_WAITING }),
-    );
 
     app.get(
       '/accounts/:account_id',
@@ -210,54 +178,16 @@ export default defineService({
       },
     );
 
-    // 200 { username, token_version } or 401 invalid_credentials, the same for an unknown username
-    // and a wrong password (same answer, same work: see customers.authenticate).
-    const wrongCredentials = () =>
-      new HttpError(401, ErrorCode.invalidCredentials, 'wrong username or password');
+    // 200 { username } or 401 invalid_credentials, the same for an unknown username and a wrong
+    // password (same answer, same work: see customers.authenticate).
     app.post(
       '/customers/authenticate',
-      { schema: { body: Credentials, response: { 200: TokenVersionView } } },
+      { schema: { body: Credentials, response: { 200: CustomerView } } },
       async ({ body }) => {
-        const version = await customers.authenticate(pool, body.username, body.password);
-        if (version === undefined) throw wrongCredentials();
-        return { username: body.username, token_version: version };
-      },
-    );
-
-    // Revocation (the gateway's sign-out and password change): a token carries the customer's
-    // token version, and the gateway refuses those older than this.
-    const unknownCustomer = (username: string) =>
-      new HttpError(404, ErrorCode.notFound, `no customer ${username}`);
-    app.get(
-      '/customers/:username/token-version',
-      { schema: { params: UsernameParams, response: { 200: TokenVersionView } } },
-      async ({ params }) => {
-        const version = await customers.tokenVersion(pool, params.username);
-        if (version === undefined) throw unknownCustomer(params.username);
-        return { username: params.username, token_version: version };
-      },
-    );
-    app.post(
-      '/customers/:username/sign-out',
-      { schema: { params: UsernameParams, response: { 200: TokenVersionView } } },
-      async ({ params }) => {
-        const version = await customers.revokeTokens(pool, params.username);
-        if (version === undefined) throw unknownCustomer(params.username);
-        return { username: params.username, token_version: version };
-      },
-    );
-    app.post(
-      '/customers/:username/password',
-      { schema: { params: UsernameParams, body: PasswordChange, response: { 200: TokenVersionView } } },
-      async ({ params, body }) => {
-        const version = await customers.changePassword(
-          pool,
-          params.username,
-          body.old_password,
-          body.new_password,
-        );
-        if (version === undefined) throw wrongCredentials();
-        return { username: params.username, token_version: version };
+        if (!(await customers.authenticate(pool, body.username, body.password))) {
+          throw new HttpError(401, ErrorCode.invalidCredentials, 'wrong username or password');
+        }
+        return { username: body.username };
       },
     );
 

@@ -27,13 +27,10 @@ let amqpUrl: string;
 let underTest: ServiceUnderTest;
 
 beforeAll(async () => {
-  // with the demo customers (alice, bob, carol), as pnpm start runs it
-  underTest = await serviceUnderTest(
-    accountTransactions,
-    'account-transactions',
-    [PositionReserved, ReservationFailed],
-    { DEMO_DATA: 'true' },
-  );
+  underTest = await serviceUnderTest(accountTransactions, 'account-transactions', [
+    PositionReserved,
+    ReservationFailed,
+  ]);
   ({ service, probe, amqpUrl } = underTest);
 });
 
@@ -171,7 +168,7 @@ describe('customers (HTTP)', () => {
     for (const name of ['alice', 'bob', 'carol']) {
       const response = await authenticate(name, `${name}-password`);
       expect(response.statusCode).toBe(200);
-      expect(response.json()).toEqual({ username: name, token_version: 0 });
+      expect(response.json()).toEqual({ username: name });
     }
     const { rows } = await service.context.pool.query<{ password_hash: string }>(
       'SELECT password_hash FROM customers ORDER BY username',
@@ -190,39 +187,6 @@ describe('customers (HTTP)', () => {
         error: { code: 'invalid_credentials', message: 'wrong username or password' },
       });
     }
-  });
-
-  it("raises a customer's token version on sign-out and on a new password, which needs the old one", async () => {
-    const username = `cust-${randomUUID().slice(0, 8)}`;
-    const created = await service.app.inject({
-      method: 'POST',
-      url: '/customers',
-      payload: { username, password: 'first password' },
-    });
-    expect(created.statusCode).toBe(201);
-    const version = async () =>
-      (await service.app.inject({ url: `/customers/${username}/token-version` })).json();
-    expect(await version()).toEqual({ username, token_version: 0 });
-    const out = await service.app.inject({ method: 'POST', url: `/customers/${username}/sign-out` });
-    expect(out.json()).toEqual({ username, token_version: 1 });
-    const change = (old_password: string, new_password: string) =>
-      service.app.inject({
-        method: 'POST',
-        url: `/customers/${username}/password`,
-        payload: { old_password, new_password },
-      });
-    const wrong = await change('not the password', 'second password');
-    expect(wrong.statusCode).toBe(401);
-    expect(wrong.json().error.code).toBe('invalid_credentials');
-    expect((await change('first password', 'second password')).json()).toEqual({
-      username,
-      token_version: 2,
-    });
-    expect((await authenticate(username, 'first password')).statusCode).toBe(401);
-    expect((await authenticate(username, 'second password')).json()).toEqual({ username, token_version: 2 });
-    expect((await change('second password', 'short')).statusCode).toBe(400);
-    const unknown = await service.app.inject({ url: '/customers/nobody-here/token-version' });
-    expect(unknown.statusCode).toBe(404);
   });
 
   it('creates a customer once, storing only a salted hash of the password', async () => {
@@ -262,10 +226,7 @@ describe('customers (HTTP)', () => {
       });
     const first = `acc-${randomUUID().slice(0, 8)}`;
     expect((await open(first)).statusCode).toBe(201);
-    expect((await authenticate(owner, 'owner password')).json()).toEqual({
-      username: owner,
-      token_version: 0,
-    });
+    expect((await authenticate(owner, 'owner password')).json()).toEqual({ username: owner });
     // the owner exists now: a second account with a password is refused, and nothing is opened
     const second = `acc-${randomUUID().slice(0, 8)}`;
     const refused = await open(second);

@@ -3,7 +3,6 @@ import { HttpError } from '@simplebank/chassis';
 import { ErrorCode } from '@simplebank/contracts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errors, jwtVerify, SignJWT } from 'jose';
-import type { TokenVersions } from './revocation.ts';
 
 /** Who issues the tokens and who they are for; a token of anyone else's is refused. */
 export const TOKEN_ISSUER = 'simplebank-gateway';
@@ -27,10 +26,10 @@ export class Tokens {
     this.key = new TextEncoder().encode(secret);
   }
 
-  /** A token for `username`, valid from `now` for the TTL, of the customer's token version (revocation.ts). */
-  issue(username: string, now: Date = new Date(), version = 0): Promise<string> {
+  /** A token for `username`, valid from `now` for the TTL. */
+  issue(username: string, now: Date = new Date()): Promise<string> {
     const issuedAt = Math.floor(now.getTime() / 1000);
-    return new SignJWT({ ver: version })
+    return new SignJWT({})
       .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
       .setSubject(username)
       .setIssuer(TOKEN_ISSUER)
@@ -43,11 +42,6 @@ export class Tokens {
 
   /** The username a valid token was issued to; undefined for anything else. */
   async verify(token: string): Promise<string | undefined> {
-    return (await this.check(token))?.customer;
-  }
-
-  /** What a valid token says: its customer, their token version at issue, when it expires (ms). */
-  async check(token: string): Promise<TokenClaims | undefined> {
     try {
       const { payload } = await jwtVerify(token, this.key, {
         algorithms: [ALGORITHM],
@@ -55,11 +49,7 @@ export class Tokens {
         audience: TOKEN_AUDIENCE,
         requiredClaims: ['sub', 'exp', 'iat'],
       });
-      if (typeof payload.sub !== 'string' || !USERNAME.test(payload.sub)) return undefined;
-      // tokens issued before revocation existed carry no version: the first one
-      const version = payload.ver === undefined ? 0 : payload.ver;
-      if (!Number.isSafeInteger(version) || (version as number) < 0) return undefined;
-      return { customer: payload.sub, version: version as number, expiresAt: (payload.exp as number) * 1000 };
+      return typeof payload.sub === 'string' && USERNAME.test(payload.sub) ? payload.sub : undefined;
     } catch (error) {
       if (error instanceof errors.JOSEError) return undefined;
       throw error;
@@ -67,15 +57,8 @@ export class Tokens {
   }
 }
 
-export interface TokenClaims {
-  customer: string;
-  version: number;
-  /** Unix time in milliseconds. */
-  expiresAt: number;
-}
-
 /** What a request's Authorization header proved: a customer, nothing (no header), or a bad token. */
-type Identity = (TokenClaims & { versions: TokenVersions }) | { problem: 'missing' | 'invalid' };
+type Identity = { customer: string } | { problem: 'missing' | 'invalid' };
 const identities = new WeakMap<FastifyRequest, Identity>();
 
 /** The bearer token of an `Authorization: Bearer <token>` header; null for another scheme. */
@@ -88,7 +71,7 @@ function bearerToken(header: string): string | null {
  * onRequest, for every API route and before the rate limit (which counts per customer): works out
  * who is calling. It refuses nothing itself; `requireCustomer` does, on the routes that need one.
  */
-export function identify(tokens: Tokens, versions: TokenVersions) {
+export function identify(tokens: Tokens) {
   return async (request: FastifyRequest): Promise<void> => {
     const header = request.headers.authorization;
     if (header === undefined || header === '') {
@@ -96,8 +79,8 @@ export function identify(tokens: Tokens, versions: TokenVersions) {
       return;
     }
     const token = bearerToken(header);
-    const claims = token === null ? undefined : await tokens.check(token);
-    identities.set(request, claims === undefined ? { problem: 'invalid' } : { ...claims, versions });
+    const customer = token === null ? undefined : await tokens.verify(token);
+    identities.set(request, customer === undefined ? { problem: 'invalid' } : { customer });
   };
 }
 
@@ -107,27 +90,12 @@ export function customerOf(request: FastifyRequest): string | undefined {
   return identity && 'customer' in identity ? identity.customer : undefined;
 }
 
-/** The claims of the token a `requireCustomer` route is running for. */
-export function tokenOf(request: FastifyRequest): TokenClaims {
-  const identity = identities.get(request);
-  if (!identity || !('customer' in identity)) throw new Error('route without requireCustomer');
-  return identity;
-}
-
 /** The customer a `requireCustomer` route is running for. */
 export function signedIn(request: FastifyRequest): string {
   const customer = customerOf(request);
   if (customer === undefined) throw new Error('route without requireCustomer');
   return customer;
 }
-
-/** Requests that passed `requireCustomer`: their token is still to be checked for revocation. */
-const toCheck = new WeakSet<FastifyRequest>();
-
-const refuseToken = (reply: FastifyReply) => {
-  reply.header('www-authenticate', `${REALM}, error="invalid_token"`);
-  return new HttpError(401, ErrorCode.unauthorized, 'the bearer token is invalid, expired or revoked');
-};
 
 /**
  * preParsing, on every route that needs a customer: 401 unauthorized with `WWW-Authenticate:
@@ -136,27 +104,11 @@ const refuseToken = (reply: FastifyReply) => {
  */
 export async function requireCustomer(request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const identity = identities.get(request) ?? { problem: 'missing' };
-  if ('customer' in identity) {
-    toCheck.add(request);
-    return;
-  }
+  if ('customer' in identity) return;
   if (identity.problem === 'missing') {
     reply.header('www-authenticate', REALM);
     throw new HttpError(401, ErrorCode.unauthorized, 'this needs a bearer token: POST /auth/token');
   }
-  throw refuseToken(reply);
-}
-
-/**
- * preHandler, for every API route: on those that need a customer, 401 unauthorized for a token
- * revoked since it was issued (signed out, password changed: revocation.ts). After validation, so
- * that bad input is refused without asking anyone.
- */
-export async function refuseRevoked(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  if (!toCheck.has(request)) return;
-  const identity = identities.get(request);
-  if (!identity || !('customer' in identity)) return;
-  if (await identity.versions.valid(identity.customer, identity.version)) return;
-  identities.set(request, { problem: 'invalid' });
-  throw refuseToken(reply);
+  reply.header('www-authenticate', `${REALM}, error="invalid_token"`);
+  throw new HttpError(401, ErrorCode.unauthorized, 'the bearer token is invalid or has expired');
 }

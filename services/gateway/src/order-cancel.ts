@@ -61,8 +61,7 @@ export function orderCancel(deps: OrderCancelDeps) {
         },
       };
     }
-    deps.log.info({ order_id: orderId }, 'cancel requested');
-    deps.log.debug({ order_id: orderId, customer }, 'cancel requested by this customer');
+    deps.log.info({ order_id: orderId, customer }, 'cancel requested');
     return { statusCode: 202, body: { order_id: orderId, status: result.status, cancel: 'requested' } };
   };
 }

@@ -132,14 +132,13 @@ export function orderPlacement(deps: OrderPlacementDeps) {
       deps.log.info(
         {
           order_id: result.orderId,
+          customer,
           side,
           limit_price_cents: command.limitPriceCents,
           max_fee_cents: command.maxFeeCents,
         },
         'order accepted',
       );
-      // whose order it is: personal data, only at debug level
-      deps.log.debug({ order_id: result.orderId, customer }, 'order accepted for this customer');
       return accepted(result.orderId);
     },
   };

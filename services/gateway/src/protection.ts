@@ -1,13 +1,11 @@
 import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
-import { type App, HttpError, type Logger } from '@simplebank/chassis';
+import { type App, HttpError } from '@simplebank/chassis';
 import { ErrorCode } from '@simplebank/contracts';
 import type { FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
-import { customerOf, identify, refuseRevoked, type Tokens } from './auth.ts';
+import { customerOf, identify, type Tokens } from './auth.ts';
 import type { GatewayConfig } from './config.ts';
-import { fallbackStore } from './rate-limit-store.ts';
-import type { TokenVersions } from './revocation.ts';
 
 /** The answer under pressure: 503 service_unavailable (with Retry-After, from under-pressure). */
 class Overloaded extends HttpError {
@@ -29,16 +27,14 @@ export const rateLimitKey = (request: FastifyRequest): string => {
  *    is past its limit (@fastify/under-pressure), before any other work;
  * 2. who is calling: the bearer token, if any, is verified (auth.ts `identify`);
  * 3. the rate limit per customer, or per IP address without a valid token, counted in Redis so
- *    every gateway instance shares it, and in this process while Redis is away
- *    (@fastify/rate-limit): `RateLimit-*` headers (the IETF draft's), 429 rate_limited with
- *    Retry-After past it; placing orders and signing in have budgets of their own;
- * 4. on the routes that need a customer, `requireCustomer` (a 401 before the body is read);
- * 5. after validation, `refuseRevoked`: a 401 for a token revoked by a sign-out or a new password.
+ *    every gateway instance shares it (@fastify/rate-limit): `RateLimit-*` headers (the IETF
+ *    draft's), 429 rate_limited with Retry-After past it;
+ * 4. on the routes that need a customer, `requireCustomer` (a 401 before the body is read).
  */
 export async function protect(
   app: App,
   config: GatewayConfig,
-  { tokens, versions, redis, log }: { tokens: Tokens; versions: TokenVersions; redis: Redis; log: Logger },
+  { tokens, redis }: { tokens: Tokens; redis: Redis },
 ) {
   await app.register(underPressure, {
     maxEventLoopDelay: config.PRESSURE_MAX_EVENT_LOOP_DELAY_MS,
@@ -50,17 +46,18 @@ export async function protect(
     customError: Overloaded,
   });
 
-  app.addHook('onRequest', identify(tokens, versions));
-  app.addHook('preHandler', refuseRevoked);
+  app.addHook('onRequest', identify(tokens));
 
   await app.register(rateLimit, {
     global: true,
     max: config.RATE_LIMIT_MAX,
     timeWindow: config.RATE_LIMIT_WINDOW_MS,
-    // Redis away: counted in this process meanwhile, never switched off (rate-limit-store.ts)
-    store: fallbackStore(redis, log, 'rate-limit:'),
+    redis,
+    nameSpace: 'rate-limit:',
     keyGenerator: rateLimitKey,
     enableDraftSpec: true,
+    // Redis away: serve rather than refuse everyone (readiness reports Redis down meanwhile)
+    skipOnError: true,
     errorResponseBuilder: (_request, context) =>
       new HttpError(
         context.statusCode,
@@ -68,25 +65,4 @@ export async function protect(
         `too many requests; retry in ${context.after}`,
       ),
   });
-
-  return {
-    /**
-     * onRequest of POST /shares/buy and /shares/sell (whose routes set `rateLimit: false` and so
-     * skip the general limit): one budget per customer for both, far below the general one.
-     */
-    orderLimit: app.rateLimit({
-      max: config.ORDER_RATE_LIMIT_MAX,
-      timeWindow: config.ORDER_RATE_LIMIT_WINDOW_MS,
-      keyGenerator: rateLimitKey,
-      groupId: 'orders',
-    }),
-    /** Failed sign-ins per username (sign-in-guard.ts); the body is parsed when it is asked. */
-    signInFailures: app.createRateLimit({
-      max: config.AUTH_USERNAME_FAILURES_MAX,
-      timeWindow: config.AUTH_USERNAME_WINDOW_MS,
-      keyGenerator: (request) => `username:${(request.body as { username: string }).username}`,
-      // a budget of its own in the store (rate-limit-store.ts); the plugin takes it, its types do not
-      ...({ groupId: 'sign-in-failures' } as object),
-    }),
-  };
 }

@@ -13,14 +13,12 @@ import { Owners } from './owners.ts';
 import { protect } from './protection.ts';
 import { QuoteBook } from './quotes.ts';
 import { createRedis, redisAnswers, redisLifecycle } from './redis.ts';
-import { TokenVersions } from './revocation.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { authRoutes } from './routes/auth.ts';
 import { feeRoutes } from './routes/fees.ts';
 import { marketRoutes } from './routes/market.ts';
 import { orderRoutes } from './routes/orders.ts';
 import { screen } from './screen.ts';
-import { SignInGuard } from './sign-in-guard.ts';
 import { Upstream } from './upstream.ts';
 
 /**
@@ -46,26 +44,8 @@ export default defineService({
     const redis = createRedis(svc);
     const accounts = upstream('account-transactions', config.ACCOUNTS_URL);
     return {
-      // Sign-in's own way to account-transactions: its own breaker, so a sign-in flood that
-      // opens it leaves ownership checks (and so order placement) alone; and no retry, which
-      // would double the password hashing under the load that made the first attempt time out.
-      signInAccounts: new Upstream(
-        'account-transactions-sign-in',
-        config.ACCOUNTS_URL,
-        config.UPSTREAM_TIMEOUT_MS,
-        svc,
-        {
-          retries: 0,
-        },
-      ),
       redis,
       tokens: new Tokens(config.JWT_SECRET, config.JWT_TTL_SECONDS),
-      versions: new TokenVersions(
-        accounts,
-        config.TOKEN_VERSION_FRESH_MS,
-        config.TOKEN_VERSION_STALE_MS,
-        log,
-      ),
       orders: upstream('orders', config.ORDERS_URL),
       accounts,
       owners: new Owners(accounts),
@@ -86,29 +66,15 @@ export default defineService({
     push_order_status: listen(OrderStatusChanged, (change) => news.publish(change)),
   }),
 
-  // Without Redis it still serves: rate limits stop applying and Idempotency-Keys fall back to
-  // the order id (README, "What survives which failure"); the broker is the chassis' soft check.
-  degradedWithout: (_svc, { redis }) => ({ redis: redisAnswers(redis) }),
+  readiness: (_svc, { redis }) => ({ redis: redisAnswers(redis) }),
   workers: (svc, { redis, quotes, feeSchedule }) => [redisLifecycle(svc, redis), quotes, feeSchedule],
 
   routes: async (
     app,
     svc,
-    {
-      redis,
-      tokens,
-      versions,
-      orders,
-      signInAccounts,
-      owners,
-      feeSchedule,
-      quotes,
-      idempotency,
-      news,
-      accounts,
-    },
+    { redis, tokens, orders, accounts, owners, feeSchedule, quotes, idempotency, news },
   ) => {
-    const { config, log, broker, metrics } = svc;
+    const { config, log, broker } = svc;
     // before the routes it documents; then the screen, outside the API's rate limits
     await apiDocs(app, '0.1.0');
     await screen(app, { jaegerUiUrl: config.JAEGER_UI_URL });
@@ -125,21 +91,18 @@ export default defineService({
     });
     const cancel = orderCancel({ broker, orders, rpcTimeoutMs: config.RPC_TIMEOUT_MS, log });
 
-    // The public API in a context of its own: back-pressure, tokens and rate limits apply to it
-    // (the chassis' health, version and metrics routes are on the operations listener anyway).
+    // The public API in a context of its own: back-pressure, tokens and rate limits apply to it,
+    // not to the chassis's health, version and metrics routes (an overloaded gateway is alive).
     await app.register(async (context) => {
       const api = context as unknown as App;
-      const { orderLimit, signInFailures } = await protect(api, config, { tokens, versions, redis, log });
+      await protect(api, config, { tokens, redis });
       authRoutes(api, {
         tokens,
-        versions,
-        accounts,
-        checkCredentials: credentialChecker(signInAccounts),
+        checkCredentials: credentialChecker(accounts),
         rateLimit: { max: config.AUTH_RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS },
-        guard: new SignInGuard(signInFailures, redis, log),
         log,
       });
-      orderRoutes(api, { placement, cancel, orders, owners, idempotency, timers: svc.statsd, orderLimit });
+      orderRoutes(api, { placement, cancel, orders, owners, idempotency, timers: svc.statsd });
       accountRoutes(api, { accounts, owners, quotes, log });
       marketRoutes(api, quotes);
       feeRoutes(api, placement);
@@ -147,11 +110,8 @@ export default defineService({
         owners,
         quotes,
         news,
-        versions,
         quotesIntervalMs: config.LIVE_QUOTES_INTERVAL_MS,
         heartbeatMs: config.LIVE_HEARTBEAT_MS,
-        maxStreamsPerCustomer: config.LIVE_MAX_STREAMS_PER_CUSTOMER,
-        registry: metrics.registry,
         log,
       });
     });

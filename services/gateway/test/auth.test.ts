@@ -1,16 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { TOKEN_AUDIENCE, TOKEN_ISSUER, Tokens } from '../src/auth.ts';
-import { checkSecrets, DEVELOPMENT_JWT_SECRET, secretStrength } from '../src/config.ts';
+import { checkSecrets, DEVELOPMENT_JWT_SECRET, type GatewayConfig } from '../src/config.ts';
 
 const SECRET = 'a secret of at least thirty-two characters';
 
 describe('tokens', () => {
-  it('issues an HS256 JWT for the username, with issuer, audience, issue and expiry times, and the token version', async () => {
+  it('issues an HS256 JWT for the username, with issuer, audience, issue and expiry times', async () => {
     const now = new Date('2030-01-01T00:00:00Z');
-    const token = await new Tokens(SECRET, 900).issue('alice', now, 3);
+    const token = await new Tokens(SECRET, 900).issue('alice', now);
     expect(decodeProtectedHeader(token)).toEqual({ alg: 'HS256', typ: 'JWT' });
     expect(decodeJwt(token)).toEqual({
       sub: 'alice',
@@ -19,7 +17,6 @@ describe('tokens', () => {
       iat: now.getTime() / 1000,
       exp: now.getTime() / 1000 + 900,
       jti: expect.any(String),
-      ver: 3,
     });
   });
 
@@ -44,67 +41,16 @@ describe('tokens', () => {
 });
 
 describe('the token secret', () => {
-  const config = (settings: { NODE_ENV?: string; JWT_SECRET?: string }) => ({
-    NODE_ENV: 'development',
-    JWT_SECRET: DEVELOPMENT_JWT_SECRET,
-    ...settings,
-  });
+  const config = (settings: Partial<GatewayConfig>) =>
+    ({ NODE_ENV: 'development', JWT_SECRET: DEVELOPMENT_JWT_SECRET, ...settings }) as GatewayConfig;
 
   it('may be the development default outside production', () => {
     expect(() => checkSecrets(config({}))).not.toThrow();
     expect(() => checkSecrets(config({ NODE_ENV: 'test' }))).not.toThrow();
   });
 
-  it('must be set in production, whatever production is called', () => {
-    for (const NODE_ENV of ['production', 'prod', 'staging']) {
-      expect(() => checkSecrets(config({ NODE_ENV }))).toThrow(
-        /JWT_SECRET must be set to a secret of its own/,
-      );
-    }
+  it('must be set in production', () => {
+    expect(() => checkSecrets(config({ NODE_ENV: 'production' }))).toThrow(/JWT_SECRET must be set/);
     expect(() => checkSecrets(config({ NODE_ENV: 'production', JWT_SECRET: SECRET }))).not.toThrow();
-    expect(() =>
-      checkSecrets(config({ NODE_ENV: 'production', JWT_SECRET: randomBytes(32).toString('base64') })),
-    ).not.toThrow();
-  });
-
-  it('refuses in production every JWT_SECRET the repository publishes (compose, k8s, README)', () => {
-    const root = new URL('../../../', import.meta.url);
-    const files = [
-      'docker-compose.yml',
-      'README.md',
-      ...readdirSync(new URL('k8s/', root), { recursive: true, encoding: 'utf8' })
-        .filter((f) => /\.ya?ml$/.test(f))
-        .map((f) => `k8s/${f}`),
-    ];
-    const published = files.flatMap((file) =>
-      [
-        ...readFileSync(new URL(file, root), 'utf8').matchAll(/JWT_SECRET\s*[=:]\s*['"]?([^\s'"`]{16,})/g),
-      ].map((m) => m[1] as string),
-    );
-    expect(published.length).toBeGreaterThanOrEqual(2);
-    for (const secret of published) {
-      expect(() => checkSecrets(config({ NODE_ENV: 'production', JWT_SECRET: secret })), secret).toThrow(
-        /JWT_SECRET/,
-      );
-    }
-  });
-
-  it('refuses a low-entropy secret in production, without printing it', () => {
-    for (const secret of [
-      'a'.repeat(64),
-      'abcd'.repeat(10),
-      'password'.repeat(4),
-      'correcthorse1234'.repeat(2),
-    ]) {
-      let message = '';
-      try {
-        checkSecrets(config({ NODE_ENV: 'production', JWT_SECRET: secret }));
-      } catch (error) {
-        message = (error as Error).message;
-      }
-      expect(message, secret).toMatch(/JWT_SECRET is too easy to guess/);
-      expect(message).not.toContain(secret);
-    }
-    expect(secretStrength('a'.repeat(64))).toEqual({ bits: 0, distinct: 1 });
   });
 });

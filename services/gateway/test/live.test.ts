@@ -591,7 +591,7 @@ describe('queries passed on to the services that own the data', () => {
 describe("the order path's round trips", () => {
   /** How many calls the gateway has made to `target`, by its own metrics. */
   const gatewayCalls = async (target: string): Promise<number> => {
-    const text = (await system.gateway.ops.inject({ method: 'GET', url: '/metrics' })).body;
+    const text = (await system.gateway.app.inject({ method: 'GET', url: '/metrics' })).body;
     let count = 0;
     for (const line of text.split('\n'))
       if (line.startsWith(`http_client_calls_total{target="${target}",`))

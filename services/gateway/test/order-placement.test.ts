@@ -47,7 +47,7 @@ describe('shedding load while orders is at capacity', () => {
       },
       collarBasisPoints: 500,
       rpcTimeoutMs: 1000,
-      log: { info: () => undefined, debug: () => undefined },
+      log: { info: () => undefined },
     } as unknown as OrderPlacementDeps;
     return { placement: orderPlacement(deps), calls };
   }

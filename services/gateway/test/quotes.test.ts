@@ -43,11 +43,7 @@ beforeAll(async () => {
   });
   marketUrl = urlOf(market);
   accounts = await startService(accountTransactions, {
-    env: {
-      ...env,
-      DATABASE_URL: await freshDatabase('simplebank_test_gateway_quotes_accounts'),
-      DEMO_DATA: 'true',
-    },
+    env: { ...env, DATABASE_URL: await freshDatabase('simplebank_test_gateway_quotes_accounts') },
   });
   const nowhere = `http://127.0.0.1:${await closedPort()}`;
   await waitFor('market to have quotes', async () => {

@@ -20,14 +20,11 @@ export const bearer = async (username: string) => ({
   authorization: `Bearer ${await tokens.issue(username)}`,
 });
 
-/**
- * account-transactions on a fresh database of `suite`'s, listening on a port of its own, with the
- * demo customers (alice, bob, carol).
- */
+/** account-transactions on a fresh database of `suite`'s, listening on a port of its own. */
 export async function startAccounts(env: Record<string, string>, suite: string): Promise<RunningService> {
   const database = await freshDatabase(`simplebank_test_${suite}_accounts`);
   return startService(accountTransactions, {
-    env: { ...env, DATABASE_URL: database, PORT: '0', DEMO_DATA: 'true' },
+    env: { ...env, DATABASE_URL: database, PORT: '0' },
     listen: true,
   });
 }
@@ -47,14 +44,12 @@ export interface System {
 /**
  * Every service of the saga in this process, each started with the chassis as in production, on
  * databases of its own, all in the suite's vhost: the stock exchange, market, orders, fees,
- * account-transactions, and a gateway in front of them (not listening unless `listen`: tests use
- * `inject`; streams need a socket).
+ * account-transactions, and a gateway (not listening: tests use `inject`) in front of them.
  */
 export async function startSystem(
   env: Record<string, string>,
   suite: string,
   gatewayEnv: Record<string, string> = {},
-  { listen = false }: { listen?: boolean } = {},
 ): Promise<System> {
   const [marketDb, ordersDb, feesDb, exchangeDb] = await Promise.all(
     ['market', 'orders', 'fees', 'exchange'].map((name) => freshDatabase(`simplebank_test_${suite}_${name}`)),
@@ -83,10 +78,9 @@ export async function startSystem(
       ACCOUNTS_URL: urlOf(accounts),
       FEES_URL: urlOf(fees),
       MARKET_URL: urlOf(market),
-      ...(listen ? { PORT: '0' } : {}),
       ...gatewayEnv,
     },
-    listen,
+    listen: false,
   });
   await waitFor('market to have quotes', async () => {
     const response = await market.app.inject({ method: 'GET', url: '/market/quotes' });

@@ -40,20 +40,17 @@ export interface OrderRouteDeps {
   idempotency: IdempotencyKeys;
   /** The book's `sell_shares` timer (and `buy_shares`): the whole request, as answered. */
   timers?: Timers;
-  /** onRequest: the customer's order budget (protection.ts), instead of the general limit. */
-  orderLimit?: ReturnType<App['rateLimit']>;
 }
 
 export function orderRoutes(
   app: App,
-  { placement, cancel, orders, owners, idempotency, timers, orderLimit }: OrderRouteDeps,
+  { placement, cancel, orders, owners, idempotency, timers }: OrderRouteDeps,
 ): void {
   for (const side of ['sell', 'buy'] as const satisfies readonly OrderSide[]) {
     const route = `POST /shares/${side}`;
     app.post(
       `/shares/${side}`,
       {
-        ...(orderLimit ? { config: { rateLimit: false as const }, onRequest: orderLimit } : {}),
         preParsing: requireCustomer,
         onResponse: async (_request, reply) => timers?.timing(`${side}_shares`, reply.elapsedTime),
         // a refusal under load (orders in flight at their limit, an upstream away) says when to retry
