@@ -38,6 +38,12 @@ export const BaseConfig = Type.Object({
    * paused or cut-off instance's unacked messages to the others; the library's 60 s is a long stall.
    */
   AMQP_HEARTBEAT_SECONDS: Type.Integer({ minimum: 0, maximum: 600, default: 15 }),
+  /**
+   * How long a starting instance waits for RabbitMQ before it gives up and exits. Many instances
+   * starting at once (a rollout, the chaos suite's twelve on two cores) can keep a busy broker from
+   * answering within a few seconds.
+   */
+  AMQP_STARTUP_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 15_000 }),
   /** A service's database is `<DATABASE_PREFIX><service>`, unless DATABASE_URL names one. */
   PGHOST_URL: Type.String({ default: 'postgres://postgres@127.0.0.1:5432' }),
   DATABASE_PREFIX: Type.String({ default: 'simplebank_' }),

@@ -313,7 +313,7 @@ export async function startService<P extends TProperties, S>(
       publisherUsers: config.AMQP_PUBLISHER_USERS,
     });
     try {
-      await svc.broker.declareTopology(5000);
+      await svc.broker.declareTopology(config.AMQP_STARTUP_TIMEOUT_MS);
     } catch (error) {
       await svc.broker.connection.close().catch(() => undefined);
       await pool?.end();

@@ -284,6 +284,11 @@ export class TcpProxy {
     return proxy;
   }
 
+  /** Connections accepted and not yet closed (black-holed ones too). */
+  get connections(): number {
+    return this.pairs.size;
+  }
+
   /** `url` with its host and port replaced by the proxy's. */
   through(url: string): string {
     const proxied = new URL(url);

@@ -1,0 +1,46 @@
+import { startService } from '@simplebank/chassis';
+import { TcpProxy, testEnvironment, waitFor } from '@simplebank/chassis/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import counter from './fixtures/counter-service.ts';
+
+// A starting instance and a broker that does not answer yet: RabbitMQ behind a proxy that accepts
+// connections and lets nothing through, as a busy or partitioned broker looks to a client.
+let env: Record<string, string>;
+let proxy: TcpProxy;
+
+beforeAll(async () => {
+  env = await testEnvironment('chassis_startup');
+  const broker = new URL(env.AMQP_URL);
+  proxy = await TcpProxy.start({ host: broker.hostname, port: Number(broker.port || 5672) });
+}, 60_000);
+
+afterAll(() => proxy?.close());
+
+describe('an instance starting before RabbitMQ answers', () => {
+  it('waits for it, by default longer than a busy broker takes, and comes up when it answers', async () => {
+    proxy.blackHole();
+    const starting = startService(counter, {
+      env: { ...env, AMQP_URL: proxy.through(env.AMQP_URL) },
+      listen: false,
+    });
+    await waitFor('the instance to try the broker', () => proxy.connections > 0, { timeoutMs: 10_000 });
+    // the fault's duration, not a synchronisation: the broker stays silent for 6 s (the chassis
+    // used to give up after 5 s, and the chaos suite's gateway did on a loaded machine)
+    await new Promise((resolve) => setTimeout(resolve, 6000));
+    await proxy.restore();
+    const service = await starting;
+    await service.stop();
+  }, 30_000);
+
+  it('exits with an error that names the broker and how to start it, once the wait is over', async () => {
+    proxy.blackHole();
+    const started = startService(counter, {
+      env: { ...env, AMQP_URL: proxy.through(env.AMQP_URL), AMQP_STARTUP_TIMEOUT_MS: '500' },
+      listen: false,
+    });
+    await expect(started).rejects.toThrow(
+      /RabbitMQ is not reachable at .*\*\*\*@.*Start it with: rabbitmq-server/,
+    );
+    await proxy.restore();
+  }, 30_000);
+});
