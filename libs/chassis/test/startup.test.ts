@@ -6,11 +6,13 @@ import counter from './fixtures/counter-service.ts';
 // A starting instance and a broker that does not answer yet: RabbitMQ behind a proxy that accepts
 // connections and lets nothing through, as a busy or partitioned broker looks to a client.
 let env: Record<string, string>;
+let amqpUrl: string;
 let proxy: TcpProxy;
 
 beforeAll(async () => {
   env = await testEnvironment('chassis_startup');
-  const broker = new URL(env.AMQP_URL);
+  amqpUrl = env.AMQP_URL ?? '';
+  const broker = new URL(amqpUrl);
   proxy = await TcpProxy.start({ host: broker.hostname, port: Number(broker.port || 5672) });
 }, 60_000);
 
@@ -20,7 +22,7 @@ describe('an instance starting before RabbitMQ answers', () => {
   it('waits for it, by default longer than a busy broker takes, and comes up when it answers', async () => {
     proxy.blackHole();
     const starting = startService(counter, {
-      env: { ...env, AMQP_URL: proxy.through(env.AMQP_URL) },
+      env: { ...env, AMQP_URL: proxy.through(amqpUrl) },
       listen: false,
     });
     await waitFor('the instance to try the broker', () => proxy.connections > 0, { timeoutMs: 10_000 });
@@ -35,7 +37,7 @@ describe('an instance starting before RabbitMQ answers', () => {
   it('exits with an error that names the broker and how to start it, once the wait is over', async () => {
     proxy.blackHole();
     const started = startService(counter, {
-      env: { ...env, AMQP_URL: proxy.through(env.AMQP_URL), AMQP_STARTUP_TIMEOUT_MS: '500' },
+      env: { ...env, AMQP_URL: proxy.through(amqpUrl), AMQP_STARTUP_TIMEOUT_MS: '500' },
       listen: false,
     });
     await expect(started).rejects.toThrow(
