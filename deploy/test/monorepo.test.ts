@@ -1,0 +1,43 @@
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readRepoFile, repoPath, root, run } from './repo.ts';
+
+/** turbo's hash of `task` in the working tree at `dir` (a dry run: nothing is built). */
+async function taskHash(dir: string, task: string): Promise<string> {
+  const { stdout } = await run(repoPath('node_modules', '.bin', 'turbo'), ['run', 'build', '--dry=json'], {
+    cwd: dir,
+    env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1' },
+    maxBuffer: 32 * 1024 * 1024,
+  });
+  const tasks = (JSON.parse(stdout) as { tasks: { taskId: string; hash: string }[] }).tasks;
+  const found = tasks.find((t) => t.taskId === task);
+  if (!found) throw new Error(`turbo's dry run has no ${task}`);
+  return found.hash;
+}
+
+describe("turbo's build cache", () => {
+  it('builds anew when the root tsconfig.base.json, which every package extends, changes', async () => {
+    // a copy of the tracked files, so the repository itself is never edited
+    const dir = await mkdtemp(join(tmpdir(), 'turbo-inputs-'));
+    try {
+      const { stdout } = await run('git', ['ls-files', '-z'], { cwd: root, maxBuffer: 32 * 1024 * 1024 });
+      for (const file of stdout.split('\0').filter(Boolean)) {
+        await cp(join(root, file), join(dir, file), { recursive: true }).catch(async (error) => {
+          // a file deleted in the working tree and not yet committed
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        });
+      }
+      await run('git', ['init', '-q'], { cwd: dir });
+      const before = await taskHash(dir, '@simplebank/chassis#build');
+      const base = readRepoFile('tsconfig.base.json');
+      const changed = base.replace('"strict": true', '"strict": false');
+      expect(changed).not.toBe(base);
+      await writeFile(join(dir, 'tsconfig.base.json'), changed);
+      expect(await taskHash(dir, '@simplebank/chassis#build')).not.toBe(before);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
