@@ -4,29 +4,16 @@ import { OPS_PORT_OFFSET } from '@simplebank/chassis';
 import { brokerServices } from '@simplebank/contracts';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFINITIONS, productionBrokerUsers } from '../broker-definitions.ts';
-import { type K8sObject, kustomize, OVERLAYS, readRepoFile, readYaml, repoPath, SERVICES } from './repo.ts';
-
-// biome-ignore lint/suspicious/noExplicitAny: a model class of kubernetes-models
-type ModelClass = new (data: any) => { validate(): void };
-
-/** The kubernetes-models class of an object's apiVersion and kind (the official OpenAPI schemas). */
-async function modelOf({ apiVersion, kind }: K8sObject): Promise<ModelClass> {
-  const [group, version] = apiVersion.includes('/')
-    ? (apiVersion.split('/') as [string, string])
-    : ['', apiVersion];
-  const module =
-    group === ''
-      ? 'kubernetes-models/v1'
-      : group === 'external-secrets.io'
-        ? `@kubernetes-models/external-secrets/external-secrets.io/${version}`
-        : group === 'monitoring.coreos.com'
-          ? `@kubernetes-models/prometheus-operator/monitoring.coreos.com/${version}`
-          : `kubernetes-models/${group}/${version}`;
-  const exports = (await import(module)) as Record<string, ModelClass>;
-  const model = exports[kind];
-  if (!model) throw new Error(`no schema for ${apiVersion} ${kind}`);
-  return model;
-}
+import {
+  type K8sObject,
+  kustomize,
+  modelOf,
+  OVERLAYS,
+  readRepoFile,
+  readYaml,
+  repoPath,
+  SERVICES,
+} from './repo.ts';
 
 const withUnwrappedData = (secret: K8sObject): K8sObject => ({
   ...secret,

@@ -17,6 +17,16 @@ export const readRepoFile = (...parts: string[]) => readFileSync(repoPath(...par
 export const readYaml = (...parts: string[]): unknown =>
   parse(readRepoFile(...parts), { merge: true, maxAliasCount: -1 });
 
+/** "512M", "1G", "384Mi", "2Gi" → MiB (compose's M and G are binary, as Kubernetes' Mi and Gi) */
+export function mebibytes(size: string | number): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([kmg])i?b?$/i.exec(String(size).trim());
+  if (!match) throw new Error(`not a memory size: ${size}`);
+  const value = Number(match[1]);
+  return { k: value / 1024, m: value, g: value * 1024 }[
+    (match[2] as string).toLowerCase() as 'k' | 'm' | 'g'
+  ];
+}
+
 /** The seven processes and their ports, as libs/stack starts them (the source of truth). */
 export { SERVICES } from '@simplebank/stack';
 
@@ -70,3 +80,25 @@ export async function kustomize(dir: string): Promise<K8sObject[]> {
 
 /** The kustomize overlays under k8s/overlays. */
 export const OVERLAYS = ['local', 'production'] as const;
+
+// biome-ignore lint/suspicious/noExplicitAny: a model class of kubernetes-models
+export type ModelClass = new (data: any) => { validate(): void };
+
+/** The kubernetes-models class of an object's apiVersion and kind (the official OpenAPI schemas). */
+export async function modelOf({ apiVersion, kind }: K8sObject): Promise<ModelClass> {
+  const [group, version] = apiVersion.includes('/')
+    ? (apiVersion.split('/') as [string, string])
+    : ['', apiVersion];
+  const module =
+    group === ''
+      ? 'kubernetes-models/v1'
+      : group === 'external-secrets.io'
+        ? `@kubernetes-models/external-secrets/external-secrets.io/${version}`
+        : group === 'monitoring.coreos.com'
+          ? `@kubernetes-models/prometheus-operator/monitoring.coreos.com/${version}`
+          : `kubernetes-models/${group}/${version}`;
+  const exports = (await import(module)) as Record<string, ModelClass>;
+  const model = exports[kind];
+  if (!model) throw new Error(`no schema for ${apiVersion} ${kind}`);
+  return model;
+}
