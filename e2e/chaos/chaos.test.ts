@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { freshVhost, publishEvent, TcpProxy, waitFor } from '@simplebank/chassis/testing';
+import { dropSuiteVhosts, freshVhost, publishEvent, TcpProxy, waitFor } from '@simplebank/chassis/testing';
 import {
   deadLetterQueue,
   handlerQueue,
@@ -62,6 +62,7 @@ const faults: FaultLog[] = [];
 beforeAll(async () => {
   mkdirSync(join(root, 'e2e', 'test-results'), { recursive: true });
   const log = createWriteStream(join(root, 'e2e', 'test-results', 'chaos-services.log'));
+  await dropSuiteVhosts(); // the other suites' queues off the broker, which this suite restarts
   amqpUrl = await freshVhost(VHOST);
   partitions = {
     marketToRabbitMQ: await TcpProxy.start({ host: '127.0.0.1', port: 5672 }),

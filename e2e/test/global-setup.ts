@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freshDatabase, freshVhost } from '@simplebank/chassis/testing';
+import { dropSuiteVhosts, freshDatabase, freshVhost } from '@simplebank/chassis/testing';
 import { brokerPermissions, brokerServices, rpcTopicPermission } from '@simplebank/contracts';
 import {
   missingInfrastructure,
@@ -28,6 +28,7 @@ export default async function setup(project: TestProject) {
     (s) => `${DATABASE_PREFIX}${s}`,
   );
   await Promise.all(databases.map(freshDatabase));
+  await dropSuiteVhosts(); // the package suites' queues off the broker before the whole system runs
   const amqpUrl = await freshVhost('simplebank_e2e');
   // Each service its own broker user with the contracts' permissions, as compose and Kubernetes do
   // (not with a broker elsewhere: TEST_AMQP_URL, whose users are its own business).

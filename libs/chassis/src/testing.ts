@@ -62,6 +62,24 @@ export async function freshVhost(name: string): Promise<string> {
   return `amqp://guest:guest@127.0.0.1:5672/${encodeURIComponent(name)}`;
 }
 
+/**
+ * Deletes the virtual hosts that package suites left behind (`simplebank_test_*`, from
+ * `testEnvironment`). Each holds a few dozen quorum queues; a broker carrying hundreds of them on
+ * two cores grew slow to declare queues and to recover from a restart, until the whole-system
+ * suites, which run last, failed on it. Those suites call this before they start; answers the
+ * names deleted.
+ */
+export async function dropSuiteVhosts(prefix = 'simplebank_test_'): Promise<string[]> {
+  if (process.env.TEST_AMQP_URL) return [];
+  const { stdout } = await run('rabbitmqctl', ['-q', 'list_vhosts', 'name']);
+  const leftovers = stdout
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((name) => name.startsWith(prefix));
+  for (const name of leftovers) await run('rabbitmqctl', ['-q', 'delete_vhost', name]);
+  return leftovers;
+}
+
 /** The admin credential (ADMIN_TOKEN) of services started by `testEnvironment`. */
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
 

@@ -1,10 +1,13 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { startService } from '@simplebank/chassis';
-import { TcpProxy, testEnvironment, waitFor } from '@simplebank/chassis/testing';
+import { dropSuiteVhosts, freshVhost, TcpProxy, testEnvironment, waitFor } from '@simplebank/chassis/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import counter from './fixtures/counter-service.ts';
 
 // A starting instance and a broker that does not answer yet: RabbitMQ behind a proxy that accepts
 // connections and lets nothing through, as a busy or partitioned broker looks to a client.
+const run = promisify(execFile);
 let env: Record<string, string>;
 let amqpUrl: string;
 let proxy: TcpProxy;
@@ -45,4 +48,18 @@ describe('an instance starting before RabbitMQ answers', () => {
     );
     await proxy.restore();
   }, 30_000);
+});
+
+describe('dropSuiteVhosts (before the whole-system suites)', () => {
+  it('deletes the virtual hosts suites left behind, and only those', async () => {
+    // a prefix of this test's own: the default one names the suites running beside it
+    const prefix = `simplebank_droptest_${process.pid}_`;
+    await Promise.all([freshVhost(`${prefix}a`), freshVhost(`${prefix}b`)]);
+    expect((await dropSuiteVhosts(prefix)).sort()).toEqual([`${prefix}a`, `${prefix}b`]);
+    expect(await dropSuiteVhosts(prefix)).toEqual([]);
+    // the suite's own virtual host is still there
+    const own = new URL(amqpUrl).pathname.slice(1);
+    const { stdout } = await run('rabbitmqctl', ['-q', 'list_vhosts', 'name']);
+    expect(stdout.split('\n')).toContain(decodeURIComponent(own));
+  }, 60_000);
 });
