@@ -10,13 +10,14 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { freshDatabase, freshVhost, waitFor } from '@simplebank/chassis/testing';
+import { dropSuiteVhosts, freshDatabase, freshVhost, waitFor } from '@simplebank/chassis/testing';
 import { seedAccounts } from '@simplebank/load';
 import { instanceLabel, missingInfrastructure, SERVICES, Stack } from '@simplebank/stack';
 import pg from 'pg';
 import { amqpFloor } from './amqp-floor.ts';
 import { chassisCost } from './chassis-cost.ts';
 import type { DriverConfig, DriverResult } from './driver.ts';
+import { recordPeaks } from './memory-record.ts';
 import { captureStatements, pgFloor } from './pg-floor.ts';
 import { groupCpuSeconds, machineBusySeconds, peakResidentMib, pidsNamed } from './processes.ts';
 import { pgbench, rabbitmqRoundTrip } from './references.ts';
@@ -83,6 +84,7 @@ const databaseUrl = (service: string): string | undefined => {
   url.pathname = `/${PREFIX}${name}`;
   return url.toString();
 };
+await dropSuiteVhosts(); // the test suites' queues would weigh on the broker being measured
 const amqpUrl = await freshVhost(VHOST);
 const lastLines = new Map<string, string[]>();
 const stack = new Stack({
@@ -201,6 +203,12 @@ try {
 
   const memory = SERVICES.map(({ name }) => [name, peakResidentMib(stack.pid(name) ?? 0)] as const);
   await stack.stop();
+  if (process.env.BENCH_RECORD_MEMORY === '1') {
+    const raised = recordPeaks(join(root, 'deploy', 'measured-memory.json'), memory, root);
+    say(
+      `deploy/measured-memory.json: ${raised.length > 0 ? `raised ${raised.join(', ')}` : 'no peak above the record'}`,
+    );
+  }
 
   say('reference: RabbitMQ round trip…');
   const rabbit = await rabbitmqRoundTrip(amqpUrl);
