@@ -11,7 +11,7 @@ const scripts = readdirSync(k6).filter((f) => f.endsWith('.js') && f !== 'lib.js
 
 describe('the k6 scripts', () => {
   it('are the scenarios the README promises', () => {
-    expect(scripts.sort()).toEqual(['browse.js', 'burst.js', 'buy.js', 'sell.js', 'soak.js']);
+    expect(scripts.sort()).toEqual(['browse.js', 'burst.js', 'buy.js', 'demo.js', 'sell.js', 'soak.js']);
   });
 
   it.each(scripts)('%s passes inspection', (script) => {
