@@ -287,6 +287,9 @@ describe('docker-compose.yml', () => {
         // the public API; /health and /metrics on its operations port
         ['gateway', 8080],
         ['gateway', 9080],
+        // the landing page, which links every other UI here
+        ['console', 8070],
+        ['alertmanager', 9093],
         ['grafana', 3000],
         ['jaeger', 16686],
         ['kibana', 5601],
@@ -301,6 +304,14 @@ describe('docker-compose.yml', () => {
       expect(readme).toMatch(new RegExp(`\\|[^\\n]*\\b${host}\\b[^\\n]*\\|`));
       expect(header).toContain(String(host));
     }
+  });
+
+  it('links, on the console, every UI it publishes and nothing it does not', async () => {
+    const { links } = await import('@simplebank/console/links');
+    const linked = links('localhost').map((l) => Number(new URL(l.url).port));
+    const published = services.flatMap(([, s]) => (s.ports ?? []).map((p) => Number(p.split(':').at(-2))));
+    // every published UI but the console itself and the gateway's operations port
+    expect(new Set(linked)).toEqual(new Set(published.filter((p) => p !== 8070 && p !== 9080)));
   });
 
   it('mounts only files and directories that exist, and keeps data in named volumes', () => {

@@ -1,0 +1,4 @@
+import { runService } from '@simplebank/chassis';
+import console from './service.ts';
+
+await runService(console);
