@@ -94,6 +94,9 @@ describe('Dockerfile', () => {
   });
 });
 
+/** Every image the Dockerfile builds: the seven services, and the compose demo's console. */
+const IMAGES = [...SERVICES, { name: 'console', port: 8070 }] as const;
+
 describe('the production bundle of each image', () => {
   const commit = 'deadbee';
   const bundles = new Map<string, string>();
@@ -106,7 +109,7 @@ describe('the production bundle of each image', () => {
     const deploy = (instruction(instructions, 'RUN').find((l) => l.includes(' deploy ')) as string).slice(
       'RUN '.length,
     );
-    for (const { name } of SERVICES) {
+    for (const { name } of IMAGES) {
       const out = join(dir, name);
       const args = deploy
         .replaceAll('"', '')
@@ -119,7 +122,7 @@ describe('the production bundle of each image', () => {
       await run('pnpm', args, { cwd: root, env: { ...process.env, XDG_CACHE_HOME: emptyCache } });
       bundles.set(name, out);
     }
-  }, 300_000); // seven pnpm deploy runs, about 5 s each
+  }, 300_000); // eight pnpm deploy runs, about 5 s each
 
   afterAll(() => {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
@@ -161,7 +164,7 @@ describe('the production bundle of each image', () => {
   };
 
   it('holds the built service and its production dependencies only', () => {
-    for (const { name } of SERVICES) {
+    for (const { name } of IMAGES) {
       const bundle = bundles.get(name) as string;
       expect(existsSync(join(bundle, 'dist', 'server.js')), name).toBe(true);
       expect(existsSync(join(bundle, 'src')), name).toBe(false);
@@ -179,7 +182,7 @@ describe('the production bundle of each image', () => {
     }
   });
 
-  it.each(SERVICES)(
+  it.each(IMAGES)(
     '$name answers --version from its bundle with the baked-in commit',
     async ({ name, port }) => {
       const { child, output } = start(name, port, {}, ['--version']);
@@ -189,6 +192,23 @@ describe('the production bundle of each image', () => {
       expect(code).toBe(0);
     },
   );
+
+  it('starts the console with the image command and serves its page from the bundle', async () => {
+    const port = 28070;
+    const { child, output } = start('console', port, {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await ready('console', url, output, 30_000);
+    const page = await fetch(`${url}/`);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await page.text()).toContain('<title>SimpleBank demo</title>');
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+  }, 45_000);
 
   it('starts the stock exchange with the image command against its database (migrations from the bundle), SIGTERM stops it', async () => {
     // its own database, as DATABASE_URL gives it in compose and k8s; it takes no messages
