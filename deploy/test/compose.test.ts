@@ -312,7 +312,7 @@ describe('docker-compose.yml', () => {
     const { links } = await import('@simplebank/console/links');
     const linked = links('localhost').map((l) => Number(new URL(l.url).port));
     const published = services.flatMap(([, s]) => (s.ports ?? []).map((p) => Number(p.split(':').at(-2))));
-    // every published UI but the console itself and the gateway's operations port
+    // every published UI: not the console itself, the gateway's operations port or account-transactions' API
     expect(new Set(linked)).toEqual(new Set(published.filter((p) => ![8070, 9080, 8082].includes(p))));
   });
 

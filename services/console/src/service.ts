@@ -65,8 +65,9 @@ export default defineService({
     };
     const faultsOf = (target: FaultTarget) =>
       call(target, faultsUrl(target), { headers: admin() }) as Promise<Record<string, unknown>>;
-    const load = async () => {
-      const status = (await call('the load generator', `${config.LOADGEN_URL}/v1/status`)) as {
+    /** k6's status, as GET and PATCH /v1/status answer it (JSON:API). */
+    const loadStatus = async (init?: RequestInit) => {
+      const status = (await call('the load generator', `${config.LOADGEN_URL}/v1/status`, init)) as {
         data: { attributes: { paused: boolean; running: boolean; vus: number } };
       };
       const { paused, running, vus } = status.data.attributes;
@@ -87,7 +88,7 @@ export default defineService({
 
     app.get('/api/console', async () => {
       // each part answers or says why not: the page shows what it can
-      const [loadState, scenarioStates] = await Promise.allSettled([load(), scenarios()]);
+      const [loadState, scenarioStates] = await Promise.allSettled([loadStatus(), scenarios()]);
       return {
         links: links(config.PUBLIC_HOST),
         load:
@@ -101,12 +102,12 @@ export default defineService({
 
     app.put('/api/load', { schema: { body: LoadChange } }, async ({ body }) => {
       const { paused } = body as Static<typeof LoadChange>;
-      await call('the load generator', `${config.LOADGEN_URL}/v1/status`, {
+      // k6 answers the change with its status: no second read
+      return loadStatus({
         method: 'PATCH',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ data: { type: 'status', id: 'default', attributes: { paused } } }),
       });
-      return load();
     });
 
     app.put('/api/scenarios/:name', { schema: { body: ScenarioChange } }, async ({ params, body }) => {
@@ -114,12 +115,13 @@ export default defineService({
       if (!scenario)
         throw new HttpError(404, 'unknown_scenario', `no scenario ${(params as { name: string }).name}`);
       const { on } = body as Static<typeof ScenarioChange>;
-      await call(scenario.target, faultsUrl(scenario.target), {
+      // both /admin/faults answer a change with the faults now in force
+      const now = (await call(scenario.target, faultsUrl(scenario.target), {
         method: 'PUT',
         headers: admin(),
         body: JSON.stringify(on ? scenario.on : scenario.off),
-      });
-      return { name: scenario.name, on: isOn(scenario, await faultsOf(scenario.target)) };
+      })) as Record<string, unknown>;
+      return { name: scenario.name, on: isOn(scenario, now) };
     });
   },
 });
