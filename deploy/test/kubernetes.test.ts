@@ -32,6 +32,9 @@ const matches = (selector: Record<string, string>, labels: Record<string, string
 const k8sOpsPort = (service: (typeof SERVICES)[number]) =>
   'opsPort' in service ? service.opsPort : service.port + OPS_PORT_OFFSET;
 
+/** Where the Gateway API implementation (Envoy Gateway) runs the proxies that reach the gateway. */
+const GATEWAY_PROXIES = 'envoy-gateway-system';
+
 /** The label of operators' pods, which alone with Prometheus reach the operations ports. */
 const OPERATOR_LABEL = 'simplebank.io/operator';
 const OPERATOR = { [OPERATOR_LABEL]: 'true' };
@@ -78,9 +81,12 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
 
   it('renders, and every object is valid against the Kubernetes schemas', async () => {
     expect(objects.length).toBeGreaterThan(40);
-    // the Messaging Topology Operator's resources have no model package: the broker users' test
-    // below checks them against what the contracts make
-    for (const object of objects.filter((o) => !o.apiVersion.startsWith('rabbitmq.com/'))) {
+    // the Messaging Topology Operator's resources (User, Permission) have no published schema here:
+    // the broker users' test below checks them against what the contracts make
+    const topology = ['User', 'Permission', 'TopicPermission'];
+    for (const object of objects.filter(
+      (o) => !(o.apiVersion.startsWith('rabbitmq.com/') && topology.includes(o.kind)),
+    )) {
       const Model = await modelOf(object);
       // kustomize wraps long base64 values at 76 columns; the API server's decoder skips the line
       // breaks, the schema's `byte` format does not
@@ -92,6 +98,17 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
     const broken = structuredClone(one('Deployment', 'orders'));
     broken.spec.template.spec.containers[0].ports[0].containerPort = 'eighty-one';
     expect(() => new Model(broken).validate()).toThrow(/containerPort/);
+    if (overlay === 'production') {
+      // …and so is the operators': a misspelt field of a RabbitmqCluster, a wrong type in a Cluster
+      const rabbit = structuredClone(one('RabbitmqCluster', 'rabbitmq'));
+      rabbit.spec.replica = 3;
+      const RabbitModel = await modelOf(rabbit);
+      expect(() => new RabbitModel(rabbit).validate()).toThrow(/additional properties/);
+      const postgres = structuredClone(one('Cluster', 'postgres'));
+      postgres.spec.instances = 'three';
+      const PostgresModel = await modelOf(postgres);
+      expect(() => new PostgresModel(postgres).validate()).toThrow(/instances/);
+    }
   });
 
   it('puts everything in the simplebank namespace, under Pod Security "restricted"', () => {
@@ -284,14 +301,14 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
       const [policy, ...others] = policyOf(name);
       expect(others, name).toEqual([]);
       expect(policy?.spec.policyTypes.sort(), name).toEqual(['Egress', 'Ingress']);
-      // from outside the namespace: the ingress controller to the gateway, the monitoring stack
+      // from outside the namespace: the Gateway API proxies to the gateway, the monitoring stack
       const outside = namespaces(policy?.spec.ingress, 'from');
-      expect(outside.includes('ingress-nginx'), name).toBe(name === 'gateway');
+      expect(outside.includes(GATEWAY_PROXIES), name).toBe(name === 'gateway');
       expect(
-        outside.filter((n) => n !== 'ingress-nginx' && n !== 'monitoring'),
+        outside.filter((n) => n !== GATEWAY_PROXIES && n !== 'monitoring'),
         name,
       ).toEqual([]);
-      // callers and the ingress controller to the service's port, Prometheus and (but the gateway's,
+      // callers and the Gateway API proxies to the service's port, Prometheus and (but the gateway's,
       // which has no administrative routes) operators' pods to its operations port
       for (const rule of policy?.spec.ingress ?? [])
         expect(
@@ -326,7 +343,7 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
     expect(usesOf('stock-exchange', config)).toEqual(['postgres']);
   });
 
-  it("lets neither the gateway nor the ingress controller reach any service's operations port, where its administrative routes are", () => {
+  it("lets neither the gateway nor the Gateway API proxies reach any service's operations port, where its administrative routes are", () => {
     type Selector = { matchLabels?: Record<string, string>; matchExpressions?: unknown[] };
     type Peer = { podSelector?: Selector; namespaceSelector?: Selector; ipBlock?: unknown };
     type Rule = { from?: Peer[]; to?: Peer[]; ports?: { port?: number | string; endPort?: number }[] };
@@ -393,8 +410,8 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
       pod: d.spec.template.metadata.labels,
     }));
     expect(gatewayPods.length).toBeGreaterThanOrEqual(1);
-    const ingressController: Sender = {
-      namespace: { 'kubernetes.io/metadata.name': 'ingress-nginx' },
+    const gatewayProxies: Sender = {
+      namespace: { 'kubernetes.io/metadata.name': GATEWAY_PROXIES },
       pod: null,
     };
     const prometheus: Sender = {
@@ -419,7 +436,7 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
           open.push(`gateway → ${name}:${opsPort}`);
         if (gatewaySends(name, opsPort)) open.push(`gateway sends to ${name}:${opsPort}`);
       }
-      if (reaches(ingressController, name, opsPort)) open.push(`ingress-nginx → ${name}:${opsPort}`);
+      if (reaches(gatewayProxies, name, opsPort)) open.push(`${GATEWAY_PROXIES} → ${name}:${opsPort}`);
     }
     expect(open).toEqual([]);
     for (const service of SERVICES) {
@@ -532,7 +549,7 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
     } else {
       // the Messaging Topology Operator makes each user with exactly the contracts' permissions
       const rabbit = objects
-        .filter((o) => o.apiVersion.startsWith('rabbitmq.com/'))
+        .filter((o) => o.apiVersion.startsWith('rabbitmq.com/') && o.kind !== 'RabbitmqCluster')
         .map(({ metadata: { namespace: _, ...metadata }, ...o }) => ({ ...o, metadata }));
       // in any order: kustomize sorts its output by kind
       const byKindAndName = (a: K8sObject, b: K8sObject) =>
@@ -545,22 +562,30 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
     }
   });
 
-  it('sends outside traffic to the gateway only, through an Ingress, and only to its public paths', () => {
-    const ingresses = all('Ingress');
-    expect(ingresses).toHaveLength(1);
-    type Path = {
-      path: string;
-      pathType: string;
-      backend: { service: { name: string; port: { name: string } } };
-    };
-    const paths: Path[] = ingresses[0]?.spec.rules.flatMap((r: { http: { paths: Path[] } }) => r.http.paths);
-    for (const { backend } of paths)
-      expect(backend.service).toEqual({ name: 'gateway', port: { name: 'http' } });
-    // Kubernetes' matching: Exact is the whole path, Prefix whole segments
+  it('sends outside traffic to the gateway only, through a Gateway API route, and only to its public paths', () => {
+    expect(all('Ingress')).toEqual([]);
+    const [gateway, ...moreGateways] = all('Gateway');
+    expect(moreGateways).toEqual([]);
+    expect(gateway?.spec.gatewayClassName).toBe('eg');
+    const [route, ...moreRoutes] = all('HTTPRoute');
+    expect(moreRoutes).toEqual([]);
+    expect(route?.spec.parentRefs).toEqual([{ name: gateway?.metadata.name }]);
+    // the route's host is one its Gateway listens for
+    const hosts = gateway?.spec.listeners.map((l: { hostname: string }) => l.hostname);
+    for (const host of route?.spec.hostnames ?? []) expect(hosts).toContain(host);
+    type Match = { path: { type: 'Exact' | 'PathPrefix'; value: string } };
+    type Rule = { matches: Match[]; backendRefs: { name: string; port: number }[] };
+    const rules: Rule[] = route?.spec.rules ?? [];
+    const gatewayPort = SERVICES.find((s) => s.name === 'gateway')?.port;
+    for (const { backendRefs } of rules)
+      expect(backendRefs).toEqual([{ name: 'gateway', port: gatewayPort }]);
+    // Gateway API's matching: Exact is the whole path, PathPrefix whole segments
     const routed = (url: string) =>
-      paths.some(({ path, pathType }) =>
-        pathType === 'Exact' ? url === path : url === path || url.startsWith(`${path.replace(/\/$/, '')}/`),
-      );
+      rules
+        .flatMap((r) => r.matches)
+        .some(({ path: { type, value } }) =>
+          type === 'Exact' ? url === value : url === value || url.startsWith(`${value.replace(/\/$/, '')}/`),
+        );
     for (const url of ['/', '/index.html', '/assets/index-abc.js', '/screen/settings', '/docs', '/docs/json'])
       expect(routed(url), url).toBe(true);
     for (const url of [
@@ -572,13 +597,21 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
     ])
       expect(routed(url), url).toBe(true);
     expect(routed('/fees/estimate'), '/fees/estimate').toBe(true);
-    for (const url of ['/health', '/health/ready', '/metrics', '/version', '/debug/profile', '/admin/faults'])
+    for (const url of [
+      '/health',
+      '/health/ready',
+      '/metrics',
+      '/version',
+      '/debug/profile',
+      '/admin/faults',
+      '/authx',
+    ])
       expect(routed(url), url).toBe(false);
     for (const service of all('Service'))
       expect(service.spec.type ?? 'ClusterIP', service.metadata.name).toBe('ClusterIP');
   });
 
-  it('lets the gateway believe X-Forwarded-For from the pod network only, which only the ingress controller and Prometheus reach it from', () => {
+  it('lets the gateway believe X-Forwarded-For from the pod network only, which only the Gateway API proxies and Prometheus reach it from', () => {
     const proxies = String(one('ConfigMap', 'simplebank-config').data.TRUSTED_PROXIES ?? '');
     expect(proxies).not.toBe('');
     for (const entry of proxies.split(',')) {
@@ -600,7 +633,7 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
             peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'],
         )
         .sort(),
-    ).toEqual(['ingress-nginx', 'monitoring']);
+    ).toEqual([GATEWAY_PROXIES, 'monitoring'].sort());
   });
 
   it('has every ConfigMap and Secret the pods read', () => {
@@ -655,6 +688,7 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
             (s) => `${s}-secrets`,
           ),
           ...brokerServices.map((s) => `${s}-broker-user`),
+          ...databaseServices().map((s) => `${s}-postgres-user`),
         ].sort(),
       );
       // and every container image comes from the registry, tagged
@@ -662,8 +696,7 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
         expect(d.spec.template.spec.containers[0].image).toMatch(/^ghcr\.io\/simplebank\/[a-z-]+:[\w.-]+$/);
       // scraped by the Prometheus Operator with the canary's track on its samples, every service on
       // its operations port (OPS_PORT), the only one serving /metrics
-      const [monitor, ...others] = all('ServiceMonitor');
-      expect(others).toEqual([]);
+      const monitor = one('ServiceMonitor', 'simplebank');
       expect(monitor?.spec.podTargetLabels).toContain('track');
       expect(monitor?.spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/part-of': 'simplebank' } });
       expect(monitor?.spec.endpoints.map((e: { port: string; path: string }) => [e.port, e.path])).toEqual([
@@ -674,7 +707,108 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
           one('Service', name).spec.ports.map((p: { name: string }) => p.name),
           name,
         ).toContain('ops');
-      expect(one('Ingress', 'gateway').spec.tls).toHaveLength(1);
+      // HTTPS only, with cert-manager's certificate
+      const gateway = one('Gateway', 'simplebank');
+      expect(gateway.metadata.annotations?.['cert-manager.io/cluster-issuer']).toBe('letsencrypt');
+      expect(gateway.spec.listeners).toMatchObject([
+        {
+          protocol: 'HTTPS',
+          port: 443,
+          tls: { mode: 'Terminate', certificateRefs: [{ name: 'gateway-tls' }] },
+        },
+      ]);
+    });
+
+    it('runs RabbitMQ and PostgreSQL through their operators, a database and a role for each service', () => {
+      // the cluster the broker users name, its pods labelled as the network policies select them
+      const rabbit = one('RabbitmqCluster', 'rabbitmq');
+      for (const user of [...all('User'), ...all('Permission')])
+        expect(user.spec.rabbitmqClusterReference).toEqual({ name: 'rabbitmq' });
+      expect(rabbit.spec.override.statefulSet.spec.template.metadata.labels).toEqual({ app: 'rabbitmq' });
+      expect(rabbit.spec.replicas).toBe(3);
+      // the image compose and the laptop cluster run
+      const compose = readYaml('docker-compose.yml') as { services: Record<string, { image: string }> };
+      expect(rabbit.spec.image).toBe(compose.services.rabbitmq?.image);
+
+      const postgres = one('Cluster', 'postgres');
+      expect(postgres.spec.inheritedMetadata.labels).toEqual({ app: 'postgres' });
+      const roles = postgres.spec.managed.roles as {
+        name: string;
+        login: boolean;
+        passwordSecret: { name: string };
+      }[];
+      const secrets = new Map(all('ExternalSecret').map((s) => [s.spec.target.name, s]));
+      const databases = all('Database');
+      expect(databases.map((d) => d.spec.name).sort()).toEqual(
+        databaseServices()
+          .map((s) => `simplebank_${s.replaceAll('-', '_')}`)
+          .sort(),
+      );
+      for (const service of databaseServices()) {
+        const role = service.replaceAll('-', '_');
+        // the database and role the chassis expects (DATABASE_PREFIX + the service's name), as the
+        // laptop cluster's init script makes them
+        expect(databases.find((d) => d.spec.name === `simplebank_${role}`)?.spec, service).toEqual({
+          cluster: { name: 'postgres' },
+          name: `simplebank_${role}`,
+          owner: role,
+        });
+        const entry = roles.find((r) => r.name === role);
+        expect(entry?.login, service).toBe(true);
+        // its password from the secret store, as the basic-auth Secret CloudNativePG reads
+        const secret = secrets.get(entry?.passwordSecret.name ?? '');
+        expect(secret?.spec.target.template, service).toMatchObject({
+          type: 'kubernetes.io/basic-auth',
+          data: { username: role },
+        });
+        expect(Object.keys(secret?.spec.target.template.data ?? {}).sort(), service).toEqual([
+          'password',
+          'username',
+        ]);
+      }
+      expect(roles).toHaveLength(databaseServices().length);
+
+      // who may reach them: the services that use each, their own peers, their operator, Prometheus
+      const config = one('ConfigMap', 'simplebank-config').data;
+      for (const [name, operator] of [
+        ['rabbitmq', 'rabbitmq-system'],
+        ['postgres', 'cnpg-system'],
+        ['redis', null],
+      ] as const) {
+        const [policy, ...others] = policies(objects, name);
+        expect(others, name).toEqual([]);
+        type Peer = {
+          podSelector?: { matchLabels?: Record<string, string> };
+          namespaceSelector?: { matchLabels?: Record<string, string> };
+        };
+        const from: Peer[] = (policy?.spec.ingress ?? []).flatMap(
+          (rule: { from?: Peer[] }) => rule.from ?? [],
+        );
+        const apps = from.flatMap((peer) =>
+          peer.podSelector?.matchLabels?.app && !peer.namespaceSelector
+            ? [peer.podSelector.matchLabels.app]
+            : [],
+        );
+        const users = SERVICES.filter((s) => usesOf(s.name, config).includes(name)).map((s) => s.name);
+        expect([...new Set(apps)].filter((app) => app !== name).sort(), name).toEqual(users.sort());
+        const namespaces = from.flatMap(
+          (peer) => peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] ?? [],
+        );
+        expect(namespaces.sort(), name).toEqual(operator ? [operator, 'monitoring'].sort() : []);
+      }
+      // RabbitMQ's node totals and per-queue depths, as compose's Prometheus scrapes them
+      const monitor = one('PodMonitor', 'rabbitmq');
+      expect(monitor.spec.selector).toEqual({ matchLabels: { app: 'rabbitmq' } });
+      const scrape = readYaml('prometheus', 'prometheus.yml') as {
+        scrape_configs: { metrics_path?: string; params?: Record<string, string[]> }[];
+      };
+      const detailed = scrape.scrape_configs.find((c) => c.metrics_path === '/metrics/detailed');
+      expect(
+        monitor.spec.podMetricsEndpoints.map((e: { path: string; params?: unknown }) => [e.path, e.params]),
+      ).toEqual([
+        ['/metrics', undefined],
+        ['/metrics/detailed', detailed?.params],
+      ]);
     });
   } else {
     it('runs its own RabbitMQ, PostgreSQL and Redis, with the databases created on first start', () => {
@@ -723,6 +857,10 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
   }
 });
 
+/** The services with a database of their own (a migrations directory). */
+const databaseServices = () =>
+  SERVICES.filter(({ name }) => existsSync(repoPath('services', name, 'migrations'))).map((s) => s.name);
+
 const policies = (objects: K8sObject[], app: string) =>
   objects.filter((o) => o.kind === 'NetworkPolicy' && o.spec.podSelector.matchLabels?.app === app);
 
@@ -739,4 +877,48 @@ describe('k8s/ outside the local overlay', () => {
       expect(text, file).not.toMatch(/^kind: Secret$|secretGenerator|stringData|password=|_SECRET=/m);
     }
   });
+});
+
+describe('k8s/load', () => {
+  it('runs k6 with the repository\'s scripts against the production overlay\'s public host, under Pod Security "restricted"', async () => {
+    const objects = await kustomize('k8s/load');
+    for (const object of objects) {
+      const Model = await modelOf(object);
+      expect(() => new Model(object).validate(), `${object.kind} ${object.metadata.name}`).not.toThrow();
+    }
+    const namespace = objects.find((o) => o.kind === 'Namespace');
+    expect(namespace?.metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    for (const object of objects.filter((o) => o.kind !== 'Namespace'))
+      expect(object.metadata.namespace).toBe(namespace?.metadata.name);
+
+    const scripts = objects.find((o) => o.kind === 'ConfigMap');
+    for (const [file, text] of Object.entries(scripts?.data ?? {}))
+      expect(text, file).toBe(readRepoFile('load/k6', file));
+    // every script k6 can be told to run, and what they import
+    expect(Object.keys(scripts?.data ?? {}).sort()).toEqual(
+      readdirSync(repoPath('load/k6'))
+        .filter((f) => f.endsWith('.js'))
+        .sort(),
+    );
+
+    const job = objects.find((o) => o.kind === 'Job');
+    const pod = job?.spec.template.spec;
+    const [container] = pod.containers;
+    const compose = readYaml('docker-compose.yml') as { services: Record<string, { image: string }> };
+    expect(container.image).toBe(compose.services.loadgen?.image);
+    const [, script] = container.args;
+    expect(Object.keys(scripts?.data ?? {})).toContain(String(script).replace('/scripts/', ''));
+    expect(pod.volumes).toContainEqual({ name: 'scripts', configMap: { name: scripts?.metadata.name } });
+    // the customers `pnpm seed` wrote, from a Secret the README's recipe creates
+    expect(pod.volumes).toContainEqual({ name: 'credentials', secret: { secretName: 'k6-credentials' } });
+    expect(readRepoFile('k8s/load/kustomization.yaml')).toContain('create secret generic k6-credentials');
+    const env = Object.fromEntries(
+      container.env.map((e: { name: string; value: string }) => [e.name, e.value]),
+    );
+    const production = await kustomize('k8s/overlays/production');
+    const route = production.find((o) => o.kind === 'HTTPRoute');
+    expect(env.BASE_URL).toBe(`https://${route?.spec.hostnames[0]}`);
+    expect(env.CREDENTIALS).toMatch(/^\/credentials\//);
+    expect(job?.spec.backoffLimit).toBe(0);
+  }, 120_000);
 });

@@ -7,7 +7,7 @@ import {
   type RuleGroup,
   ruleFiles,
 } from '../prometheus-rules.ts';
-import { type K8sObject, kustomize, modelOf, readRepoFile, readYaml, root } from './repo.ts';
+import { type K8sObject, kustomize, modelOf, OVERLAYS, readRepoFile, readYaml, root } from './repo.ts';
 
 // A cluster observable as the compose stack is: the same alert rules, Alertmanager routing to the
 // alerts service, the StatsD exporter with the same mapping and Jaeger with the same configuration.
@@ -87,30 +87,54 @@ describe('Alertmanager in the production cluster (AlertmanagerConfig)', () => {
   });
 });
 
+const matchesLabels = (selector: Record<string, string> = {}, labels: Record<string, string> = {}) =>
+  Object.entries(selector).every(([key, value]) => labels[key] === value);
+
 describe('k8s/monitoring: where the services send their timers and spans', () => {
-  it('follows the Kubernetes and Prometheus Operator schemas, all in namespace monitoring', async () => {
+  it('follows the Kubernetes schemas, all in namespace monitoring', async () => {
     expect(monitoring.length).toBeGreaterThanOrEqual(8);
     for (const object of monitoring) {
       const Model = await modelOf(object);
       expect(() => new Model(object).validate(), `${object.kind} ${object.metadata.name}`).not.toThrow();
-      expect(object.metadata.namespace, `${object.kind} ${object.metadata.name}`).toBe('monitoring');
+      const namespace = object.kind === 'Namespace' ? object.metadata.name : object.metadata.namespace;
+      expect(namespace, `${object.kind} ${object.metadata.name}`).toBe('monitoring');
     }
   });
 
-  it('answers where the base points every service: StatsD on 9125/UDP, OTLP on 4318', () => {
-    const config = production.find(
-      (o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('simplebank-config'),
+  it.each(OVERLAYS)(
+    'answers where the %s overlay points every service: StatsD on 9125/UDP, OTLP on 4318',
+    async (overlay) => {
+      const objects = overlay === 'production' ? production : await kustomize(`k8s/overlays/${overlay}`);
+      const config = objects.find(
+        (o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('simplebank-config'),
+      );
+      // tracing on, on the laptop cluster too
+      expect(config?.data.OTEL_SDK_DISABLED).toBeUndefined();
+      const service = (name: string) =>
+        monitoring.find((o) => o.kind === 'Service' && o.metadata.name === name);
+      expect(config?.data.STATSD_HOST).toBe('statsd-exporter.monitoring');
+      expect(service('statsd-exporter')?.spec.ports).toContainEqual(
+        expect.objectContaining({ port: Number(config?.data.STATSD_PORT), protocol: 'UDP' }),
+      );
+      const otlp = new URL(config?.data.OTEL_EXPORTER_OTLP_ENDPOINT);
+      expect(otlp.hostname).toBe('jaeger-collector.monitoring');
+      expect(service('jaeger-collector')?.spec.ports).toContainEqual(
+        expect.objectContaining({ port: Number(otlp.port) }),
+      );
+    },
+  );
+
+  it('needs no operator (a laptop cluster applies it too); the production overlay scrapes its exporter', () => {
+    const groups = new Set(monitoring.map((o) => o.apiVersion.split('/')[0]));
+    expect([...groups].sort()).toEqual(['apps', 'v1']);
+    const scrape = production.find(
+      (o) => o.kind === 'ServiceMonitor' && o.metadata.name === 'statsd-exporter',
     );
-    const service = (name: string) =>
-      monitoring.find((o) => o.kind === 'Service' && o.metadata.name === name);
-    expect(config?.data.STATSD_HOST).toBe('statsd-exporter.monitoring');
-    expect(service('statsd-exporter')?.spec.ports).toContainEqual(
-      expect.objectContaining({ port: Number(config?.data.STATSD_PORT), protocol: 'UDP' }),
-    );
-    const otlp = new URL(config?.data.OTEL_EXPORTER_OTLP_ENDPOINT);
-    expect(otlp.hostname).toBe('jaeger-collector.monitoring');
-    expect(service('jaeger-collector')?.spec.ports).toContainEqual(
-      expect.objectContaining({ port: Number(otlp.port) }),
+    expect(scrape?.spec.namespaceSelector).toEqual({ matchNames: ['monitoring'] });
+    const exporter = monitoring.find((o) => o.kind === 'Service' && o.metadata.name === 'statsd-exporter');
+    expect(matchesLabels(scrape?.spec.selector.matchLabels, exporter?.metadata.labels)).toBe(true);
+    expect(exporter?.spec.ports.map((p: { name: string }) => p.name)).toContain(
+      scrape?.spec.endpoints[0].port,
     );
   });
 

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { Ajv } from 'ajv';
 import { parse, parseAllDocuments } from 'yaml';
 
 export const run = promisify(execFile);
@@ -84,19 +85,64 @@ export const OVERLAYS = ['local', 'production'] as const;
 // biome-ignore lint/suspicious/noExplicitAny: a model class of kubernetes-models
 export type ModelClass = new (data: any) => { validate(): void };
 
-/** The kubernetes-models class of an object's apiVersion and kind (the official OpenAPI schemas). */
+/** The kubernetes-models packages of the operators' API groups (their published CRD schemas). */
+const OPERATOR_MODELS: Record<string, string> = {
+  'external-secrets.io': '@kubernetes-models/external-secrets',
+  'monitoring.coreos.com': '@kubernetes-models/prometheus-operator',
+  'gateway.networking.k8s.io': '@kubernetes-models/gateway-api',
+  'postgresql.cnpg.io': '@kubernetes-models/cloudnative-pg',
+};
+
+/**
+ * Schemas with no model package, kept in deploy/schemas as the operator publishes them (each file's
+ * `$comment` names the release it is from). Checked as `kubeconform -strict` does: an object that
+ * lists its properties takes no others, so a misspelt field is an error, not silently pruned.
+ */
+const VENDORED_SCHEMAS: Record<string, string> = {
+  'rabbitmq.com/v1beta1 RabbitmqCluster': 'rabbitmq.com_v1beta1_rabbitmqcluster.json',
+};
+
+// biome-ignore lint/suspicious/noExplicitAny: a JSON schema walked node by node
+function closed(schema: any): any {
+  if (Array.isArray(schema)) return schema.map(closed);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const out = Object.fromEntries(Object.entries(schema).map(([k, v]) => [k, closed(v)]));
+  if (
+    out.properties &&
+    out.additionalProperties === undefined &&
+    !out['x-kubernetes-preserve-unknown-fields']
+  )
+    out.additionalProperties = false;
+  return out;
+}
+
+function vendoredModel(file: string): ModelClass {
+  const schema = closed(JSON.parse(readRepoFile('deploy', 'schemas', file)));
+  // metadata is the API server's to check (the Kubernetes models do), not the CRD's
+  schema.properties.metadata = { type: 'object' };
+  const validate = new Ajv({ strict: false, allErrors: true, validateFormats: false }).compile(schema);
+  return class {
+    constructor(private readonly data: unknown) {}
+    validate() {
+      if (!validate(this.data)) throw new Error(new Ajv().errorsText(validate.errors));
+    }
+  };
+}
+
+/** The model class of an object's apiVersion and kind (the official OpenAPI schemas, the operators' CRDs). */
 export async function modelOf({ apiVersion, kind }: K8sObject): Promise<ModelClass> {
+  const vendored = VENDORED_SCHEMAS[`${apiVersion} ${kind}`];
+  if (vendored) return vendoredModel(vendored);
   const [group, version] = apiVersion.includes('/')
     ? (apiVersion.split('/') as [string, string])
     : ['', apiVersion];
+  const operator = OPERATOR_MODELS[group];
   const module =
     group === ''
       ? 'kubernetes-models/v1'
-      : group === 'external-secrets.io'
-        ? `@kubernetes-models/external-secrets/external-secrets.io/${version}`
-        : group === 'monitoring.coreos.com'
-          ? `@kubernetes-models/prometheus-operator/monitoring.coreos.com/${version}`
-          : `kubernetes-models/${group}/${version}`;
+      : operator
+        ? `${operator}/${group}/${version}`
+        : `kubernetes-models/${group}/${version}`;
   const exports = (await import(module)) as Record<string, ModelClass>;
   const model = exports[kind];
   if (!model) throw new Error(`no schema for ${apiVersion} ${kind}`);
