@@ -18,11 +18,15 @@ const USAGE = `usage: pnpm parked <command> [--queue <name>]… [--limit N]
 
   --queue   a handler queue (evt-…--service.handler), its dead-letter queue (….dlq), or a
             service's name for all its handlers; repeatable. Without it, list and show look at
-            every dead-letter queue (found with rabbitmqctl); replay and discard need it.
+            every dead-letter queue (found with rabbitmqctl, or RabbitMQ's management API when
+            RABBITMQ_MANAGEMENT_URL is set); replay and discard need it.
   --limit   at most N messages per queue (show: 10 by default; replay and discard: all there
             when they start)
 
-AMQP_URL picks the broker and virtual host (amqp://guest:guest@127.0.0.1:5672).`;
+AMQP_URL picks the broker and virtual host (amqp://guest:guest@127.0.0.1:5672).
+RABBITMQ_MANAGEMENT_URL lists its queues where rabbitmqctl cannot reach it (a broker in a
+container), as the user it names or else AMQP_URL's: the compose stack's is
+http://simplebank:simplebank@127.0.0.1:15672.`;
 
 const fail = (message: string, code = 1): never => {
   console.error(message);
@@ -63,18 +67,24 @@ if ((command === 'replay' || command === 'discard') && names.length === 0) {
 }
 
 const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+// biome-ignore lint/suspicious/noUndeclaredEnvVars: a setting of this command, which no turbo task runs
+const managementUrl = process.env.RABBITMQ_MANAGEMENT_URL || undefined;
 
-/** The handler queues the names stand for; rabbitmqctl is asked only when a name needs it. */
+/** The handler queues the names stand for; the broker is asked for its queues only when a name needs it. */
 async function handlerQueues(): Promise<string[]> {
   const needsListing = names.length === 0 || names.some((n) => !n.startsWith('evt-'));
   let all: string[] = [];
   if (needsListing) {
     try {
-      all = await listQueueNames(amqpUrl);
+      all = await listQueueNames(amqpUrl, managementUrl);
     } catch (error) {
+      const how = managementUrl ? `from ${managementUrl}` : 'with rabbitmqctl';
+      const instead = managementUrl
+        ? ''
+        : 'set RABBITMQ_MANAGEMENT_URL (the compose stack: http://127.0.0.1:15672) or ';
       fail(
-        `could not list the broker's queues with rabbitmqctl (${(error as Error).message.split('\n')[0]}): ` +
-          'name handler queues with --queue evt-…',
+        `could not list the broker's queues ${how} (${(error as Error).message.split('\n')[0]}): ` +
+          `${instead}name handler queues with --queue evt-…`,
       );
     }
   }

@@ -296,6 +296,8 @@ describe('docker-compose.yml', () => {
         ['jaeger', 16686],
         ['kibana', 5601],
         ['rabbitmq', 15672],
+        // pnpm parked, with the management API above to list the queues
+        ['rabbitmq', 5672],
         ['prometheus', 9090],
       ].sort(byName as never),
     );
@@ -312,8 +314,9 @@ describe('docker-compose.yml', () => {
     const { links } = await import('@simplebank/console/links');
     const linked = links('localhost').map((l) => Number(new URL(l.url).port));
     const published = services.flatMap(([, s]) => (s.ports ?? []).map((p) => Number(p.split(':').at(-2))));
-    // every published UI: not the console itself, the gateway's operations port or account-transactions' API
-    expect(new Set(linked)).toEqual(new Set(published.filter((p) => ![8070, 9080, 8082].includes(p))));
+    // every published UI: not the console itself, the gateway's operations port, account-transactions'
+    // API or RabbitMQ's AMQP
+    expect(new Set(linked)).toEqual(new Set(published.filter((p) => ![8070, 9080, 8082, 5672].includes(p))));
   });
 
   it('mounts only files and directories that exist, and keeps data in named volumes', () => {

@@ -76,8 +76,27 @@ export function vhostOf(amqpUrl: string): string {
   return path === '' ? '/' : decodeURIComponent(path);
 }
 
-/** Every queue of the URL's vhost, from `rabbitmqctl list_queues` (the broker on this machine). */
-export async function listQueueNames(amqpUrl: string): Promise<string[]> {
+/**
+ * Every queue of the URL's vhost: from RabbitMQ's management API when `managementUrl` is given (a
+ * broker in a container, compose's on 127.0.0.1:15672), as the user it names or else the AMQP URL's
+ * (a service's own user may not use the API); otherwise from `rabbitmqctl list_queues` (the broker
+ * on this machine).
+ */
+export async function listQueueNames(amqpUrl: string, managementUrl?: string): Promise<string[]> {
+  if (managementUrl) {
+    const api = new URL(managementUrl);
+    const { username, password } = api.username ? api : new URL(amqpUrl);
+    const user = `${decodeURIComponent(username || 'guest')}:${decodeURIComponent(password || 'guest')}`;
+    api.username = '';
+    api.password = '';
+    const url = new URL(`api/queues/${encodeURIComponent(vhostOf(amqpUrl))}?columns=name`, api);
+    const response = await fetch(url, {
+      headers: { authorization: `Basic ${Buffer.from(user).toString('base64')}` },
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!response.ok) throw new Error(`${url.origin} answered ${response.status} ${response.statusText}`);
+    return ((await response.json()) as { name: string }[]).map((q) => q.name);
+  }
   const { stdout } = await promisify(execFile)('rabbitmqctl', [
     '-q',
     'list_queues',

@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import {
@@ -45,12 +48,15 @@ const setFaults = (faults: object) =>
 const newOrder = () => ({ ...OrderCreated.example, orderId: randomUUID() });
 const parked = (n: number) => waitFor(`${n} parked messages`, async () => (await lot.count(queue)) === n);
 /** Runs `pnpm parked …` as a person would (the script itself; the chassis is already built). */
-const parkedCli = async (...args: string[]) =>
+const parkedCliWith = async (extra: Record<string, string>, ...args: string[]) =>
   (
     await promisify(execFile)(process.execPath, [parkedTool, ...args], {
-      env: { ...process.env, AMQP_URL: env.AMQP_URL },
+      env: { ...process.env, AMQP_URL: env.AMQP_URL, ...extra },
     })
   ).stdout;
+const parkedCli = (...args: string[]) => parkedCliWith({}, ...args);
+/** The local broker's management API (.ci/run enables the plugin), as compose publishes its own. */
+const MANAGEMENT_URL = process.env.TEST_RABBITMQ_MANAGEMENT_URL ?? 'http://127.0.0.1:15672';
 
 describe('the fault switch', () => {
   it('is set from the environment and changed at run time through /admin/faults', async () => {
@@ -128,6 +134,24 @@ describe('parked messages', () => {
 
     const listed = await parkedCli('list');
     expect(listed).toContain(`${queue}.dlq  2`);
+    // where no rabbitmqctl reaches the broker (compose's, in its container): its management API
+    const noRabbitmqctl = { PATH: mkdtempSync(join(tmpdir(), 'no-rabbitmqctl-')) };
+    expect(await parkedCliWith({ ...noRabbitmqctl, RABBITMQ_MANAGEMENT_URL: MANAGEMENT_URL }, 'list')).toBe(
+      listed,
+    );
+    // the user the management URL names, not the AMQP URL's, when it names one
+    const stranger = new URL(MANAGEMENT_URL);
+    stranger.username = 'nobody';
+    stranger.password = 'wrong';
+    await expect(
+      parkedCliWith({ ...noRabbitmqctl, RABBITMQ_MANAGEMENT_URL: stranger.href }, 'list'),
+    ).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('answered 401') });
+    await expect(parkedCliWith(noRabbitmqctl, 'list')).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining(
+        'set RABBITMQ_MANAGEMENT_URL (the compose stack: http://127.0.0.1:15672)',
+      ),
+    });
     const printed = await parkedCli('show', '--queue', 'chassis-fixture', '--limit', '1');
     expect(printed).toContain(`id:        ${envelope.id}`);
     expect(printed).toContain('reason:    failed 2 times; last error: injected fault');
