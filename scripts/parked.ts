@@ -67,7 +67,6 @@ if ((command === 'replay' || command === 'discard') && names.length === 0) {
 }
 
 const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-// biome-ignore lint/suspicious/noUndeclaredEnvVars: a setting of this command, which no turbo task runs
 const managementUrl = process.env.RABBITMQ_MANAGEMENT_URL || undefined;
 
 /** The handler queues the names stand for; the broker is asked for its queues only when a name needs it. */

@@ -1,18 +1,20 @@
-// `pnpm start`: every service as a local process against the local RabbitMQ, PostgreSQL and Redis.
+// `pnpm start`: every service as a local process against the local RabbitMQ, PostgreSQL and Redis,
+// or, where they do not answer and Docker does, the missing ones in containers (removed on exit).
 // `pnpm start --instances 2`: two of each (the stock-exchange simulator stays one) behind balancers.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
+  ensureInfrastructure,
   instanceLabel,
-  missingInfrastructure,
-  provisionBrokerUsers,
+  type RunInfrastructure,
   readableLine,
   SERVICES,
   type ServiceName,
   Stack,
 } from '@simplebank/stack';
 // the contracts say what each service's broker user may do (root has no dependency on them: dist)
+import { provisionBrokerUsers } from '../libs/chassis/dist/broker-admin.js';
 import { brokerPermissions, brokerServices, rpcTopicPermission } from '../libs/contracts/dist/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -26,17 +28,23 @@ try {
 const json = args.json ?? false;
 const instances = Number(args.instances ?? 1);
 
-const missing = await missingInfrastructure();
-if (missing.length > 0) {
-  for (const line of missing) console.error(line);
+let servers: RunInfrastructure;
+try {
+  servers = await ensureInfrastructure();
+} catch (error) {
+  console.error((error as Error).message);
   process.exit(1);
 }
+console.log(servers.summary);
+// the services, rabbitmqctl and the broker users below use the containers' addresses
+Object.assign(process.env, servers.env);
 
 // Each service its own broker user (simplebank.<service>) with the contracts' permissions, as in
-// compose and Kubernetes; with a broker that is not this machine's (AMQP_URL), its own users.
+// compose and Kubernetes; with a broker that is not this machine's (AMQP_URL set by hand), its own
+// users.
 const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 let brokerUrls: Partial<Record<ServiceName, string>> = {};
-if (!process.env.AMQP_URL) {
+if (!process.env.AMQP_URL || servers.env.RABBITMQCTL) {
   try {
     brokerUrls = await provisionBrokerUsers(amqpUrl, brokerServices, 'simplebank.', (service) => ({
       ...brokerPermissions(service),
@@ -65,6 +73,7 @@ try {
   });
 } catch (error) {
   console.error(`--instances: ${(error as Error).message}`);
+  await servers.stop();
   process.exit(2);
 }
 const several = SERVICES.some((s) => stack.instanceCount(s.name) > 1);
@@ -76,6 +85,7 @@ const stop = async () => {
   stopping = true;
   console.log('\nStopping every service (SIGTERM), letting work in flight finish…');
   await stack.stop();
+  await servers.stop();
   process.exit(0);
 };
 process.on('SIGINT', stop);
@@ -88,6 +98,7 @@ try {
 } catch (error) {
   console.error(`Could not start the system: ${(error as Error).message}`);
   await stack.stop();
+  await servers.stop();
   process.exit(1);
 }
 /** A service's URL and, when it runs several, its instances' ports behind that URL's balancer. */

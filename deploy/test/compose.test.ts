@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
 import { brokerServices } from '@simplebank/contracts';
+import { SERVER_IMAGES } from '@simplebank/stack';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMINISTRATOR, DEFINITIONS, definitionsFor } from '../broker-definitions.ts';
@@ -175,6 +176,14 @@ describe('docker-compose.yml', () => {
     expect(setup.entrypoint).toContain('file=@/setup/saved-objects.ndjson');
     expect(setup.volumes).toContain('./kibana:/setup:ro');
     expect(existsSync(repoPath('kibana', 'saved-objects.ndjson'))).toBe(true);
+  });
+
+  it('runs the servers `pnpm start` and `pnpm test` would start in containers from the same images', () => {
+    expect(SERVER_IMAGES).toEqual({
+      PostgreSQL: compose.services.postgres?.image,
+      RabbitMQ: compose.services.rabbitmq?.image,
+      Redis: compose.services.redis?.image,
+    });
   });
 
   it('starts every dependency of a started service in each profile', () => {

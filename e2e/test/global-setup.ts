@@ -4,15 +4,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { provisionBrokerUsers } from '@simplebank/chassis';
 import { dropSuiteVhosts, freshDatabase, freshVhost } from '@simplebank/chassis/testing';
 import { brokerPermissions, brokerServices, rpcTopicPermission } from '@simplebank/contracts';
-import {
-  missingInfrastructure,
-  provisionBrokerUsers,
-  SERVICES,
-  type ServiceName,
-  Stack,
-} from '@simplebank/stack';
+import { missingInfrastructure, SERVICES, type ServiceName, Stack } from '@simplebank/stack';
 import type { TestProject } from 'vitest/node';
 import { startStatsdExporter } from './statsd-exporter.ts';
 

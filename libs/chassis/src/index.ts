@@ -1,3 +1,4 @@
+export { brokerUser, provisionBrokerUsers, rabbitmqctl } from './broker-admin.ts';
 export {
   type CliContext,
   type CliResult,

@@ -1,7 +1,6 @@
-import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import { Connection, type SyncMessage } from 'rabbitmq-client';
+import { rabbitmqctl } from './broker-admin.ts';
 import { deadLetterQueue } from './topology.ts';
 
 // The parking lot (ARCHITECTURE §4): messages a handler could never take wait in its dead-letter
@@ -97,7 +96,7 @@ export async function listQueueNames(amqpUrl: string, managementUrl?: string): P
     if (!response.ok) throw new Error(`${url.origin} answered ${response.status} ${response.statusText}`);
     return ((await response.json()) as { name: string }[]).map((q) => q.name);
   }
-  const { stdout } = await promisify(execFile)('rabbitmqctl', [
+  const { stdout } = await rabbitmqctl([
     '-q',
     'list_queues',
     '-p',

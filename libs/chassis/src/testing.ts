@@ -1,17 +1,14 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
-import { promisify } from 'node:util';
 import type { Envelope, EventDefinition, PayloadOf } from '@simplebank/contracts';
 import pg from 'pg';
 import { Connection, type Consumer } from 'rabbitmq-client';
 import type { TProperties } from 'typebox';
+import { rabbitmqctl } from './broker-admin.ts';
 import { type RunningService, type ServiceDefinition, startService } from './service.ts';
 
 export { metricNames } from './promql.ts';
-
-const run = promisify(execFile);
 
 /** Polls `check` until it returns a truthy value; fails with `what` after `timeoutMs`. */
 export async function waitFor<T>(
@@ -35,7 +32,11 @@ export async function waitFor<T>(
   }
 }
 
-const serverUrl = () => process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
+/** The PostgreSQL server the tests make their databases on (`pnpm test` may have started it in a container). */
+const serverUrl = () =>
+  process.env.TEST_PG_URL ?? process.env.PGHOST_URL ?? 'postgres://postgres@127.0.0.1:5432';
+/** The RabbitMQ server the tests make their virtual hosts on, as guest. */
+const brokerUrl = () => process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
 /** Drops and recreates a database, so a test file starts from nothing. */
 export async function freshDatabase(name: string): Promise<string> {
@@ -52,14 +53,17 @@ export async function freshDatabase(name: string): Promise<string> {
 
 /**
  * A RabbitMQ virtual host of the suite's own, recreated empty, so suites never see each other's
- * queues. Uses `rabbitmqctl` on this machine; TEST_AMQP_URL points elsewhere instead.
+ * queues. Uses `rabbitmqctl` (RABBITMQCTL: in the broker's container); TEST_AMQP_URL points
+ * elsewhere instead.
  */
 export async function freshVhost(name: string): Promise<string> {
   if (process.env.TEST_AMQP_URL) return process.env.TEST_AMQP_URL;
-  await run('rabbitmqctl', ['-q', 'delete_vhost', name]).catch(() => undefined);
-  await run('rabbitmqctl', ['-q', 'add_vhost', name]);
-  await run('rabbitmqctl', ['-q', 'set_permissions', '-p', name, 'guest', '.*', '.*', '.*']);
-  return `amqp://guest:guest@127.0.0.1:5672/${encodeURIComponent(name)}`;
+  await rabbitmqctl(['-q', 'delete_vhost', name]).catch(() => undefined);
+  await rabbitmqctl(['-q', 'add_vhost', name]);
+  await rabbitmqctl(['-q', 'set_permissions', '-p', name, 'guest', '.*', '.*', '.*']);
+  const url = new URL(brokerUrl());
+  url.pathname = `/${encodeURIComponent(name)}`;
+  return url.toString();
 }
 
 /**
@@ -71,12 +75,12 @@ export async function freshVhost(name: string): Promise<string> {
  */
 export async function dropSuiteVhosts(prefix = 'simplebank_test_'): Promise<string[]> {
   if (process.env.TEST_AMQP_URL) return [];
-  const { stdout } = await run('rabbitmqctl', ['-q', 'list_vhosts', 'name']);
+  const { stdout } = await rabbitmqctl(['-q', 'list_vhosts', 'name']);
   const leftovers = stdout
     .split('\n')
     .map((line) => line.trim())
     .filter((name) => name.startsWith(prefix));
-  for (const name of leftovers) await run('rabbitmqctl', ['-q', 'delete_vhost', name]);
+  for (const name of leftovers) await rabbitmqctl(['-q', 'delete_vhost', name]);
   return leftovers;
 }
 

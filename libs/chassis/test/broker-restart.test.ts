@@ -1,17 +1,13 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { promisify } from 'node:util';
-import { type RunningService, startService } from '@simplebank/chassis';
+import { type RunningService, rabbitmqctl, startService } from '@simplebank/chassis';
 import { publishEvent, testEnvironment, waitFor } from '@simplebank/chassis/testing';
 import { OrderCreated } from '@simplebank/contracts';
 import { Connection } from 'rabbitmq-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import counter from './fixtures/counter-service.ts';
 
-// These tests stop and start the RabbitMQ application on this machine (`rabbitmqctl stop_app`):
+// These tests stop and start the RabbitMQ application (`rabbitmqctl stop_app`, on this machine or in its container):
 // every connection drops, exactly as when the broker restarts. Quorum queues keep their messages.
-const run = promisify(execFile);
-const rabbitmqctl = (args: string[]) => run('rabbitmqctl', args);
 const witness = 'outbox-witness';
 
 let env: Record<string, string>;

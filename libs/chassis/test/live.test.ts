@@ -1,10 +1,9 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import {
   defineService,
   listen,
   on,
   type RunningService,
+  rabbitmqctl,
   startService,
   undescribedTopology,
 } from '@simplebank/chassis';
@@ -35,7 +34,7 @@ const running: RunningService[] = [];
 const vhost = 'simplebank_test_chassis_live';
 
 const liveQueues = async () => {
-  const { stdout } = await promisify(execFile)('rabbitmqctl', ['-q', 'list_queues', '-p', vhost, 'name']);
+  const { stdout } = await rabbitmqctl(['-q', 'list_queues', '-p', vhost, 'name']);
   return stdout.split('\n').filter((name) => name.startsWith('live-'));
 };
 
@@ -58,7 +57,7 @@ describe('live events', () => {
     expect(heard.a).toEqual([news]);
     expect(heard.b).toEqual([news]);
     const queues = await liveQueues().catch(() => undefined);
-    // rabbitmqctl is only there when the broker is local
+    // rabbitmqctl is only there when the broker is local (or RABBITMQCTL reaches its container)
     if (queues) {
       expect(queues).toHaveLength(2);
       for (const queue of queues)

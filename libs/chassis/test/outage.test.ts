@@ -19,7 +19,8 @@ let rabbit: Connection;
 beforeAll(async () => {
   env = await testEnvironment('chassis-outage');
   // the service reaches its database only through the proxy; the test, directly
-  proxy = await TcpProxy.start({ host: '127.0.0.1', port: 5432 });
+  const database = new URL(env.DATABASE_URL as string);
+  proxy = await TcpProxy.start({ host: database.hostname, port: Number(database.port || 5432) });
   service = await startService(counter, {
     env: {
       ...env,

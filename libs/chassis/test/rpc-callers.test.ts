@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   Broker,
+  brokerUser,
   command,
   createLogger,
   createMetrics,
@@ -11,7 +12,6 @@ import {
 } from '@simplebank/chassis';
 import { testEnvironment } from '@simplebank/chassis/testing';
 import { rpcRoutes } from '@simplebank/contracts';
-import { brokerUser } from '@simplebank/stack';
 import pg from 'pg';
 import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

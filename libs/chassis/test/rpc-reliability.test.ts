@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   Broker,
+  brokerUser,
   createLogger,
   createMetrics,
   RpcError,
@@ -9,7 +10,6 @@ import {
   UpstreamUnavailable,
 } from '@simplebank/chassis';
 import { publishRaw, testEnvironment, waitFor } from '@simplebank/chassis/testing';
-import { brokerUser } from '@simplebank/stack';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import counter, { slowOnceCallsFor } from './fixtures/counter-service.ts';

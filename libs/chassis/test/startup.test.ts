@@ -1,13 +1,10 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { startService } from '@simplebank/chassis';
+import { rabbitmqctl, startService } from '@simplebank/chassis';
 import { dropSuiteVhosts, freshVhost, TcpProxy, testEnvironment, waitFor } from '@simplebank/chassis/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import counter from './fixtures/counter-service.ts';
 
 // A starting instance and a broker that does not answer yet: RabbitMQ behind a proxy that accepts
 // connections and lets nothing through, as a busy or partitioned broker looks to a client.
-const run = promisify(execFile);
 let env: Record<string, string>;
 let amqpUrl: string;
 let proxy: TcpProxy;
@@ -59,7 +56,7 @@ describe('dropSuiteVhosts (before the whole-system suites)', () => {
     expect(await dropSuiteVhosts(prefix)).toEqual([]);
     // the suite's own virtual host is still there
     const own = new URL(amqpUrl).pathname.slice(1);
-    const { stdout } = await run('rabbitmqctl', ['-q', 'list_vhosts', 'name']);
+    const { stdout } = await rabbitmqctl(['-q', 'list_vhosts', 'name']);
     expect(stdout.split('\n')).toContain(decodeURIComponent(own));
   }, 60_000);
 });

@@ -116,6 +116,11 @@ export interface BrokerPermissions {
   read: string;
 }
 
+/** A broker user's permissions, and a topic permission on one exchange (the RPC exchange, for a caller). */
+export interface BrokerGrant extends BrokerPermissions {
+  topic?: { exchange: string; write: string; read: string } | undefined;
+}
+
 /** A name as a regular expression matching only it (`-` needs no escape outside a class). */
 const literal = (name: string) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const anyOf = (names: string[]) => `^(${[...new Set(names)].join('|')})$`;

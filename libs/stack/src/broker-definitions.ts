@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { BrokerGrant } from './broker-users.ts';
+import type { BrokerGrant } from '@simplebank/contracts';
 
 /**
  * A password as RabbitMQ stores it (`rabbit_password_hashing_sha256`, its default): base64 of a

@@ -5,8 +5,23 @@ export {
   rabbitPasswordHash,
   rabbitPasswordMatches,
 } from './broker-definitions.ts';
-export { type BrokerGrant, brokerUser, provisionBrokerUsers } from './broker-users.ts';
-export { infrastructure, missingInfrastructure, reachable } from './infrastructure.ts';
+export {
+  type ContainersSetting,
+  chooseInfrastructure,
+  containersSetting,
+  ensureInfrastructure,
+  type InfrastructureChoice,
+  type RunInfrastructure,
+  SERVER_IMAGES,
+} from './containers.ts';
+export {
+  infrastructure,
+  type MissingServer,
+  missingInfrastructure,
+  missingServers,
+  reachable,
+  type ServerName,
+} from './infrastructure.ts';
 export { readableLine } from './logs.ts';
 export { SAGA_SERVICES, SERVICES, type ServiceName } from './services.ts';
 export { INSTANCE_PORT_STEP, instanceCounts, instanceLabel, Stack, type StackOptions } from './stack.ts';

@@ -1,7 +1,9 @@
 import { createConnection } from 'node:net';
 
+export type ServerName = 'PostgreSQL' | 'RabbitMQ' | 'Redis';
+
 export interface Infrastructure {
-  name: string;
+  name: ServerName;
   url: string;
   howToStart: string;
 }
@@ -55,8 +57,14 @@ export function reachable(url: string, timeoutMs = 2000): Promise<void> {
   });
 }
 
-/** One line per missing server, saying which and how to start it; empty when all are up. */
-export async function missingInfrastructure(env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
+/** A server that did not answer, and the line that says how to start it. */
+export interface MissingServer {
+  name: ServerName;
+  line: string;
+}
+
+/** The servers that do not answer at the addresses `env` gives (or the local defaults). */
+export async function missingServers(env: NodeJS.ProcessEnv = process.env): Promise<MissingServer[]> {
   const results = await Promise.all(
     infrastructure(env).map(async (server) => {
       try {
@@ -64,9 +72,17 @@ export async function missingInfrastructure(env: NodeJS.ProcessEnv = process.env
         return undefined;
       } catch (error) {
         const where = server.url.replace(/\/\/[^@/]*@/, '//');
-        return `${server.name} is not reachable at ${where} (${(error as Error).message}). Start it with: ${server.howToStart}`;
+        return {
+          name: server.name,
+          line: `${server.name} is not reachable at ${where} (${(error as Error).message}). Start it with: ${server.howToStart}`,
+        };
       }
     }),
   );
-  return results.filter((line): line is string => line !== undefined);
+  return results.filter((m): m is MissingServer => m !== undefined);
+}
+
+/** One line per missing server, saying which and how to start it; empty when all are up. */
+export async function missingInfrastructure(env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
+  return (await missingServers(env)).map((m) => m.line);
 }

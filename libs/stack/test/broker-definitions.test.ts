@@ -1,10 +1,7 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
+import { rabbitmqctl } from '@simplebank/chassis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { brokerDefinitions, rabbitPasswordHash, rabbitPasswordMatches } from '../src/broker-definitions.ts';
-
-const run = promisify(execFile);
 
 describe('RabbitMQ password hashes', () => {
   it('are a 4-byte salt and SHA-256 of salt and password, each salt new', () => {
@@ -27,8 +24,8 @@ describe('broker definitions imported into the real RabbitMQ', () => {
 
   afterAll(async () => {
     for (const user of [market.name, administrator.name])
-      await run('rabbitmqctl', ['-q', 'delete_user', user]).catch(() => undefined);
-    await run('rabbitmqctl', ['-q', 'delete_vhost', vhost]).catch(() => undefined);
+      await rabbitmqctl(['-q', 'delete_user', user]).catch(() => undefined);
+    await rabbitmqctl(['-q', 'delete_vhost', vhost]).catch(() => undefined);
   });
 
   it('give each user its password and exactly its grant, topic permission included', async () => {
@@ -44,22 +41,17 @@ describe('broker definitions imported into the real RabbitMQ', () => {
       users: [{ ...market, grant }],
     });
     // through stdin: the broker node reads a file path itself, and may not see this process' /tmp
-    await new Promise<void>((resolve, reject) => {
-      const child = execFile('rabbitmqctl', ['-q', 'import_definitions', '--format', 'json'], (error) =>
-        error ? reject(error) : resolve(),
-      );
-      child.stdin?.end(JSON.stringify(definitions));
-    });
+    await rabbitmqctl(['-q', 'import_definitions', '--format', 'json'], JSON.stringify(definitions));
 
     await expect(
-      run('rabbitmqctl', ['-q', 'authenticate_user', market.name, market.password]),
+      rabbitmqctl(['-q', 'authenticate_user', market.name, market.password]),
     ).resolves.toBeDefined();
-    await expect(run('rabbitmqctl', ['-q', 'authenticate_user', market.name, 'wrong'])).rejects.toThrow();
+    await expect(rabbitmqctl(['-q', 'authenticate_user', market.name, 'wrong'])).rejects.toThrow();
     await expect(
-      run('rabbitmqctl', ['-q', 'authenticate_user', administrator.name, administrator.password]),
+      rabbitmqctl(['-q', 'authenticate_user', administrator.name, administrator.password]),
     ).resolves.toBeDefined();
 
-    const permissions = await run('rabbitmqctl', [
+    const permissions = await rabbitmqctl([
       '-q',
       'list_user_permissions',
       market.name,
@@ -69,7 +61,7 @@ describe('broker definitions imported into the real RabbitMQ', () => {
     expect(JSON.parse(permissions.stdout)).toEqual([
       { vhost, configure: grant.configure, write: grant.write, read: grant.read },
     ]);
-    const topic = await run('rabbitmqctl', [
+    const topic = await rabbitmqctl([
       '-q',
       'list_user_topic_permissions',
       market.name,
@@ -77,7 +69,7 @@ describe('broker definitions imported into the real RabbitMQ', () => {
       'json',
     ]);
     expect(JSON.parse(topic.stdout)).toEqual([{ vhost, ...grant.topic }]);
-    const users = await run('rabbitmqctl', ['-q', 'list_users', '--formatter', 'json']);
+    const users = await rabbitmqctl(['-q', 'list_users', '--formatter', 'json']);
     expect(JSON.parse(users.stdout)).toContainEqual({ user: administrator.name, tags: ['administrator'] });
   });
 });

@@ -1,9 +1,8 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { freshVhost } from '@simplebank/chassis/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { missingInfrastructure } from '../src/infrastructure.ts';
@@ -25,7 +24,6 @@ const missing = built ? await missingInfrastructure() : ['not built'];
 
 const DATABASE_PREFIX = 'simplebank_stacktest_';
 const VHOST = 'simplebank_stacktest';
-const run = promisify(execFile);
 
 async function freshDatabases(): Promise<void> {
   const server = process.env.PGHOST_URL ?? 'postgres://postgres@127.0.0.1:5432';
@@ -38,15 +36,6 @@ async function freshDatabases(): Promise<void> {
   } finally {
     await client.end();
   }
-}
-
-/** A virtual host of its own, recreated empty (as the chassis' freshVhost does). */
-async function freshVhost(): Promise<string> {
-  if (process.env.TEST_AMQP_URL) return process.env.TEST_AMQP_URL;
-  await run('rabbitmqctl', ['-q', 'delete_vhost', VHOST]).catch(() => undefined);
-  await run('rabbitmqctl', ['-q', 'add_vhost', VHOST]);
-  await run('rabbitmqctl', ['-q', 'set_permissions', '-p', VHOST, 'guest', '.*', '.*', '.*']);
-  return `amqp://guest:guest@127.0.0.1:5672/${VHOST}`;
 }
 
 async function call<T>(url: string, method: string, body?: unknown, headers: Record<string, string> = {}) {
@@ -66,7 +55,7 @@ describe.skipIf(missing.length > 0)('the real system with two instances of order
   let stack: Stack;
 
   beforeAll(async () => {
-    const [amqpUrl] = await Promise.all([freshVhost(), freshDatabases()]);
+    const [amqpUrl] = await Promise.all([freshVhost(VHOST), freshDatabases()]);
     stack = new Stack({
       root,
       portOffset: 16_000,

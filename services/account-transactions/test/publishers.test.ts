@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { handlerQueue, ParkingLot, type RunningService, startService } from '@simplebank/chassis';
+import { brokerUser, handlerQueue, ParkingLot, type RunningService, startService } from '@simplebank/chassis';
 import {
   adminHeaders,
   metricValue,
@@ -16,7 +16,6 @@ import {
   rpcTopicPermission,
   TradeExecuted,
 } from '@simplebank/contracts';
-import { brokerUser } from '@simplebank/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import accountTransactions from '../src/service.ts';
 

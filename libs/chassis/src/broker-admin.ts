@@ -1,44 +1,41 @@
+// Administering the broker: its virtual hosts, users and permissions, through rabbitmqctl.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
+import type { BrokerGrant } from '@simplebank/contracts';
 
-const run = promisify(execFile);
-
-export interface BrokerGrant {
-  configure: string;
-  write: string;
-  read: string;
-  /** A topic permission on one exchange (the RPC exchange, for a caller). */
-  topic?: { exchange: string; write: string; read: string } | undefined;
+/**
+ * Runs `rabbitmqctl` with `args` (and `input` on its standard input): the broker on this machine,
+ * or, where RABBITMQCTL names another command line (`docker exec -i <container> rabbitmqctl`, which
+ * `pnpm start` and `pnpm test` set when they run RabbitMQ in a container), that one.
+ */
+export function rabbitmqctl(args: string[], input?: string): Promise<{ stdout: string; stderr: string }> {
+  const [command = 'rabbitmqctl', ...prefix] = (process.env.RABBITMQCTL ?? 'rabbitmqctl').trim().split(/\s+/);
+  return new Promise((resolve, reject) => {
+    const child = execFile(command, [...prefix, ...args], (error, stdout, stderr) =>
+      error ? reject(Object.assign(error, { stdout, stderr })) : resolve({ stdout, stderr }),
+    );
+    child.stdin?.end(input);
+  });
 }
 
 /**
  * A broker user named `user` in the virtual host of `amqpUrl` (created, or its password and
  * permissions set anew), with a new random password and exactly `grant`; returns the vhost's AMQP
- * URL with the user's credentials. Through `rabbitmqctl`, so on the broker's own machine, as the
- * local stack's other set-up (the vhosts) is.
+ * URL with the user's credentials. Through `rabbitmqctl`, so on the broker's own machine (or in its
+ * container), as the local stack's other set-up (the vhosts) is.
  */
 export async function brokerUser(amqpUrl: string, user: string, grant: BrokerGrant): Promise<string> {
   const url = new URL(amqpUrl);
   const vhost = decodeURIComponent(url.pathname.slice(1)) || '/';
   const password = randomBytes(18).toString('base64url');
-  await run('rabbitmqctl', ['-q', 'add_user', user, password]).catch(() =>
-    run('rabbitmqctl', ['-q', 'change_password', user, password]),
+  await rabbitmqctl(['-q', 'add_user', user, password]).catch(() =>
+    rabbitmqctl(['-q', 'change_password', user, password]),
   );
   const { configure, write, read, topic } = grant;
-  await run('rabbitmqctl', ['-q', 'set_permissions', '-p', vhost, user, configure, write, read]);
+  await rabbitmqctl(['-q', 'set_permissions', '-p', vhost, user, configure, write, read]);
   if (topic) {
     const { exchange, write: writeTopic, read: readTopic } = topic;
-    await run('rabbitmqctl', [
-      '-q',
-      'set_topic_permissions',
-      '-p',
-      vhost,
-      user,
-      exchange,
-      writeTopic,
-      readTopic,
-    ]);
+    await rabbitmqctl(['-q', 'set_topic_permissions', '-p', vhost, user, exchange, writeTopic, readTopic]);
   }
   url.username = encodeURIComponent(user);
   url.password = password;

@@ -1,0 +1,29 @@
+// `node scripts/with-infrastructure.ts <command> [args…]` (what `pnpm test` runs its suites under):
+// runs the command against RabbitMQ, PostgreSQL and Redis, the local ones when they answer, else the
+// missing ones in containers (libs/stack containers.ts), which it removes when the command ends.
+// Says which path ran; SIMPLEBANK_CONTAINERS=never|always overrides the choice.
+import { spawn } from 'node:child_process';
+import { ensureInfrastructure, type RunInfrastructure } from '@simplebank/stack';
+
+const [command, ...args] = process.argv.slice(2);
+if (!command) {
+  console.error('usage: node scripts/with-infrastructure.ts <command> [args…]');
+  process.exit(2);
+}
+
+let servers: RunInfrastructure;
+try {
+  servers = await ensureInfrastructure();
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(1);
+}
+console.error(servers.summary);
+
+const child = spawn(command, args, { stdio: 'inherit', env: { ...process.env, ...servers.env } });
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+  child.once('exit', (c, s) => resolve([c, s])),
+);
+await servers.stop();
+process.exit(code ?? (signal ? 1 : 0));
