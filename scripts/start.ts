@@ -1,6 +1,7 @@
 // `pnpm start`: every service as a local process against the local RabbitMQ, PostgreSQL and Redis,
 // or, where they do not answer and Docker does, the missing ones in containers (removed on exit).
 // `pnpm start --instances 2`: two of each (the stock-exchange simulator stays one) behind balancers.
+// `pnpm dev` (`--watch`): each service from its TypeScript source, restarted when a file it loaded changes.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -18,11 +19,13 @@ import { provisionBrokerUsers } from '../libs/chassis/dist/broker-admin.js';
 import { brokerPermissions, brokerServices, rpcTopicPermission } from '../libs/contracts/dist/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-let args: { json?: boolean; instances?: string };
+let args: { json?: boolean; instances?: string; watch?: boolean };
 try {
-  ({ values: args } = parseArgs({ options: { json: { type: 'boolean' }, instances: { type: 'string' } } }));
+  ({ values: args } = parseArgs({
+    options: { json: { type: 'boolean' }, instances: { type: 'string' }, watch: { type: 'boolean' } },
+  }));
 } catch (error) {
-  console.error(`${(error as Error).message}\nUsage: pnpm start [--json] [--instances N]`);
+  console.error(`${(error as Error).message}\nUsage: pnpm start [--json] [--instances N] [--watch]`);
   process.exit(2);
 }
 const json = args.json ?? false;
@@ -62,6 +65,7 @@ try {
   stack = new Stack({
     root,
     instances,
+    watch: args.watch ?? false,
     // the demo customers alice, bob and carol (README); never in production
     serviceEnv: { 'account-transactions': { DEMO_DATA: 'true' } },
     brokerUrls,
@@ -122,7 +126,9 @@ SimpleBank is ready.
   stock-exchange (sim)  ${where('stock-exchange')}
   alerts (receiver)     ${where('alerts')}
 Every service also serves /health, /health/ready, /version and /metrics; the gateway on its
-operations port (${gatewayOps.join(', ')}), not the public one. Ctrl-C stops everything.
+operations port (${gatewayOps.join(', ')}), not the public one. Ctrl-C stops everything.${
+  args.watch ? '\nRunning from source: saving a .ts file restarts every service that loaded it.' : ''
+}
 Administrative routes (POST /accounts, /customers, /admin/*) take this run's admin credential:
   export ADMIN_TOKEN=${stack.adminToken}   # then: pnpm seed, curl -H "authorization: Bearer $ADMIN_TOKEN" …
 Try (README, "Install, start, test"):

@@ -39,6 +39,12 @@ export interface StackOptions {
   /** Receives every line a service writes, with the index of the instance that wrote it. */
   onLine?: (service: ServiceName, line: string, stream: 'stdout' | 'stderr', instance: number) => void;
   readyTimeoutMs?: number;
+  /**
+   * Runs each service from its TypeScript source (Node's type transform; the workspace packages'
+   * `simplebank-source` export condition) and restarts it when a file it loaded changes
+   * (`node --watch`): `pnpm dev`. Otherwise the built `dist/`.
+   */
+  watch?: boolean;
 }
 
 interface Instance {
@@ -274,10 +280,21 @@ export class Stack {
   }
 
   private spawn(name: ServiceName, instance: number): void {
-    const entry = join(this.options.root, 'services', name, 'dist', 'server.js');
+    const { root, watch } = this.options;
+    const [dir, extension] = watch ? ['src', 'ts'] : ['dist', 'js'];
+    const entry = join(root, 'services', name, dir, `server.${extension}`);
     // OpenTelemetry first, before the service loads what it instruments (chassis' telemetry.ts)
-    const telemetry = pathToFileURL(join(this.options.root, 'libs', 'chassis', 'dist', 'telemetry.js')).href;
-    const node = [process.execPath, '--enable-source-maps', '--import', telemetry, entry];
+    const telemetry = pathToFileURL(join(root, 'libs', 'chassis', dir, `telemetry.${extension}`)).href;
+    const flags = watch
+      ? [
+          '--experimental-transform-types',
+          '--disable-warning=ExperimentalWarning',
+          '--conditions=simplebank-source',
+          '--watch',
+          '--watch-preserve-output',
+        ]
+      : ['--enable-source-maps'];
+    const node = [process.execPath, ...flags, '--import', telemetry, entry];
     const prefix = this.options.command?.(name, instance)?.prefix ?? [];
     const [file, ...args] = [...prefix, ...node] as [string, ...string[]];
     const child = spawn(file, args, {

@@ -34,15 +34,27 @@ process.on('SIGTERM', () => {
 });
 `;
 
+/**
+ * The same in TypeScript, as `watch` runs it from src/: a parameter property and a type annotation,
+ * which only Node's type transform (not mere stripping) runs; `tag` stands in for an edit.
+ */
+export const fakeSource = (tag = 'source') => `
+class Who { constructor(readonly tag: string) {} }
+const who: Who = new Who(${JSON.stringify(tag)});
+process.env.TAG ??= who.tag;
+${FAKE_SERVICE}`;
+
 /** A repository root whose services are the fake above and whose telemetry module is empty. */
 export function fakeRoot(): { root: string; remove: () => void } {
   const root = mkdtempSync(join(tmpdir(), 'simplebank-stack-'));
   writeFileSync(join(root, 'package.json'), '{ "type": "module" }');
   for (const { name } of SERVICES) {
-    mkdirSync(join(root, 'services', name, 'dist'), { recursive: true });
+    for (const dir of ['dist', 'src']) mkdirSync(join(root, 'services', name, dir), { recursive: true });
     writeFileSync(join(root, 'services', name, 'dist', 'server.js'), FAKE_SERVICE);
+    writeFileSync(join(root, 'services', name, 'src', 'server.ts'), fakeSource());
   }
-  mkdirSync(join(root, 'libs', 'chassis', 'dist'), { recursive: true });
+  for (const dir of ['dist', 'src']) mkdirSync(join(root, 'libs', 'chassis', dir), { recursive: true });
   writeFileSync(join(root, 'libs', 'chassis', 'dist', 'telemetry.js'), '');
+  writeFileSync(join(root, 'libs', 'chassis', 'src', 'telemetry.ts'), '');
   return { root, remove: () => rmSync(root, { recursive: true, force: true }) };
 }

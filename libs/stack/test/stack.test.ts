@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES, type ServiceName } from '../src/services.ts';
 import { instanceCounts, Stack } from '../src/stack.ts';
-import { fakeRoot } from './fake-root.ts';
+import { fakeRoot, fakeSource } from './fake-root.ts';
 import { get } from './http.ts';
 
 interface Answer {
@@ -276,4 +277,40 @@ describe('an instance under a wrapper command', () => {
     await broken.stopService('fees');
     expect(broken.pid('fees')).toBeUndefined();
   });
+});
+
+describe('watch (pnpm dev): each service from its TypeScript source, restarted on a change', () => {
+  const fake = fakeRoot();
+  const lines: string[] = [];
+  const stack = new Stack({
+    root: fake.root,
+    portOffset: 16_000,
+    watch: true,
+    onLine: (service, line) => lines.push(`${service} ${line}`),
+  });
+
+  afterAll(async () => {
+    await stack.stop();
+    fake.remove();
+  });
+
+  it('runs src/server.ts, restarts it when the file changes, and still stops on SIGTERM', async () => {
+    await stack.startService('fees');
+    const first = await ask(stack.urls.fees);
+    expect(first.tag).toBe('source'); // the TypeScript ran: dist/server.js has no tag
+    // the watcher is the Stack's process; the service runs as its child
+    expect(first.pid).not.toBe(stack.pid('fees'));
+
+    writeFileSync(join(fake.root, 'services', 'fees', 'src', 'server.ts'), fakeSource('edited'));
+    await expect
+      .poll(async () => (await ask(stack.urls.fees).catch(() => undefined))?.tag, { timeout: 20_000 })
+      .toBe('edited');
+    const second = await ask(stack.urls.fees);
+    expect(second.pid).not.toBe(first.pid);
+    expect(alive(first.pid)).toBe(false);
+
+    await stack.stopService('fees');
+    expect(lines.filter((l) => l === 'fees bye').length).toBeGreaterThanOrEqual(2);
+    expect(alive(second.pid)).toBe(false);
+  }, 60_000);
 });
