@@ -41,3 +41,36 @@ describe("turbo's build cache", () => {
     }
   }, 60_000);
 });
+
+describe('the design the code refers to', () => {
+  it('is docs/architecture.md, in the repository: every "§n" a comment cites is one of its sections', async () => {
+    // the repository's own files, as git has them (not node_modules, dist or what is ignored)
+    const { stdout } = await run('git', ['ls-files', '-co', '--exclude-standard'], { cwd: root });
+    const files = stdout
+      .split('\n')
+      .filter((f) => /\.(ts|js|md|ya?ml|json|conf|sql|html)$/.test(f) && !f.startsWith('deploy/schemas/'))
+      // this file names what it refuses
+      .filter((f) => f !== 'deploy/test/monorepo.test.ts');
+    const design = readRepoFile('docs', 'architecture.md');
+    const sections = new Set([...design.matchAll(/^## (\d+)\. /gm)].map((m) => m[1]));
+    expect(sections.size).toBeGreaterThanOrEqual(5);
+    const cited: string[] = [];
+    for (const file of files) {
+      let text: string;
+      try {
+        text = readRepoFile(file);
+      } catch {
+        continue; // deleted in the working tree
+      }
+      // a design document outside the repository
+      expect(text, file).not.toMatch(/ARCHITECTURE §|ARCHITECTURE:|shared\/ARCHITECTURE/);
+      for (const match of text.matchAll(/architecture\.md\)? §(\d+)(?:[–-](\d+))?/g)) {
+        for (const n of [match[1], match[2]].filter(Boolean)) {
+          cited.push(`${file} §${n}`);
+          expect(sections.has(n as string), `${file} cites §${n}`).toBe(true);
+        }
+      }
+    }
+    expect(cited.length).toBeGreaterThanOrEqual(10);
+  });
+});

@@ -44,7 +44,7 @@ async function placeRetrying(side: 'sell' | 'buy', accountId: string, symbol: st
   }
 }
 
-describe('invariants of ARCHITECTURE §3 after a mixed batch of concurrent orders', () => {
+describe('invariants of docs/architecture.md §2 after a mixed batch of concurrent orders', () => {
   it(`${ORDERS} concurrent sells and buys over ${ACCOUNTS} accounts`, async () => {
     const next = seededRandom(42);
     const openings = new Map<string, Opening>();

@@ -8,7 +8,7 @@ import { newAccount, placeOrder, settled } from './system.ts';
 
 /**
  * Acceptance 4: every line every service writes (stdout and stderr, as global-setup copies them to
- * services.log, `<service> <line>`) is one logstash-style JSON object (ARCHITECTURE §5).
+ * services.log, `<service> <line>`) is one logstash-style JSON object (docs/architecture.md §4).
  */
 const servicesLog = join(dirname(fileURLToPath(import.meta.url)), '..', 'test-results', 'services.log');
 const NAMES: string[] = SERVICES.map((s) => s.name);

@@ -19,7 +19,7 @@ export class RecentEntries implements DestinationStream {
 }
 
 /**
- * Logstash-style JSON lines on stdout (ARCHITECTURE §5): `@timestamp`, `@version`, `level`,
+ * Logstash-style JSON lines on stdout (docs/architecture.md §4): `@timestamp`, `@version`, `level`,
  * `message`, `service`, `host`, and `trace_id` / `span_id` when a span is active.
  */
 export function createLogger(

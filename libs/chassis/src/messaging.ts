@@ -192,7 +192,7 @@ export function publisherUser(
 }
 
 /**
- * The service's RabbitMQ connection and what it declares (ARCHITECTURE §4). rabbitmq-client
+ * The service's RabbitMQ connection and what it declares (docs/architecture.md §3). rabbitmq-client
  * reconnects on its own and re-declares the topology and consumers on every reconnect.
  */
 export class Broker {

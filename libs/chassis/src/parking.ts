@@ -3,7 +3,7 @@ import { Connection, type SyncMessage } from 'rabbitmq-client';
 import { rabbitmqctl } from './broker-admin.ts';
 import { deadLetterQueue } from './topology.ts';
 
-// The parking lot (ARCHITECTURE §4): messages a handler could never take wait in its dead-letter
+// The parking lot (docs/architecture.md §3): messages a handler could never take wait in its dead-letter
 // queue `<handler queue>.dlq` for a person to look at, then to replay once the cause is fixed, or
 // to discard. `pnpm parked` (scripts/parked.ts) is the command line over this module.
 

@@ -77,7 +77,7 @@ export interface EventListener {
 }
 
 /**
- * Declares a listener of a `live` event (ARCHITECTURE §4, as the project amends it): every running
+ * Declares a listener of a `live` event (docs/architecture.md §3): every running
  * instance gets every such event on an exclusive, auto-deleted queue of its own, unlike a handler's
  * durable queue shared by the instances. No transaction, inbox or retries: for news like an order's
  * status, to push to the browsers connected to this instance.

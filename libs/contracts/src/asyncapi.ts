@@ -51,7 +51,7 @@ const PROPERTIES = [
   '`application/json`; `timestamp` = when the producer committed it; persistent (delivery mode 2).',
 ].join(' ');
 
-const DESCRIPTION = `The events of SimpleBank's order saga (ARCHITECTURE §3–4, docs/saga.md).
+const DESCRIPTION = `The events of SimpleBank's order saga (docs/architecture.md §2–3, docs/saga.md).
 
 **Exchanges.** Each publishing service owns one durable topic exchange, \`<service>.events\`; the
 routing key is the event name in snake_case (\`OrderCreated\` → \`order_created\`). A channel here is

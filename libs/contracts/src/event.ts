@@ -26,7 +26,7 @@ export interface EventDefinition<S extends TObject = TObject> {
 
 export type PayloadOf<E> = E extends EventDefinition<infer S> ? Static<S> : never;
 
-/** The envelope every event travels in (ARCHITECTURE §4). */
+/** The envelope every event travels in (docs/architecture.md §3). */
 export const Envelope = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),

@@ -13,7 +13,7 @@ import {
   TradeExecuted,
 } from './events.ts';
 
-// The messaging topology (ARCHITECTURE §4): names of the book's chassis (ch.7), so its dashboards
+// The messaging topology (docs/architecture.md §3): names of the book's chassis (ch.7), so its dashboards
 // and alerts read the same. The chassis declares exactly these; docs/asyncapi.json describes them.
 
 /** `evt-<source>-<event>--<consumer>.<handler>`: one durable quorum queue per (consumer, handler). */
@@ -126,7 +126,7 @@ const literal = (name: string) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const anyOf = (names: string[]) => `^(${[...new Set(names)].join('|')})$`;
 
 /**
- * What a service's broker user may do (ARCHITECTURE §4 as the project amends it): declare, write to
+ * What a service's broker user may do (docs/architecture.md §3): declare, write to
  * and read its own exchanges and queues; bind its queues to the exchanges of the events it
  * consumes (read on them); publish to its own `<service>.events` and, as an RPC client, to `rpc`.
  * The default exchange (`amq.default`) only for the services that need it: a consumer sends its

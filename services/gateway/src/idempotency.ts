@@ -53,8 +53,8 @@ interface ClaimingRedis extends Redis {
 }
 
 /**
- * `Idempotency-Key` of `POST /shares/*`, per customer, in Redis (ARCHITECTURE: the gateway's
- * short-lived state). The first request with a key claims it for 24 h with its fingerprint. A
+ * `Idempotency-Key` of `POST /shares/*`, per customer, in Redis (docs/architecture.md §1: the
+ * gateway's short-lived state). The first request with a key claims it for 24 h with its fingerprint. A
  * request that finds the key:
  * - with a different body → 422 idempotency_key_reused;
  * - answered with a refusal (4xx) → that answer, status code and body, again;
