@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testEnvironment, waitFor } from '@simplebank/chassis/testing';
+import { nodeArguments } from '@simplebank/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readRepoFile, repoPath, root, run, SERVICES } from './repo.ts';
 
@@ -69,8 +70,12 @@ describe('Dockerfile', () => {
       expect(scripts.start.split(' '), name).toEqual(entrypoint);
     }
     // libs/stack spawns node --enable-source-maps --import <chassis telemetry> <service>/dist/server.js
-    const stack = readRepoFile('libs/stack/src/stack.ts');
-    expect(stack).toContain("[process.execPath, '--enable-source-maps', '--import', telemetry, entry]");
+    expect(nodeArguments('/repo', 'orders', false)).toEqual([
+      '--enable-source-maps',
+      '--import',
+      'file:///repo/libs/chassis/dist/telemetry.js',
+      '/repo/services/orders/dist/server.js',
+    ]);
     expect(entrypoint.slice(1)).toEqual([
       '--enable-source-maps',
       '--import',

@@ -24,4 +24,11 @@ export {
 } from './infrastructure.ts';
 export { readableLine } from './logs.ts';
 export { SAGA_SERVICES, SERVICES, type ServiceName } from './services.ts';
-export { INSTANCE_PORT_STEP, instanceCounts, instanceLabel, Stack, type StackOptions } from './stack.ts';
+export {
+  INSTANCE_PORT_STEP,
+  instanceCounts,
+  instanceLabel,
+  nodeArguments,
+  Stack,
+  type StackOptions,
+} from './stack.ts';

@@ -88,6 +88,28 @@ export function instanceCounts(instances: StackOptions['instances'] = 1): Record
 }
 
 /**
+ * What `node` runs a service with: the built `dist/server.js` with source maps, as the image's
+ * entrypoint does, or with `watch` its `src/server.ts` under Node's type transform and `--watch`
+ * (the workspace packages' `simplebank-source` export condition points at their sources).
+ * OpenTelemetry comes first, before the service loads what it instruments (chassis' telemetry.ts).
+ */
+export function nodeArguments(root: string, name: ServiceName, watch: boolean): string[] {
+  const [dir, extension] = watch ? ['src', 'ts'] : ['dist', 'js'];
+  const entry = join(root, 'services', name, dir, `server.${extension}`);
+  const telemetry = pathToFileURL(join(root, 'libs', 'chassis', dir, `telemetry.${extension}`)).href;
+  const flags = watch
+    ? [
+        '--experimental-transform-types',
+        '--disable-warning=ExperimentalWarning',
+        '--conditions=simplebank-source',
+        '--watch',
+        '--watch-preserve-output',
+      ]
+    : ['--enable-source-maps'];
+  return [...flags, '--import', telemetry, entry];
+}
+
+/**
  * The whole system as local processes. Each service answers at `urls[name]` (its default port
  * plus `portOffset`). With one instance (the default) that is the service itself. With N > 1 it
  * is a round-robin TCP balancer inside this process (`Balancer`), and instance i (0-based) listens
@@ -280,21 +302,7 @@ export class Stack {
   }
 
   private spawn(name: ServiceName, instance: number): void {
-    const { root, watch } = this.options;
-    const [dir, extension] = watch ? ['src', 'ts'] : ['dist', 'js'];
-    const entry = join(root, 'services', name, dir, `server.${extension}`);
-    // OpenTelemetry first, before the service loads what it instruments (chassis' telemetry.ts)
-    const telemetry = pathToFileURL(join(root, 'libs', 'chassis', dir, `telemetry.${extension}`)).href;
-    const flags = watch
-      ? [
-          '--experimental-transform-types',
-          '--disable-warning=ExperimentalWarning',
-          '--conditions=simplebank-source',
-          '--watch',
-          '--watch-preserve-output',
-        ]
-      : ['--enable-source-maps'];
-    const node = [process.execPath, ...flags, '--import', telemetry, entry];
+    const node = [process.execPath, ...nodeArguments(this.options.root, name, this.options.watch ?? false)];
     const prefix = this.options.command?.(name, instance)?.prefix ?? [];
     const [file, ...args] = [...prefix, ...node] as [string, ...string[]];
     const child = spawn(file, args, {
