@@ -176,6 +176,16 @@ export async function transaction<T>(pool: Pool, work: (tx: Tx) => Promise<T>): 
   }
 }
 
+/**
+ * Holds a transaction-scoped advisory lock until `tx` ends: a number, or a text key (an order id,
+ * hashed). Serializes what two transactions would otherwise do at once on rows that may not exist yet.
+ */
+export async function lockUntilCommit(tx: Tx, key: number | string): Promise<void> {
+  await (typeof key === 'number'
+    ? tx.query('SELECT pg_advisory_xact_lock($1)', [key])
+    : tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [key]));
+}
+
 const MIGRATION_LOCK = 0x5b4e4b; // one advisory lock key for every service's migrations
 
 /**
@@ -195,7 +205,7 @@ export async function migrate(pool: Pool, directories: string[]): Promise<string
     // migration (an index on a big table) may rightly take minutes.
     await tx.query('SET LOCAL lock_timeout = 0');
     await tx.query('SET LOCAL statement_timeout = 0');
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await lockUntilCommit(tx, MIGRATION_LOCK);
     await tx.query(
       'CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
     );

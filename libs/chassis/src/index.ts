@@ -7,7 +7,15 @@ export {
   systemdUnit,
 } from './cli.ts';
 export { BaseConfig, ConfigError, isProduction, isSecret, loadConfig } from './config.ts';
-export { createPool, ensureDatabase, migrate, type Pool, type Tx, transaction } from './database.ts';
+export {
+  createPool,
+  ensureDatabase,
+  lockUntilCommit,
+  migrate,
+  type Pool,
+  type Tx,
+  transaction,
+} from './database.ts';
 export { FaultSwitch, Faults, InjectedFault } from './faults.ts';
 export {
   ADMIN,
@@ -46,7 +54,7 @@ export {
   publisherUser,
   RpcError,
 } from './messaging.ts';
-export { createMetrics, type Metrics, prometheus } from './metrics.ts';
+export { compensationsCounter, createMetrics, type Metrics, prometheus } from './metrics.ts';
 export type { Cause, Publish } from './outbox.ts';
 export {
   handlerQueueOf,
@@ -72,6 +80,7 @@ export {
   on,
   operationsPort,
   type RpcContext,
+  type RpcMethod,
   type RunningService,
   runService,
   type ServiceContext,

@@ -141,6 +141,19 @@ export function createMetrics(service: string) {
 export type Metrics = ReturnType<typeof createMetrics>;
 
 /**
+ * `saga_compensations_total{compensation,reason}`: the compensations a service ran that undid
+ * something (C1 orders, C2 account-transactions, C3 fees), by the OrderFailed reason or `expired`.
+ * One definition for the three services that run one, so the boards and alerts read one metric.
+ */
+export const compensationsCounter = (registry: Metrics['registry']) =>
+  new client.Counter({
+    name: 'saga_compensations_total',
+    help: 'Compensations run, by compensation (C1 orders, C2 account-transactions, C3 fees) and reason',
+    labelNames: ['compensation', 'reason'],
+    registers: [registry],
+  });
+
+/**
  * Observes `seconds` with the current trace's id as the exemplar (`traceID`, what Grafana's
  * exemplar link opens in Jaeger), when a sampled span is active.
  */

@@ -47,8 +47,12 @@ function definedMetrics(): Set<string> {
   const names = new Set<string>();
   const { registry } = createMetrics('dashboards-test');
   for (const metric of registry.getMetricsAsArray()) names.add(metric.name);
-  for (const service of readdirSync(join(root, 'services'))) {
-    const dir = join(root, 'services', service, 'src');
+  // the services' own, and the chassis' that a service registers itself (compensationsCounter)
+  const dirs = [
+    ...readdirSync(join(root, 'services')).map((service) => join(root, 'services', service, 'src')),
+    join(root, 'libs', 'chassis', 'src'),
+  ];
+  for (const dir of dirs) {
     for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
       for (const m of readFileSync(join(dir, file), 'utf8').matchAll(/name: '([a-z_:][a-z0-9_:]*)'/g))
         names.add(m[1] as string);

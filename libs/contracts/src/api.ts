@@ -18,7 +18,10 @@ export type OrderStatus = Static<typeof OrderStatus>;
 export type OrderSide = Static<typeof OrderSide>;
 
 export const AccountIdParam = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
-export const SymbolParam = Type.String({ minLength: 1, maxLength: 8, pattern: '^(?!CASH$)[A-Z]+$' });
+/** A share's symbol, everywhere: 1–8 capitals; CASH is the ledger's name for money, never a symbol. */
+export const SymbolParam = Type.String({ minLength: 1, maxLength: 8, pattern: '^(?!CASH$)[A-Z]{1,8}$' });
+/** A UUID in its text form (order ids), for what a schema's `format: 'uuid'` does not check. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const QuantityParam = Type.Integer({ minimum: 1, maximum: 1_000_000 });
 
 export const PlaceOrderRequest = Type.Object(

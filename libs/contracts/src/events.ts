@@ -1,13 +1,10 @@
 import { Type } from 'typebox';
-import { OrderStatus } from './api.ts';
+import { OrderSide, OrderStatus, SymbolParam } from './api.ts';
 import { defineEvent } from './event.ts';
 
 // Money is integer cents; quantities are whole shares.
 const OrderId = Type.String({ format: 'uuid' });
 const AccountId = Type.String({ minLength: 1, maxLength: 64 });
-// CASH is the ledger's name for money, never a share symbol.
-const Ticker = Type.String({ pattern: '^(?!CASH$)[A-Z]{1,8}$' });
-const Side = Type.Union([Type.Literal('sell'), Type.Literal('buy')]);
 const Cents = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 /** A price per share: at most 10 million, so quantity × price stays an exact integer. */
 const PriceCents = Type.Integer({ minimum: 0, maximum: 1_000_000_000 });
@@ -26,8 +23,8 @@ export const OrderCreated = defineEvent({
     {
       orderId: OrderId,
       accountId: AccountId,
-      side: Side,
-      symbol: Ticker,
+      side: OrderSide,
+      symbol: SymbolParam,
       quantity: Quantity,
       /** Sell: the lowest acceptable price. Buy: the highest. */
       limitPriceCents: PriceCents,
@@ -124,8 +121,8 @@ export const TradeExecuted = defineEvent({
     {
       orderId: OrderId,
       accountId: AccountId,
-      side: Side,
-      symbol: Ticker,
+      side: OrderSide,
+      symbol: SymbolParam,
       quantity: Quantity,
       fillPriceCents: PriceCents,
       feeCents: Cents,

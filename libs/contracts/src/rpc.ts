@@ -1,4 +1,5 @@
 import { type Static, Type } from 'typebox';
+import { SymbolParam } from './api.ts';
 
 // Commands sent by the gateway to orders over AMQP RPC (queue `rpc-orders`).
 export const PlaceOrderCommand = Type.Object(
@@ -6,7 +7,7 @@ export const PlaceOrderCommand = Type.Object(
     /** Chosen by the caller so that a retried command creates one order. */
     orderId: Type.String({ format: 'uuid' }),
     accountId: Type.String({ minLength: 1, maxLength: 64 }),
-    symbol: Type.String({ pattern: '^(?!CASH$)[A-Z]{1,8}$' }),
+    symbol: SymbolParam,
     quantity: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
     limitPriceCents: Type.Integer({ minimum: 0, maximum: 1_000_000_000 }),
     maxFeeCents: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
@@ -14,6 +15,25 @@ export const PlaceOrderCommand = Type.Object(
   { additionalProperties: false },
 );
 export type PlaceOrderCommand = Static<typeof PlaceOrderCommand>;
+
+/**
+ * The gateway's cancel: `accountId` is the account the gateway checked the customer owns; an order
+ * of another account is not found.
+ */
+export const CancelOrderCommand = Type.Object(
+  {
+    orderId: Type.String({ format: 'uuid' }),
+    accountId: Type.String({ minLength: 1, maxLength: 64 }),
+  },
+  { additionalProperties: false },
+);
+export type CancelOrderCommand = Static<typeof CancelOrderCommand>;
+
+/** The order keeps its status until market says how the cancel ended (docs/saga.md, "The customer cancel"). */
+export interface CancelOrderResult {
+  orderId: string;
+  status: 'created' | 'placed';
+}
 
 export const PlaceOrderResult = Type.Object({ orderId: Type.String(), status: Type.Literal('created') });
 export type PlaceOrderResult = Static<typeof PlaceOrderResult>;
@@ -32,4 +52,6 @@ export const RpcErrorCode = {
   atCapacity: 'at_capacity',
   /** The caller's broker user is not a client of this server (contracts' `rpcRoutes`). */
   forbidden: 'forbidden',
+  /** A place-order command whose order id exists with other terms (a reused id, not a retry). */
+  orderIdConflict: 'order_id_conflict',
 } as const;

@@ -5,7 +5,8 @@
  * `<account>:available` and `<account>:reserved` buckets plus the system accounts below. Every
  * entry's postings sum to zero per asset, so nothing is created or lost, only moved.
  */
-import { FailureReason } from '@simplebank/contracts';
+
+import { FailureReason, type OrderSide } from '@simplebank/contracts';
 
 export const CASH = 'CASH';
 export const EXCHANGE = 'exchange'; // the counterparty of every trade
@@ -30,11 +31,9 @@ export interface Bucket {
 /** A customer account's buckets per asset; an asset that is missing holds nothing. */
 export type Buckets = ReadonlyMap<string, Bucket>;
 
-export type Side = 'sell' | 'buy';
-
 export interface OrderTerms {
   accountId: string;
-  side: Side;
+  side: OrderSide;
   symbol: string;
   quantity: number;
   limitPriceCents: number;
@@ -44,14 +43,14 @@ export interface OrderTerms {
 /** What T2 holds for an order: shares for a sell, cash for the worst fill and the fee allowance. */
 export interface Hold {
   accountId: string;
-  side: Side;
+  side: OrderSide;
   symbol: string;
   shares: number;
   cashCents: number;
 }
 
 export interface Fill {
-  side: Side;
+  side: OrderSide;
   symbol: string;
   quantity: number;
   fillPriceCents: number;

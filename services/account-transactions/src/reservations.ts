@@ -1,12 +1,13 @@
-import type { Tx } from '@simplebank/chassis';
-import type { Hold, Side } from './ledger.ts';
+import { lockUntilCommit, type Tx } from '@simplebank/chassis';
+import type { OrderSide } from '@simplebank/contracts';
+import type { Hold } from './ledger.ts';
 
 export type ReservationStatus = 'held' | 'released' | 'settled' | 'declined' | 'void';
 
 export interface Reservation {
   order_id: string;
   account_id: string;
-  side: Side | null;
+  side: OrderSide | null;
   symbol: string | null;
   shares: number;
   cash_cents: number;
@@ -22,7 +23,7 @@ export const reservations = {
    * Always taken before any balance lock.
    */
   async lockOrder(tx: Tx, orderId: string): Promise<void> {
-    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [orderId]);
+    await lockUntilCommit(tx, orderId);
   },
 
   async find(tx: Tx, orderId: string): Promise<Reservation | undefined> {
@@ -40,7 +41,7 @@ export const reservations = {
 
   async decline(
     tx: Tx,
-    order: { orderId: string; accountId: string; side: Side; symbol: string },
+    order: { orderId: string; accountId: string; side: OrderSide; symbol: string },
     reason: string,
   ): Promise<void> {
     await tx.query(

@@ -1,19 +1,11 @@
 import {
-  ADMIN,
+  compensationsCounter,
   defineService,
-  HttpError,
   isProduction,
   on,
   PoisonMessageError,
-  Slots,
-  type Tx,
-  transaction,
 } from '@simplebank/chassis';
 import {
-  AccountIdParams,
-  centsToDecimal,
-  decimalToCents,
-  ErrorCode,
   FailureReason,
   OrderCreated,
   OrderExpired,
@@ -22,78 +14,14 @@ import {
   ReservationFailed,
   TradeExecuted,
 } from '@simplebank/contracts';
-import { Type } from 'typebox';
-import { type AccountBalances, accounts } from './accounts.ts';
-import {
-  AccountView,
-  BalanceCheck,
-  Credentials,
-  CustomerView,
-  NewCustomer,
-  OpenAccount,
-  OwnerQuery,
-  PasswordChange,
-  Statement,
-  TokenVersionView,
-  UsernameParams,
-} from './api.ts';
-import { Customers } from './customers.ts';
+import { accounts } from './accounts.ts';
+import { AccountTransactionsConfig } from './config.ts';
 import { refuseDemoCustomers, writeDemoData } from './demo.ts';
+import { releaseHold } from './holds.ts';
 import { journal } from './journal.ts';
-import { CASH, release, reserve, settle } from './ledger.ts';
+import { CASH, reserve, settle } from './ledger.ts';
 import { holdOf, reservations } from './reservations.ts';
-import { compensationsCounter } from './saga-metrics.ts';
-
-const AccountTransactionsConfig = Type.Object({
-  /** The symbols the exchange trades; an account can only be opened with positions in these. */
-  SYMBOLS: Type.String({
-    pattern: '^[A-Z]{1,8}(,[A-Z]{1,8})*$',
-    default: 'ACME,GLOBEX,INITECH,UMBRELLA,HOOLI',
-  }),
-  /** Passwords hashed at once (32 MiB each, outside the heap, for ~0.1 s). */
-  PASSWORD_HASHES_AT_ONCE: Type.Integer({ minimum: 1, maximum: 16, default: 2 }),
-  /** Passwords waiting for a hashing slot; past that, 503 service_unavailable at once. */
-  PASSWORD_HASHES_WAITING: Type.Integer({ minimum: 0, default: 16 }),
-  /**
-   * Writes the demo customers alice, bob and carol (README) at start, with their published
-   * passwords: for `pnpm start`, the e2e stack and the demo deployments. Refused in production.
-   */
-  DEMO_DATA: Type.Boolean({ default: false }),
-});
-
-/** C2: gives the whole hold back once; a release that comes first leaves a tombstone. */
-/** C2; true when it released a hold (false: a tombstone, or nothing left to release). */
-async function releaseHold(tx: Tx, orderId: string, accountId: string, reason: string): Promise<boolean> {
-  await reservations.lockOrder(tx, orderId);
-  const reservation = await reservations.find(tx, orderId);
-  if (!reservation) {
-    await reservations.tombstone(tx, orderId, accountId, reason);
-    return false;
-  }
-  if (reservation.status !== 'held') return false; // released, settled, declined or void already
-  const hold = holdOf(reservation);
-  await journal.lockBalances(tx, hold.accountId, [CASH, hold.symbol]);
-  await journal.post(tx, { accountId: hold.accountId, orderId, kind: 'release' }, release(hold));
-  await reservations.close(tx, orderId, 'released', reason);
-  return true;
-}
-
-const accountView = ({ account_id, owner, balances }: AccountBalances) => {
-  const cash = balances.get(CASH) ?? { available: 0, reserved: 0 };
-  return {
-    account_id,
-    owner,
-    cash: { available: centsToDecimal(cash.available), reserved: centsToDecimal(cash.reserved) },
-    positions: [...balances]
-      .filter(([asset, { available, reserved }]) => asset !== CASH && available + reserved > 0)
-      .map(([symbol, { available, reserved }]) => ({ symbol, quantity: available + reserved, reserved })),
-  };
-};
-
-const unknownAccount = (accountId: string) =>
-  new HttpError(404, ErrorCode.unknownAccount, `no account ${accountId}`);
-const customerExists = (username: string) =>
-  new HttpError(409, ErrorCode.customerExists, `customer ${username} exists already`);
+import { routes } from './routes.ts';
 
 export default defineService({
   name: 'account-transactions',
@@ -112,7 +40,7 @@ export default defineService({
 
   // Every handler first locks the order, then the account's balance rows (in asset order).
   handlers: ({ metrics, statsd }) => {
-    const c2 = compensationsCounter(metrics.registry);
+    const compensations = compensationsCounter(metrics.registry);
     return {
       // T2
       reserve_position: on(OrderCreated, (order, { tx, publish, log }) =>
@@ -143,11 +71,11 @@ export default defineService({
       // C2
       release_reservation: on(OrderFailed, async ({ orderId, accountId, reason }, { tx, afterCommit }) => {
         if (await releaseHold(tx, orderId, accountId, reason))
-          afterCommit(() => c2.inc({ compensation: 'C2', reason }));
+          afterCommit(() => compensations.inc({ compensation: 'C2', reason }));
       }),
       release_expired_reservation: on(OrderExpired, async ({ orderId, accountId }, { tx, afterCommit }) => {
         if (await releaseHold(tx, orderId, accountId, 'expired')) {
-          afterCommit(() => c2.inc({ compensation: 'C2', reason: 'expired' }));
+          afterCommit(() => compensations.inc({ compensation: 'C2', reason: 'expired' }));
         }
       }),
       settle_trade: on(TradeExecuted, async (trade, { tx }) => {
@@ -171,152 +99,5 @@ export default defineService({
     };
   },
 
-  routes: (app, { config, pool }) => {
-    const symbols = new Set(config.SYMBOLS.split(','));
-    const customers = new Customers(
-      new Slots(config.PASSWORD_HASHES_AT_ONCE, { maxWaiting: config.PASSWORD_HASHES_WAITING }),
-    );
-
-    app.get(
-      '/accounts/:account_id',
-      { schema: { params: AccountIdParams, response: { 200: AccountView } } },
-      async ({ params }) => {
-        const account = await accounts.find(pool, params.account_id);
-        if (!account) throw unknownAccount(params.account_id);
-        return accountView(account);
-      },
-    );
-
-    app.get(
-      '/accounts',
-      {
-        schema: {
-          querystring: OwnerQuery,
-          response: { 200: Type.Object({ accounts: Type.Array(AccountView) }) },
-        },
-      },
-      async ({ query }) => ({ accounts: (await accounts.ofOwner(pool, query.owner)).map(accountView) }),
-    );
-
-    // Customers: account-transactions owns who may sign in. Creating one takes the admin
-    // credential (ADMIN); the gateway only authenticates. Passwords are never logged: the chassis
-    // logs no request bodies and redacts `password`.
-    app.post(
-      '/customers',
-      { ...ADMIN, schema: { body: NewCustomer, response: { 201: CustomerView } } },
-      async ({ body }, reply) => {
-        if (!(await customers.create(pool, body.username, body.password)))
-          throw customerExists(body.username);
-        return reply.status(201).send({ username: body.username });
-      },
-    );
-
-    // 200 { username, token_version } or 401 invalid_credentials, the same for an unknown username
-    // and a wrong password (same answer, same work: see customers.authenticate).
-    const wrongCredentials = () =>
-      new HttpError(401, ErrorCode.invalidCredentials, 'wrong username or password');
-    app.post(
-      '/customers/authenticate',
-      { schema: { body: Credentials, response: { 200: TokenVersionView } } },
-      async ({ body }) => {
-        const version = await customers.authenticate(pool, body.username, body.password);
-        if (version === undefined) throw wrongCredentials();
-        return { username: body.username, token_version: version };
-      },
-    );
-
-    // Revocation (the gateway's sign-out and password change): a token carries the customer's
-    // token version, and the gateway refuses those older than this.
-    const unknownCustomer = (username: string) =>
-      new HttpError(404, ErrorCode.notFound, `no customer ${username}`);
-    app.get(
-      '/customers/:username/token-version',
-      { schema: { params: UsernameParams, response: { 200: TokenVersionView } } },
-      async ({ params }) => {
-        const version = await customers.tokenVersion(pool, params.username);
-        if (version === undefined) throw unknownCustomer(params.username);
-        return { username: params.username, token_version: version };
-      },
-    );
-    app.post(
-      '/customers/:username/sign-out',
-      { schema: { params: UsernameParams, response: { 200: TokenVersionView } } },
-      async ({ params }) => {
-        const version = await customers.revokeTokens(pool, params.username);
-        if (version === undefined) throw unknownCustomer(params.username);
-        return { username: params.username, token_version: version };
-      },
-    );
-    app.post(
-      '/customers/:username/password',
-      { schema: { params: UsernameParams, body: PasswordChange, response: { 200: TokenVersionView } } },
-      async ({ params, body }) => {
-        const version = await customers.changePassword(
-          pool,
-          params.username,
-          body.old_password,
-          body.new_password,
-        );
-        if (version === undefined) throw wrongCredentials();
-        return { username: params.username, token_version: version };
-      },
-    );
-
-    // Opens a funded account (and its owner as a customer when a password comes with it): it
-    // creates money, so it takes the admin credential (ADMIN); tests and load seeding send it.
-    app.post(
-      '/accounts',
-      { ...ADMIN, schema: { body: OpenAccount, response: { 201: AccountView } } },
-      async ({ body }, reply) => {
-        const positions = body.positions ?? [];
-        const unknown = positions.find((p) => !symbols.has(p.symbol));
-        if (unknown)
-          throw new HttpError(422, ErrorCode.unknownSymbol, `the exchange does not trade ${unknown.symbol}`);
-        const holdings = new Map([[CASH, decimalToCents(body.cash)]]);
-        for (const { symbol, quantity } of positions)
-          holdings.set(symbol, (holdings.get(symbol) ?? 0) + quantity);
-        await transaction(pool, async (tx) => {
-          if (body.password !== undefined && !(await customers.create(tx, body.owner, body.password)))
-            throw customerExists(body.owner);
-          const opened = await accounts.open(tx, { accountId: body.account_id, owner: body.owner, holdings });
-          if (!opened)
-            throw new HttpError(409, ErrorCode.accountExists, `account ${body.account_id} exists already`);
-        });
-        const account = await accounts.find(pool, body.account_id);
-        return reply.status(201).send(accountView(account as AccountBalances));
-      },
-    );
-
-    app.get(
-      '/accounts/:account_id/statement',
-      { schema: { params: AccountIdParams, response: { 200: Statement } } },
-      async ({ params }) => {
-        const account = await accounts.find(pool, params.account_id);
-        if (!account) throw unknownAccount(params.account_id);
-        const lines = await journal.statement(pool, params.account_id);
-        const cash = lines.find((l) => l.asset === CASH) ?? { opening: 0, fills: 0, fees: 0, closing: 0 };
-        return {
-          account_id: account.account_id,
-          cash: {
-            opening: centsToDecimal(cash.opening),
-            fills: centsToDecimal(cash.fills),
-            fees: centsToDecimal(cash.fees),
-            closing: centsToDecimal(cash.closing),
-          },
-          positions: lines
-            .filter((l) => l.asset !== CASH)
-            .map(({ asset, opening, fills, closing }) => ({ symbol: asset, opening, fills, closing })),
-        };
-      },
-    );
-
-    app.get('/ledger/balance-check', { schema: { response: { 200: BalanceCheck } } }, async () => {
-      const [totals, astray] = await Promise.all([journal.totals(pool), journal.bucketsAstray(pool)]);
-      return {
-        balanced: [...totals.values()].every((total) => total === 0),
-        assets: Object.fromEntries(totals),
-        balances_match_journal: astray === 0,
-      };
-    });
-  },
+  routes,
 });

@@ -1,4 +1,4 @@
-import type { Tx } from '@simplebank/chassis';
+import { lockUntilCommit, type Pool, type Tx } from '@simplebank/chassis';
 
 export type ChargeStatus = 'charged' | 'refunded' | 'declined' | 'void';
 
@@ -18,7 +18,13 @@ export const charges = {
    * run at once; without it both could find no row and one insert would fail on the primary key.
    */
   async lockOrder(tx: Tx, orderId: string): Promise<void> {
-    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [orderId]);
+    await lockUntilCommit(tx, orderId);
+  },
+
+  /** The order's charge as it stands, for reading (no lock). */
+  async ofOrder(pool: Pool, orderId: string): Promise<Charge | undefined> {
+    const { rows } = await pool.query<Charge>('SELECT * FROM charges WHERE order_id = $1', [orderId]);
+    return rows[0];
   },
 
   async find(tx: Tx, orderId: string): Promise<Charge | undefined> {

@@ -1,4 +1,4 @@
-import { defineService, HttpError, on } from '@simplebank/chassis';
+import { compensationsCounter, defineService, HttpError, on } from '@simplebank/chassis';
 import {
   ChargeFailed,
   centsToDecimal,
@@ -20,7 +20,6 @@ import {
 import { type Static, Type } from 'typebox';
 import { charges } from './charges.ts';
 import { decideCharge } from './fee-schedule.ts';
-import { compensationsCounter } from './saga-metrics.ts';
 
 const FeesConfig = Type.Object({
   FEE_FIXED_CENTS: Type.Integer({ minimum: 0, default: 100 }),
@@ -52,10 +51,10 @@ export default defineService({
   config: FeesConfig,
   migrations: new URL('../migrations/', import.meta.url),
   publishes: [FeeCharged, ChargeFailed],
+  setup: ({ config }) => ({ schedule: scheduleOf(config) }),
 
-  handlers: ({ config, metrics, statsd }) => {
-    const schedule = scheduleOf(config);
-    const c3 = compensationsCounter(metrics.registry);
+  handlers: ({ metrics, statsd }, { schedule }) => {
+    const compensations = compensationsCounter(metrics.registry);
     return {
       // T3
       charge_fee: on(OrderCreated, (order, { tx, publish, log }) =>
@@ -83,19 +82,18 @@ export default defineService({
       // C3
       refund_fee: on(OrderFailed, async ({ orderId, accountId, reason }, { tx, afterCommit }) => {
         if ((await charges.refund(tx, orderId, accountId, reason)) === 'refunded') {
-          afterCommit(() => c3.inc({ compensation: 'C3', reason }));
+          afterCommit(() => compensations.inc({ compensation: 'C3', reason }));
         }
       }),
       refund_expired_fee: on(OrderExpired, async ({ orderId, accountId }, { tx, afterCommit }) => {
         if ((await charges.refund(tx, orderId, accountId, 'expired')) === 'refunded') {
-          afterCommit(() => c3.inc({ compensation: 'C3', reason: 'expired' }));
+          afterCommit(() => compensations.inc({ compensation: 'C3', reason: 'expired' }));
         }
       }),
     };
   },
 
-  routes: (app, { config, pool }) => {
-    const schedule = scheduleOf(config);
+  routes: (app, { pool }, { schedule }) => {
     app.get(
       '/fees/estimate',
       { schema: { querystring: EstimateQuery, response: { 200: FeeEstimate } } },
@@ -109,8 +107,7 @@ export default defineService({
       '/fees/charges/:order_id',
       { schema: { params: Type.Object({ order_id: Type.String({ format: 'uuid' }) }) } },
       async ({ params }) => {
-        const { rows } = await pool.query('SELECT * FROM charges WHERE order_id = $1', [params.order_id]);
-        const charge = rows[0];
+        const charge = await charges.ofOrder(pool, params.order_id);
         if (!charge) throw new HttpError(404, ErrorCode.notFound, `no charge for order ${params.order_id}`);
         return {
           order_id: charge.order_id,

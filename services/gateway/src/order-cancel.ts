@@ -1,17 +1,14 @@
 import { type Broker, HttpError, type Logger, RpcError } from '@simplebank/chassis';
-import { type CancelAccepted, type CancelRefused, ErrorCode, type Order } from '@simplebank/contracts';
+import {
+  type CancelAccepted,
+  type CancelOrderCommand,
+  type CancelOrderResult,
+  type CancelRefused,
+  ErrorCode,
+  type Order,
+} from '@simplebank/contracts';
 import { httpErrorOf } from './order-placement.ts';
 import { segment, type Upstream } from './upstream.ts';
-
-/**
- * orders' RPC `cancel { orderId, accountId }` (docs/saga.md, "The customer cancel") →
- * `{ orderId, status: 'created' | 'placed' }` once OrderCanceled is out; `accountId` is the account the
- * gateway checked the customer owns (another account's order is order_not_found there too).
- */
-interface CancelResult {
-  orderId: string;
-  status: 'created' | 'placed';
-}
 
 export type CancelOutcome =
   | { statusCode: 202; body: CancelAccepted }
@@ -37,11 +34,11 @@ export function orderCancel(deps: OrderCancelDeps) {
     customer: string,
   ): Promise<CancelOutcome> => {
     const orderId = order.order_id;
-    let result: CancelResult;
+    let result: CancelOrderResult;
     try {
-      const command = { orderId, accountId: order.account_id };
+      const command: CancelOrderCommand = { orderId, accountId: order.account_id };
       // a second cancel changes nothing: tried again when orders does not answer in time
-      result = await deps.broker.call<CancelResult>('orders', 'cancel', command, deps.rpcTimeoutMs, {
+      result = await deps.broker.call<CancelOrderResult>('orders', 'cancel', command, deps.rpcTimeoutMs, {
         correlationId: orderId,
         idempotent: true,
       });

@@ -124,7 +124,7 @@ export function orderPlacement(deps: OrderPlacementDeps) {
             }
             // A keyed order that exists already with other terms: an earlier try of this key got
             // through (its answer was lost, or the key's record expired) at an older quote.
-            if (keyed && error instanceof RpcError && error.code === 'order_id_conflict')
+            if (keyed && error instanceof RpcError && error.code === RpcErrorCode.orderIdConflict)
               return sameOrderOrRefuse(side, request, command.orderId);
             throw error instanceof RpcError ? httpErrorOf(error) : error;
           },
@@ -171,7 +171,7 @@ const RPC_STATUS: Record<string, number> = {
   [ErrorCode.unknownAccount]: 422,
   [ErrorCode.unknownSymbol]: 422,
   // the gateway picks a fresh id per order, so this means a bug, but it is a conflict all the same
-  order_id_conflict: 409,
+  [RpcErrorCode.orderIdConflict]: 409,
   [ErrorCode.orderNotFound]: 404,
   [ErrorCode.orderNotCancelable]: 409,
   [RpcErrorCode.serviceUnavailable]: 503,

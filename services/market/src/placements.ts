@@ -1,11 +1,12 @@
 import type { Pool, Tx } from '@simplebank/chassis';
+import { type OrderSide, UUID } from '@simplebank/contracts';
 import type { Arrival, OrderTerms, PlacementStatus, Prerequisites } from './prerequisites.ts';
 
 export interface Placement extends Prerequisites {
   orderId: string;
   accountId: string;
   reason: string | null;
-  side: 'sell' | 'buy' | null;
+  side: OrderSide | null;
   symbol: string | null;
   quantity: number | null;
   limitPriceCents: number | null;
@@ -25,7 +26,7 @@ interface PlacementRow {
   account_id: string;
   status: PlacementStatus;
   reason: string | null;
-  side: 'sell' | 'buy' | null;
+  side: OrderSide | null;
   symbol: string | null;
   quantity: number | null;
   limit_price_cents: number | null;
@@ -59,8 +60,6 @@ const placementOf = (row: PlacementRow): Placement => ({
   positionReserved: row.position_reserved,
   feeCharged: row.fee_cents !== null,
 });
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Market's store: one placement row per order. */
 export const placements = {

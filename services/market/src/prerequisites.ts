@@ -2,7 +2,7 @@
  * T4's bookkeeping: market places an order once it holds OrderCreated, PositionReserved and
  * FeeCharged, which arrive in any order; the first failure (or a customer cancel) ends it. Pure.
  */
-import { FailureReason } from '@simplebank/contracts';
+import { FailureReason, type OrderSide } from '@simplebank/contracts';
 
 export type PlacementStatus = 'waiting' | 'ready' | 'placed' | 'executed' | 'expired' | 'failed' | 'canceled';
 
@@ -17,7 +17,7 @@ export interface Prerequisites {
 
 /** What OrderCreated tells market: what to place on the exchange. */
 export interface OrderTerms {
-  side: 'sell' | 'buy';
+  side: OrderSide;
   symbol: string;
   quantity: number;
   limitPriceCents: number;

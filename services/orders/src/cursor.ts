@@ -1,3 +1,5 @@
+import { UUID } from '@simplebank/contracts';
+
 /**
  * Where a page of an account's orders ends: the last order's (created_at, order_id), the key the
  * list is sorted on. Two orders can share a millisecond; the order id tells them apart, so no
@@ -7,8 +9,6 @@ export interface PagePosition {
   createdAt: Date;
   orderId: string;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The opaque text customers send back: base64url of `["<created_at ISO>", "<order_id>"]`. */
 export function encodeCursor({ createdAt, orderId }: PagePosition): string {

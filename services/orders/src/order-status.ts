@@ -1,4 +1,4 @@
-import type { OrderStatus } from '@simplebank/contracts';
+import { FailureReason, type OrderStatus } from '@simplebank/contracts';
 
 export type { OrderStatus };
 
@@ -40,9 +40,6 @@ export function statusChange(current: OrderStatus, next: OrderStatus): StatusCha
   return 'ignore';
 }
 
-/** The reason market gives when the customer cancelled an order before it was placed. */
-export const CANCELED_BY_CUSTOMER = 'canceled_by_customer';
-
 /** C1: an OrderFailed ends the order failed, or canceled when the customer asked for it. */
 export const statusOnFailure = (reason: string): OrderStatus =>
-  reason === CANCELED_BY_CUSTOMER ? 'canceled' : 'failed';
+  reason === FailureReason.canceledByCustomer ? 'canceled' : 'failed';

@@ -1,4 +1,4 @@
-import { prometheus as client, type Metrics, type Pool } from '@simplebank/chassis';
+import { prometheus as client, compensationsCounter, type Metrics, type Pool } from '@simplebank/chassis';
 import type { OrderSide } from '@simplebank/contracts';
 import { isTerminal, type OrderStatus } from './order-status.ts';
 
@@ -46,12 +46,7 @@ export function sagaMetrics(registry: Metrics['registry'], pool: () => Pool) {
     registers: [registry],
   });
   for (const step of ['placed', 'executed', 'failed', 'canceled', 'expired'] as const) steps.zero({ step });
-  const compensations = new client.Counter({
-    name: 'saga_compensations_total',
-    help: 'Compensations run, by compensation (C1 orders, C2 account-transactions, C3 fees) and reason',
-    labelNames: ['compensation', 'reason'],
-    registers: [registry],
-  });
+  const compensations = compensationsCounter(registry);
   new client.Gauge({
     name: 'saga_orders_in_flight',
     help: 'Orders not yet in a terminal status (created or placed), at each scrape',

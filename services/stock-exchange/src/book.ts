@@ -1,10 +1,9 @@
-import { type Pool, type Tx, transaction } from '@simplebank/chassis';
-
-export type Side = 'buy' | 'sell';
+import { lockUntilCommit, type Pool, type Tx, transaction } from '@simplebank/chassis';
+import type { OrderSide } from '@simplebank/contracts';
 
 export interface OrderRequest {
   client_order_id: string;
-  side: Side;
+  side: OrderSide;
   symbol: string;
   quantity: number;
   limit_price_cents: number;
@@ -17,7 +16,7 @@ export interface BookOrder {
   clientOrderId: string;
   /** Null only for the withdrawal of an order the exchange never took. */
   exchangeOrderId: string | null;
-  side: Side | null;
+  side: OrderSide | null;
   symbol: string | null;
   quantity: number | null;
   limitPriceCents: number | null;
@@ -38,7 +37,7 @@ export interface Execution {
 interface BookOrderRow {
   client_order_id: string;
   exchange_order_id: string | null;
-  side: Side | null;
+  side: OrderSide | null;
   symbol: string | null;
   quantity: number | null;
   limit_price_cents: number | null;
@@ -136,7 +135,7 @@ export const book = {
    */
   async match(pool: Pool, prices: Map<string, number>, now: Date): Promise<number> {
     return transaction(pool, async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [FEED_LOCK]);
+      await lockUntilCommit(tx, FEED_LOCK);
       const { rowCount } = await tx.query(
         `WITH price AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS p(symbol, cents)),
          ended AS (

@@ -1,3 +1,4 @@
+import type { OrderSide } from '@simplebank/contracts';
 // The gateway's API as the screen uses it (docs/openapi.json). Money stays a decimal string here.
 
 export interface Position {
@@ -22,7 +23,7 @@ export type Status = 'created' | 'placed' | 'executed' | 'failed' | 'canceled' |
 export interface Order {
   order_id: string;
   account_id: string;
-  side: 'sell' | 'buy';
+  side: OrderSide;
   symbol: string;
   quantity: number;
   status: Status;
