@@ -6,9 +6,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  ensureInfrastructure,
   instanceLabel,
-  type RunInfrastructure,
+  missingInfrastructure,
   readableLine,
   SERVICES,
   type ServiceName,
@@ -31,23 +30,20 @@ try {
 const json = args.json ?? false;
 const instances = Number(args.instances ?? 1);
 
-let servers: RunInfrastructure;
-try {
-  servers = await ensureInfrastructure();
-} catch (error) {
-  console.error((error as Error).message);
+// `pnpm start` runs this under scripts/with-infrastructure.ts, which has found the servers (or
+// started them in containers: their addresses are in the environment); run directly, it checks.
+const missing = await missingInfrastructure();
+if (missing.length > 0) {
+  for (const line of missing) console.error(line);
   process.exit(1);
 }
-console.log(servers.summary);
-// the services, rabbitmqctl and the broker users below use the containers' addresses
-Object.assign(process.env, servers.env);
 
 // Each service its own broker user (simplebank.<service>) with the contracts' permissions, as in
 // compose and Kubernetes; with a broker that is not this machine's (AMQP_URL set by hand), its own
 // users.
 const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 let brokerUrls: Partial<Record<ServiceName, string>> = {};
-if (!process.env.AMQP_URL || servers.env.RABBITMQCTL) {
+if (!process.env.AMQP_URL || process.env.RABBITMQCTL) {
   try {
     brokerUrls = await provisionBrokerUsers(amqpUrl, brokerServices, 'simplebank.', (service) => ({
       ...brokerPermissions(service),
@@ -77,7 +73,6 @@ try {
   });
 } catch (error) {
   console.error(`--instances: ${(error as Error).message}`);
-  await servers.stop();
   process.exit(2);
 }
 const several = SERVICES.some((s) => stack.instanceCount(s.name) > 1);
@@ -89,7 +84,6 @@ const stop = async () => {
   stopping = true;
   console.log('\nStopping every service (SIGTERM), letting work in flight finish…');
   await stack.stop();
-  await servers.stop();
   process.exit(0);
 };
 process.on('SIGINT', stop);
@@ -102,7 +96,6 @@ try {
 } catch (error) {
   console.error(`Could not start the system: ${(error as Error).message}`);
   await stack.stop();
-  await servers.stop();
   process.exit(1);
 }
 /** A service's URL and, when it runs several, its instances' ports behind that URL's balancer. */

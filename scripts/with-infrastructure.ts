@@ -1,4 +1,5 @@
-// `node scripts/with-infrastructure.ts <command> [args…]` (what `pnpm test` runs its suites under):
+// `node scripts/with-infrastructure.ts <command> [args…]` (what `pnpm start`, `pnpm dev` and
+// `pnpm test` run under):
 // runs the command against RabbitMQ, PostgreSQL and Redis, the local ones when they answer, else the
 // missing ones in containers (libs/stack containers.ts), which it removes when the command ends.
 // Says which path ran; SIMPLEBANK_CONTAINERS=never|always overrides the choice.
@@ -20,8 +21,17 @@ try {
 }
 console.error(servers.summary);
 
-const child = spawn(command, args, { stdio: 'inherit', env: { ...process.env, ...servers.env } });
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+// In a process group of its own, which gets every signal this gets exactly once: `node` and
+// `turbo` here are shell shims that do not pass signals on to what they start.
+const child = spawn(command, args, {
+  stdio: 'inherit',
+  env: { ...process.env, ...servers.env },
+  detached: true,
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.on(signal, () => {
+    if (child.pid !== undefined) process.kill(-child.pid, signal);
+  });
 const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
   child.once('exit', (c, s) => resolve([c, s])),
 );
