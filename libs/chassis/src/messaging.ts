@@ -197,9 +197,8 @@ export function publisherUser(
  */
 export class Broker {
   readonly connection: Connection;
-  readonly publisher: ConfirmedPublisher;
-  /** For live news: no confirms (it is lossy by contract, and nobody may be listening). */
-  readonly livePublisher: LivePublisher;
+  /** Made by `declareTopology`, which knows the handler queues whose topology they re-declare. */
+  private publishers: { confirmed: ConfirmedPublisher; live: LivePublisher } | undefined;
   /** The broker user this service connects as: the `user_id` of everything it publishes. */
   readonly user: string;
   private readonly consumers: Consumer[] = [];
@@ -207,7 +206,7 @@ export class Broker {
   /** One circuit breaker per RPC target, made at its first call. */
   private readonly rpcTargets = new Map<string, CallGuard>();
   private readyConsumers = new Set<Consumer>();
-  private readonly topology: Required<Pick<PublisherProps, 'exchanges' | 'queues' | 'queueBindings'>>;
+  private readonly exchanges: Required<PublisherProps>['exchanges'];
 
   constructor(
     url: string,
@@ -216,7 +215,6 @@ export class Broker {
     private readonly metrics: Metrics,
     private readonly options: {
       publishes: EventDefinition[];
-      handlerQueues: HandlerQueue[];
       retry: { attempts: number; delaysMs: number[] };
       /** Retries, back-off and circuit breakers of `call`; the chassis defaults otherwise. */
       rpc?: RpcClientOptions;
@@ -237,43 +235,61 @@ export class Broker {
     this.connection.on('error', (error) => log.warn({ error }, 'RabbitMQ connection error'));
     this.connection.on('connection', () => log.info('RabbitMQ connected'));
     const dlx = deadLetterExchange(service);
-    this.topology = {
-      exchanges: [
-        ...[...new Set(options.publishes.map((e) => e.exchange))].map((exchange) => ({
-          exchange,
-          type: 'topic',
-          durable: true,
-        })),
-        { exchange: dlx, type: 'direct', durable: true },
-      ],
-      queues: options.handlerQueues.flatMap(({ queue }) => [
+    this.exchanges = [
+      ...[...new Set(options.publishes.map((e) => e.exchange))].map((exchange) => ({
+        exchange,
+        type: 'topic',
+        durable: true,
+      })),
+      { exchange: dlx, type: 'direct', durable: true },
+    ];
+  }
+
+  get publisher(): ConfirmedPublisher {
+    if (!this.publishers) throw new Error(`${this.service}: publishing before declareTopology`);
+    return this.publishers.confirmed;
+  }
+
+  /** For live news: no confirms (it is lossy by contract, and nobody may be listening). */
+  get livePublisher(): LivePublisher {
+    if (!this.publishers) throw new Error(`${this.service}: publishing before declareTopology`);
+    return this.publishers.live;
+  }
+
+  /**
+   * Declares the exchanges, and each handler queue's dead-letter and retry queues, now; the
+   * publisher re-declares them on reconnect. Publishing works from here on.
+   */
+  async declareTopology(timeoutMs: number, handlerQueues: HandlerQueue[] = []): Promise<void> {
+    const dlx = deadLetterExchange(this.service);
+    const topology: Required<Pick<PublisherProps, 'exchanges' | 'queues' | 'queueBindings'>> = {
+      exchanges: this.exchanges,
+      queues: handlerQueues.flatMap(({ queue }) => [
         { queue: deadLetterQueue(queue), durable: true, arguments: { 'x-queue-type': 'quorum' } },
         // Classic queues: messages carry their own expiry, then go back to the handler queue.
-        ...options.retry.delaysMs.map((_, i) => ({
+        ...this.options.retry.delaysMs.map((_, i) => ({
           queue: retryQueue(queue, i + 1),
           durable: true,
           arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': queue },
         })),
       ]),
-      queueBindings: options.handlerQueues.map(({ queue }) => ({
+      queueBindings: handlerQueues.map(({ queue }) => ({
         exchange: dlx,
         queue: deadLetterQueue(queue),
         routingKey: queue,
       })),
     };
-    this.publisher = new ConfirmedPublisher(
-      this.connection.createPublisher({ confirm: true, ...this.topology }),
-      this.user,
-    );
-    this.livePublisher = new LivePublisher(this.connection.createPublisher({ confirm: false }), this.user);
-  }
-
-  /** Declares exchanges and dead-letter queues now; the publisher re-declares them on reconnect. */
-  async declareTopology(timeoutMs: number): Promise<void> {
+    this.publishers = {
+      confirmed: new ConfirmedPublisher(
+        this.connection.createPublisher({ confirm: true, ...topology }),
+        this.user,
+      ),
+      live: new LivePublisher(this.connection.createPublisher({ confirm: false }), this.user),
+    };
     await this.connection.onConnect(timeoutMs, true);
-    for (const exchange of this.topology.exchanges) await this.connection.exchangeDeclare(exchange);
-    for (const queue of this.topology.queues) await this.connection.queueDeclare(queue);
-    for (const binding of this.topology.queueBindings) await this.connection.queueBind(binding);
+    for (const exchange of topology.exchanges) await this.connection.exchangeDeclare(exchange);
+    for (const queue of topology.queues) await this.connection.queueDeclare(queue);
+    for (const binding of topology.queueBindings) await this.connection.queueBind(binding);
   }
 
   /**
@@ -676,8 +692,8 @@ export class Broker {
     await this.stopConsuming();
     await this.rpcClient?.close();
     for (const guard of this.rpcTargets.values()) guard.shutdown();
-    await this.publisher.close();
-    await this.livePublisher.close();
+    await this.publishers?.confirmed.close();
+    await this.publishers?.live.close();
     await this.connection.close();
   }
 

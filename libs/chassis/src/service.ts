@@ -245,8 +245,9 @@ export async function startService<P extends TProperties, S>(
     }
   }
 
-  const instances: Partial<ServiceContext<Static<TObject<P>>>> = { name, config, log, metrics, statsd };
-  const svc = instances as ServiceContext<Static<TObject<P>>>;
+  // filled in below: pool, transaction and broker, before setup sees it
+  const context: Partial<ServiceContext<Static<TObject<P>>>> = { name, config, log, metrics, statsd };
+  const svc = context as ServiceContext<Static<TObject<P>>>;
   const publishes = definition.publishes ?? [];
   svc.pool = pool as Pool;
   // sends what each transaction published once it has committed (outbox.ts); set with the broker
@@ -277,7 +278,23 @@ export async function startService<P extends TProperties, S>(
   // while the database is unreachable, event handlers hold their messages (database-gate.ts)
   const gate = pool ? new DatabaseGate(() => svc.pool.query('SELECT 1'), log, metrics) : undefined;
 
-  const shared = definition.setup?.(svc) as S;
+  // The broker exists, not yet declared, when setup runs: what setup builds may hold it
+  if (definition.broker !== false) {
+    svc.broker = new Broker(config.AMQP_URL, name, log, metrics, {
+      publishes,
+      retry: { attempts: config.HANDLER_ATTEMPTS, delaysMs: config.RETRY_DELAYS_MS.split(',').map(Number) },
+      heartbeatSeconds: config.AMQP_HEARTBEAT_SECONDS,
+      publisherUsers: config.AMQP_PUBLISHER_USERS,
+    });
+  }
+  let shared: S;
+  try {
+    shared = definition.setup?.(svc) as S;
+  } catch (error) {
+    await svc.broker?.connection.close().catch(() => undefined);
+    await pool?.end();
+    throw error;
+  }
   const handlers = definition.handlers?.(svc, shared) ?? {};
   const rpcMethods = definition.rpc?.(svc, shared) ?? {};
   const handlerQueues = Object.entries(handlers).map(([handler, { event }]) => ({
@@ -304,16 +321,9 @@ export async function startService<P extends TProperties, S>(
     );
   }
 
-  if (definition.broker !== false) {
-    svc.broker = new Broker(config.AMQP_URL, name, log, metrics, {
-      publishes: definition.publishes ?? [],
-      handlerQueues,
-      retry: { attempts: config.HANDLER_ATTEMPTS, delaysMs: config.RETRY_DELAYS_MS.split(',').map(Number) },
-      heartbeatSeconds: config.AMQP_HEARTBEAT_SECONDS,
-      publisherUsers: config.AMQP_PUBLISHER_USERS,
-    });
+  if (svc.broker) {
     try {
-      await svc.broker.declareTopology(config.AMQP_STARTUP_TIMEOUT_MS);
+      await svc.broker.declareTopology(config.AMQP_STARTUP_TIMEOUT_MS, handlerQueues);
     } catch (error) {
       await svc.broker.connection.close().catch(() => undefined);
       await pool?.end();

@@ -65,7 +65,6 @@ async function callerAs(service: string): Promise<Broker> {
   const log = createLogger(service, 'silent');
   const broker = new Broker(url, service, log, createMetrics(service), {
     publishes: [],
-    handlerQueues: [],
     retry: { attempts: 1, delaysMs: [] },
   });
   clients.push(broker);

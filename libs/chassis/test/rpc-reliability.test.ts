@@ -50,7 +50,6 @@ function caller(rpc: ConstructorParameters<typeof Broker>[4]['rpc'] = {}, amqpUr
   const metrics = createMetrics('rpc-caller');
   const broker = new Broker(amqpUrl, 'rpc-caller', log, metrics, {
     publishes: [],
-    handlerQueues: [],
     retry: { attempts: 1, delaysMs: [] },
     rpc: { backoff: { baseMs: 10, maxMs: 50 }, ...rpc },
   });

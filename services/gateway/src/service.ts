@@ -45,6 +45,16 @@ export default defineService({
     const upstream = (name: string, url: string) => new Upstream(name, url, config.UPSTREAM_TIMEOUT_MS, svc);
     const redis = createRedis(svc);
     const accounts = upstream('account-transactions', config.ACCOUNTS_URL);
+    const orders = upstream('orders', config.ORDERS_URL);
+    const owners = new Owners(accounts);
+    // held in memory and fetched in the background, so that pricing an order asks nobody
+    const fees = feeSchedule(upstream('fees', config.FEES_URL), config.FEE_SCHEDULE_REFRESH_MS, log);
+    const quotes = new QuoteBook(
+      upstream('market', config.MARKET_URL),
+      { refreshMs: config.QUOTES_REFRESH_MS, maxAgeMs: config.QUOTES_MAX_AGE_MS },
+      log,
+    );
+    const rpcTimeoutMs = config.RPC_TIMEOUT_MS;
     return {
       // Sign-in's own way to account-transactions: its own breaker, so a sign-in flood that
       // opens it leaves ownership checks (and so order placement) alone; and no retry, which
@@ -66,16 +76,22 @@ export default defineService({
         config.TOKEN_VERSION_STALE_MS,
         log,
       ),
-      orders: upstream('orders', config.ORDERS_URL),
+      orders,
       accounts,
-      owners: new Owners(accounts),
-      // held in memory and fetched in the background, so that pricing an order asks nobody
-      feeSchedule: feeSchedule(upstream('fees', config.FEES_URL), config.FEE_SCHEDULE_REFRESH_MS, log),
-      quotes: new QuoteBook(
-        upstream('market', config.MARKET_URL),
-        { refreshMs: config.QUOTES_REFRESH_MS, maxAgeMs: config.QUOTES_MAX_AGE_MS },
+      owners,
+      feeSchedule: fees,
+      quotes,
+      placement: orderPlacement({
+        quotes,
+        owners,
+        feeSchedule: fees,
+        orders,
+        broker: svc.broker,
+        collarBasisPoints: config.PRICE_COLLAR_BASIS_POINTS,
+        rpcTimeoutMs,
         log,
-      ),
+      }),
+      cancel: orderCancel({ broker: svc.broker, orders, rpcTimeoutMs, log }),
       idempotency: new IdempotencyKeys(redis, log),
       news: new OrderNewsHub(),
     };
@@ -101,29 +117,18 @@ export default defineService({
       orders,
       signInAccounts,
       owners,
-      feeSchedule,
       quotes,
       idempotency,
       news,
       accounts,
+      placement,
+      cancel,
     },
   ) => {
-    const { config, log, broker, metrics } = svc;
+    const { config, log, metrics } = svc;
     // before the routes it documents; then the screen, outside the API's rate limits
     await apiDocs(app, '0.1.0');
     await screen(app, { jaegerUiUrl: config.JAEGER_UI_URL });
-    // built here, not in setup: the broker is connected only after setup
-    const placement = orderPlacement({
-      quotes,
-      owners,
-      feeSchedule,
-      orders,
-      broker,
-      collarBasisPoints: config.PRICE_COLLAR_BASIS_POINTS,
-      rpcTimeoutMs: config.RPC_TIMEOUT_MS,
-      log,
-    });
-    const cancel = orderCancel({ broker, orders, rpcTimeoutMs: config.RPC_TIMEOUT_MS, log });
 
     // The public API in a context of its own: back-pressure, tokens and rate limits apply to it
     // (the chassis' health, version and metrics routes are on the operations listener anyway).
