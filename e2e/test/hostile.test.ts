@@ -9,14 +9,54 @@
  * Every property runs from a fixed seed (printed); `HOSTILE_SEED=<n>` runs another, and a failure
  * prints fast-check's own seed and path to replay exactly that run.
  */
-import { createHmac, randomUUID } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
+import { randomUUID } from 'node:crypto';
 import { handlerQueue, ParkingLot } from '@simplebank/chassis';
 import { publishEvent, publishRaw, waitFor } from '@simplebank/chassis/testing';
 import { type Account, type Order, TradeExecuted } from '@simplebank/contracts';
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  badQuantity,
+  badValue,
+  foreignAccount,
+  hostileString,
+  hostileUrlString,
+  json,
+  unknownSymbol,
+} from './hostile/arbitraries.ts';
+import {
+  fail,
+  hostile,
+  type Outcome,
+  ok,
+  parseJson,
+  property,
+  SEED,
+  sent,
+  totalSent,
+} from './hostile/judge.ts';
+import {
+  ACCOUNT_ID,
+  BODY_LIMIT,
+  codePoints,
+  feeVerdict,
+  IDEMPOTENCY_KEY,
+  isObject,
+  isPlaceOrder,
+  ordersVerdict,
+  type Params,
+  queryText,
+  readJson,
+  SYMBOLS,
+  shareVerdict,
+  USERNAME,
+  UUID_FORMAT,
+  wellFormed,
+  wellFormedParams,
+} from './hostile/oracle.ts';
+import { type HostileRequest, send } from './hostile/raw-http.ts';
+import { base64url, goodClaims, HEADER_SAFE, JWT_SECRET, nowSeconds, signToken } from './hostile/tokens.ts';
 import {
   accountWithoutHolds,
   call,
@@ -28,550 +68,6 @@ import {
   tokenOf,
   url,
 } from './system.ts';
-
-const SEED = Number(process.env.HOSTILE_SEED ?? 20_240_611);
-const SYMBOLS = ['ACME', 'GLOBEX', 'INITECH', 'UMBRELLA', 'HOOLI'];
-const BODY_LIMIT = 64 * 1024;
-/** The e2e gateway runs without JWT_SECRET, so it signs with the development default. */
-const JWT_SECRET = process.env.JWT_SECRET ?? 'simplebank-development-secret-do-not-use-in-production';
-const ISSUER = 'simplebank-gateway';
-const AUDIENCE = 'simplebank-api';
-
-// ---------------------------------------------------------------------------------------------
-// The documented answers, per generator. A request's own oracle picks the exact answer(s) from
-// its row; the check also makes sure the answer is in the row.
-
-type Category =
-  | 'body: wrong types and values'
-  | 'body: raw and malformed JSON text'
-  | 'body: unknown symbol or not own account'
-  | 'body: oversized'
-  | 'body: wrong content type'
-  | 'query: GET /fees/estimate'
-  | 'query: GET /orders'
-  | 'query: GET /orders forged cursor'
-  | 'path: /orders/{id}, /accounts/{id}, wrong routes'
-  | 'path: malformed percent-encoding'
-  | 'path: segment over 100 characters'
-  | 'token: missing, garbage, forged'
-  | 'idempotency: replayed keys'
-  | 'idempotency: invalid keys'
-  | 'body: POST /auth/token'
-  | 'header: x-deadline';
-
-const TABLE: Record<Category, string[]> = {
-  'body: wrong types and values': ['400 validation_failed', '400 malformed_json'],
-  'body: raw and malformed JSON text': [
-    '400 malformed_json',
-    '400 validation_failed',
-    '422 unknown_account',
-    '422 unknown_symbol',
-  ],
-  'body: unknown symbol or not own account': ['422 unknown_symbol', '422 unknown_account'],
-  'body: oversized': ['413 payload_too_large'],
-  'body: wrong content type': ['415 unsupported_media_type', '400 validation_failed'],
-  'query: GET /fees/estimate': ['400 validation_failed', '422 unknown_symbol', '200'],
-  'query: GET /orders': ['400 validation_failed', '404 unknown_account', '200'],
-  'query: GET /orders forged cursor': ['400 validation_failed', '200'],
-  'path: /orders/{id}, /accounts/{id}, wrong routes': [
-    '400 validation_failed',
-    '404 not_found',
-    '404 order_not_found',
-    '404 unknown_account',
-    '409 order_not_cancelable',
-    '200',
-  ],
-  'path: malformed percent-encoding': ['400 malformed_url', '400 validation_failed', '404 not_found'],
-  'path: segment over 100 characters': ['400 validation_failed', '404 not_found'],
-  'token: missing, garbage, forged': ['401 unauthorized'],
-  'idempotency: replayed keys': ['422 idempotency_key_reused', '422 unknown_account', '202'],
-  'idempotency: invalid keys': ['400 validation_failed'],
-  'body: POST /auth/token': ['400 validation_failed', '400 malformed_json', '401 invalid_credentials'],
-  'header: x-deadline': ['200'],
-};
-
-// ---------------------------------------------------------------------------------------------
-// Raw HTTP: node:http sends the path, headers and bytes exactly as given (fetch would normalise
-// `..`, refuse some headers and always set a content length).
-
-interface HostileRequest {
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  body?: string | Buffer;
-  /** Sent with Transfer-Encoding: chunked instead of Content-Length. */
-  chunked?: boolean;
-}
-
-interface RawAnswer {
-  status: number;
-  text: string;
-  headers: Record<string, string | string[] | undefined>;
-}
-
-const gateway = () => new URL(url.gateway);
-
-function send(request: HostileRequest): Promise<RawAnswer> {
-  const { hostname, port } = gateway();
-  const headers = { ...request.headers };
-  if (request.body !== undefined && !request.chunked)
-    headers['content-length'] = String(Buffer.byteLength(request.body));
-  return new Promise((resolve, reject) => {
-    let answered = false;
-    const outgoing = httpRequest(
-      { host: hostname, port, method: request.method, path: request.path, headers, agent: false },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('error', reject);
-        response.on('end', () => {
-          answered = true;
-          resolve({
-            status: response.statusCode ?? 0,
-            text: Buffer.concat(chunks).toString('utf8'),
-            headers: response.headers,
-          });
-        });
-      },
-    );
-    outgoing.setTimeout(15_000, () => outgoing.destroy(new Error('no answer within 15 s')));
-    // the gateway may answer (401, 413, 415) and close before it has read a large body
-    outgoing.on('error', (error) => {
-      if (!answered) reject(error);
-    });
-    if (request.body === undefined) outgoing.end();
-    else if (request.chunked) {
-      const bytes = Buffer.from(request.body);
-      for (let at = 0; at < bytes.length; at += 16 * 1024) outgoing.write(bytes.subarray(at, at + 16 * 1024));
-      outgoing.end();
-    } else outgoing.end(request.body);
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
-// What was sent and seen, printed at the end.
-
-const sent = new Map<Category, { requests: number; statuses: Map<string, number> }>();
-function tally(category: Category, answer: RawAnswer, code: string | undefined) {
-  const row = sent.get(category) ?? { requests: 0, statuses: new Map<string, number>() };
-  row.requests += 1;
-  const seen = code === undefined ? String(answer.status) : `${answer.status} ${code}`;
-  row.statuses.set(seen, (row.statuses.get(seen) ?? 0) + 1);
-  sent.set(category, row);
-}
-const totalSent = () => [...sent.values()].reduce((sum, row) => sum + row.requests, 0);
-
-// ---------------------------------------------------------------------------------------------
-// A generated case: the request and the answers its oracle allows.
-
-interface Outcome {
-  status: number;
-  /** The error code; none for a success. */
-  code?: string;
-  /** A replayed idempotent answer: this exact body, with `Idempotent-Replayed: true`. */
-  replay?: unknown;
-}
-
-interface Case {
-  request: HostileRequest;
-  expected: Outcome[];
-}
-
-const fail = (status: number, code: string): Outcome => ({ status, code });
-const ok = (status = 200): Outcome => ({ status });
-
-const preview = (value: string | Buffer | undefined, max = 240) => {
-  if (value === undefined) return '(none)';
-  const text = typeof value === 'string' ? value : `<${value.length} bytes> ${value.toString('latin1')}`;
-  const shown = JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
-  return `${shown} (${Buffer.byteLength(value)} bytes)`;
-};
-
-function describeRequest({ method, path, headers, body, chunked }: HostileRequest): string {
-  const shownHeaders = Object.entries(headers).map(([name, value]) => `${name}: ${preview(value, 120)}`);
-  return `${method} ${preview(path, 300)} [${shownHeaders.join('; ')}] body ${preview(body)}${chunked ? ' chunked' : ''}`;
-}
-
-/** A case as fast-check prints a counterexample: readable, large bodies cut. */
-function hostile(request: HostileRequest, expected: Outcome[]): Case {
-  return {
-    request,
-    expected,
-    [fc.toStringMethod]: () =>
-      `${describeRequest(request)} → expects ${expected.map((o) => `${o.status} ${o.code ?? ''}`).join(' | ')}`,
-  } as Case;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return text === '' ? undefined : JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Checks one answer against its case and the category's row; returns what is wrong, if anything. */
-function judge(category: Category, { expected }: Case, answer: RawAnswer): string | undefined {
-  const body = parseJson(answer.text) as { error?: { code?: unknown; message?: unknown } } | undefined;
-  const code = typeof body?.error?.code === 'string' ? body.error.code : undefined;
-  tally(category, answer, code);
-  if (answer.status >= 500) return `a ${answer.status} for bad input`;
-  if (answer.status >= 400) {
-    const error = body?.error;
-    if (
-      typeof body !== 'object' ||
-      body === null ||
-      typeof error !== 'object' ||
-      error === null ||
-      typeof error.code !== 'string' ||
-      typeof error.message !== 'string'
-    )
-      return 'the body is not { error: { code, message } }';
-    const extra = Object.keys(body).filter(
-      (key) => key !== 'error' && !(code === 'order_not_cancelable' && key === 'status'),
-    );
-    if (extra.length > 0) return `unexpected fields beside error: ${extra.join(', ')}`;
-    if (code === 'unauthorized' && !String(answer.headers['www-authenticate'] ?? '').startsWith('Bearer'))
-      return '401 without WWW-Authenticate: Bearer';
-  }
-  const seen = code === undefined || answer.status < 400 ? String(answer.status) : `${answer.status} ${code}`;
-  if (!TABLE[category].includes(seen))
-    return `${seen} is not among the documented answers ${TABLE[category].join(', ')}`;
-  const match = expected.find(
-    (outcome) => outcome.status === answer.status && (outcome.code === undefined || outcome.code === code),
-  );
-  if (!match) return `expected ${expected.map((o) => `${o.status} ${o.code ?? ''}`.trim()).join(' or ')}`;
-  if (match.replay !== undefined) {
-    if (answer.headers['idempotent-replayed'] !== 'true') return 'a replay without Idempotent-Replayed: true';
-    if (JSON.stringify(body) !== JSON.stringify(match.replay))
-      return `a replay of another answer than ${JSON.stringify(match.replay)}`;
-  }
-  return undefined;
-}
-
-async function check(category: Category, hostileCase: Case): Promise<void> {
-  const answer = await send(hostileCase.request);
-  const problem = judge(category, hostileCase, answer);
-  if (problem !== undefined) {
-    throw new Error(
-      `${category}: ${problem}\n  request: ${describeRequest(hostileCase.request)}\n  answer: ${answer.status} ${answer.text.slice(0, 400)}`,
-    );
-  }
-}
-
-let seedOffset = 0;
-/** fast-check's settings for one property: the fixed seed (one per property), no shrinking. */
-function runs(numRuns: number): fc.Parameters<[Case]> {
-  seedOffset += 1;
-  // stop at the first failure: the failing request is printed whole, and a defect that trips an
-  // upstream's circuit breaker is not hammered into every later request of the suite
-  return { seed: SEED + seedOffset, numRuns, endOnFailure: true };
-}
-
-function property(category: Category, cases: fc.Arbitrary<Case>, numRuns: number) {
-  return fc.assert(
-    fc.asyncProperty(cases, (hostileCase) => check(category, hostileCase)),
-    runs(numRuns),
-  );
-}
-
-// ---------------------------------------------------------------------------------------------
-// Models of what the gateway accepts, from the schemas in libs/contracts/src/api.ts.
-
-const ACCOUNT_ID = /^[A-Za-z0-9_-]{1,64}$/;
-const SYMBOL = /^(?!CASH$)[A-Z]{1,8}$/;
-const USERNAME = /^[A-Za-z0-9_.-]{1,64}$/;
-const IDEMPOTENCY_KEY = /^[\x21-\x7E]{1,128}$/;
-const CURSOR = /^[A-Za-z0-9_-]{1,256}$/;
-const UUID_FORMAT = /^(?:urn:uuid:)?[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$/i; // ajv-formats' uuid
-const codePoints = (text: string) => [...text].length;
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** True when JSON text holds a key fastify's parser (secure-json-parse) refuses: 400 malformed_json. */
-function hasForbiddenKeys(value: unknown): boolean {
-  // iterative, as secure-json-parse is: bodies nest thousands deep
-  const pending: unknown[] = [value];
-  for (let node = pending.pop(); node !== undefined || pending.length > 0; node = pending.pop()) {
-    if (typeof node !== 'object' || node === null) continue;
-    if (!Array.isArray(node)) {
-      if (Object.hasOwn(node, '__proto__')) return true;
-      const ctor = (node as Record<string, unknown>).constructor;
-      if (
-        Object.hasOwn(node, 'constructor') &&
-        typeof ctor === 'object' &&
-        ctor !== null &&
-        Object.hasOwn(ctor, 'prototype')
-      )
-        return true;
-    }
-    pending.push(...Object.values(node));
-  }
-  return false;
-}
-
-const isQuantity = (value: unknown) =>
-  typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 1_000_000;
-
-/** A PlaceOrderRequest the schema accepts (no coercion of JSON bodies, no other fields). */
-function isPlaceOrder(value: unknown): value is { account_id: string; symbol: string; quantity: number } {
-  if (!isObject(value)) return false;
-  const keys = Object.keys(value).sort();
-  return (
-    keys.join() === 'account_id,quantity,symbol' &&
-    typeof value.account_id === 'string' &&
-    ACCOUNT_ID.test(value.account_id) &&
-    typeof value.symbol === 'string' &&
-    SYMBOL.test(value.symbol) &&
-    isQuantity(value.quantity)
-  );
-}
-
-/** How fastify reads a JSON body: utf-8 (bad bytes replaced), one BOM dropped, then parsed. */
-function readJson(body: string | Buffer): { parsed: true; value: unknown } | { parsed: false } {
-  let text = typeof body === 'string' ? body : body.toString('utf8');
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (text.length === 0) return { parsed: false };
-  try {
-    const value: unknown = JSON.parse(text);
-    return hasForbiddenKeys(value) ? { parsed: false } : { parsed: true, value };
-  } catch {
-    return { parsed: false };
-  }
-}
-
-/**
- * What POST /shares/* answers a JSON body sent by the owner of `ownAccount`, without an
- * Idempotency-Key. The generators never make a body that would place an order (this throws).
- */
-function shareVerdict(body: string | Buffer, ownAccount: string): Outcome[] {
-  if (Buffer.byteLength(body) > BODY_LIMIT) return [fail(413, 'payload_too_large')];
-  const read = readJson(body);
-  if (!read.parsed) return [fail(400, 'malformed_json')];
-  if (!isPlaceOrder(read.value)) return [fail(400, 'validation_failed')];
-  // an unknown symbol is reported before an unknown account
-  if (!SYMBOLS.includes(read.value.symbol)) return [fail(422, 'unknown_symbol')];
-  if (read.value.account_id !== ownAccount) return [fail(422, 'unknown_account')];
-  throw new Error(`the generator made a valid order: ${JSON.stringify(read.value)}`);
-}
-
-/** Ajv with coerceTypes on a query-string integer: `x && x == +x`, then integer and range. */
-function queryInteger(value: string | string[] | undefined, min: number, max: number): boolean {
-  if (typeof value !== 'string' || value === '') return false;
-  const number = Number(value);
-  return !Number.isNaN(number) && Number.isInteger(number) && number >= min && number <= max;
-}
-
-type Params = [string, string][];
-/** The query string's values, a repeated name as an array (as fastify parses it). */
-function queryValues(params: Params): Map<string, string | string[]> {
-  const values = new Map<string, string | string[]>();
-  for (const [name, value] of params) {
-    const before = values.get(name);
-    values.set(name, before === undefined ? value : [...(Array.isArray(before) ? before : [before]), value]);
-  }
-  return values;
-}
-const wellFormedParams = (params: Params): Params =>
-  params.map(([name, value]) => [wellFormed(name), wellFormed(value)]);
-const queryText = (params: Params) =>
-  params.map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`).join('&');
-
-const isText = (value: string | string[] | undefined): value is string => typeof value === 'string';
-
-function feeVerdict(params: Params): Outcome[] {
-  const values = queryValues(params);
-  const side = values.get('side');
-  const symbol = values.get('symbol');
-  const valid =
-    [...values.keys()].every((name) => ['side', 'symbol', 'quantity'].includes(name)) &&
-    isText(side) &&
-    (side === 'sell' || side === 'buy') &&
-    isText(symbol) &&
-    SYMBOL.test(symbol) &&
-    queryInteger(values.get('quantity'), 1, 1_000_000);
-  if (!valid) return [fail(400, 'validation_failed')];
-  return SYMBOLS.includes(symbol) ? [ok()] : [fail(422, 'unknown_symbol')];
-}
-
-/** orders' cursor check (services/orders/src/cursor.ts): only the canonical text of a position. */
-function isCanonicalCursor(cursor: string): boolean {
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    return false;
-  }
-  if (!Array.isArray(value) || value.length !== 2) return false;
-  const [at, orderId] = value as unknown[];
-  if (typeof at !== 'string' || typeof orderId !== 'string') return false;
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(orderId)) return false;
-  const createdAt = new Date(at);
-  const year = createdAt.getUTCFullYear();
-  if (Number.isNaN(createdAt.getTime()) || year < 2000 || year > 9999) return false;
-  return Buffer.from(JSON.stringify([createdAt.toISOString(), orderId])).toString('base64url') === cursor;
-}
-
-function ordersVerdict(params: Params, ownAccount: string): Outcome[] {
-  const values = queryValues(params);
-  const accountId = values.get('account_id');
-  const cursor = values.get('cursor');
-  const valid =
-    [...values.keys()].every((name) => ['account_id', 'limit', 'cursor'].includes(name)) &&
-    isText(accountId) &&
-    ACCOUNT_ID.test(accountId) &&
-    (!values.has('limit') || queryInteger(values.get('limit'), 1, 100)) &&
-    (cursor === undefined || (isText(cursor) && CURSOR.test(cursor)));
-  if (!valid) return [fail(400, 'validation_failed')];
-  if (accountId !== ownAccount) return [fail(404, 'unknown_account')];
-  if (cursor === undefined || isCanonicalCursor(cursor)) return [ok()];
-  return [fail(400, 'validation_failed')];
-}
-
-// ---------------------------------------------------------------------------------------------
-// Tokens, signed here (HS256 and friends by hand, so that any header and claims can be forged).
-
-const base64url = (value: unknown) =>
-  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
-
-function signToken(header: object, claims: object, secret = JWT_SECRET, hash = 'sha256'): string {
-  const signed = `${base64url(header)}.${base64url(claims)}`;
-  return `${signed}.${createHmac(hash, secret).update(signed).digest('base64url')}`;
-}
-
-const nowSeconds = () => Math.floor(Date.now() / 1000);
-const goodClaims = (sub: string) => ({
-  sub,
-  iss: ISSUER,
-  aud: AUDIENCE,
-  iat: nowSeconds(),
-  exp: nowSeconds() + 600,
-  jti: randomUUID(),
-});
-
-/** Characters node:http lets through in a header value. */
-const HEADER_SAFE = /^[\t\x20-\x7e\x80-\xff]*$/;
-
-// ---------------------------------------------------------------------------------------------
-// Generators shared by several categories.
-
-const nastyStrings = fc.constantFrom(
-  '',
-  ' ',
-  '\u0000',
-  '\n',
-  '\r\n',
-  '\t',
-  '\u001b[31m',
-  '\u202eevil',
-  '\ufeff',
-  '\ud800',
-  '\udfff',
-  '😀',
-  '👩‍👩‍👧‍👦',
-  'Ω≈ç√',
-  'ＡＣＭＥ',
-  'ACMÉ',
-  'acme',
-  'CASH',
-  'ACME ',
-  ' ACME',
-  'ACME\u0000',
-  'AAAAAAAAA',
-  '../../etc/passwd',
-  '..%2f..%2f',
-  '%00',
-  "' OR '1'='1",
-  '"; DROP TABLE orders; --',
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: a Log4Shell probe, meant literally
-  '${jndi:ldap://x/a}',
-  '<script>alert(1)</script>',
-  '__proto__',
-  'constructor',
-  'null',
-  'undefined',
-  'NaN',
-  '1e3',
-  '0x10',
-  'acc-alice\n',
-  'acc alice',
-  'acc/alice',
-);
-
-/** Strings with unicode, emoji, control characters, lone surrogates, injections; up to `longest` long. */
-const hostileText = (longest: number) =>
-  fc.oneof(
-    { arbitrary: nastyStrings, weight: 4 },
-    { arbitrary: fc.string({ unit: 'binary', maxLength: 40 }), weight: 3 },
-    { arbitrary: fc.string({ unit: 'grapheme', maxLength: 30 }), weight: 2 },
-    { arbitrary: fc.string({ maxLength: 200 }), weight: 1 },
-    { arbitrary: fc.integer({ min: 65, max: longest }).map((n) => 'A'.repeat(n)), weight: 1 },
-  );
-/** For bodies (which stay under 64 KiB). */
-const hostileString = hostileText(50_000);
-/** For paths and query strings: a URL stays well under node's 16 KiB header limit. */
-const hostileUrlString = hostileText(3000);
-/** As a URL carries it: a lone surrogate cannot be percent-encoded, so it becomes U+FFFD. */
-const wellFormed = (text: string) => Buffer.from(text, 'utf8').toString('utf8');
-
-const badQuantity = fc.oneof(
-  fc.constantFrom(
-    0,
-    -0,
-    -1,
-    1_000_001,
-    2 ** 31,
-    2 ** 53,
-    2 ** 53 + 2,
-    1e308,
-    Number.MAX_VALUE,
-    -1e308,
-    0.5,
-    1.5,
-    999_999.99,
-    1e-7,
-    Number.MIN_VALUE,
-    Number.NaN,
-    Number.POSITIVE_INFINITY,
-    '1',
-    '1e3',
-    '',
-    ' 1',
-    'one',
-    '0x10',
-    true,
-    false,
-    null,
-    [],
-    [1],
-    {},
-    { value: 1 },
-  ),
-  fc.integer({ min: -(2 ** 31), max: 0 }),
-  fc.integer({ min: 1_000_001 }),
-  fc.double().filter((x) => !isQuantity(x)),
-  fc.bigInt().map(String),
-  hostileString,
-  fc.array(fc.integer(), { maxLength: 3 }),
-);
-
-const badValue = fc.oneof(
-  hostileString,
-  badQuantity,
-  fc.jsonValue({ maxDepth: 3 }),
-  fc.constantFrom(null, true, 0, -1, 1e308, [], {}, ['ACME'], { $ne: null }),
-);
-
-const foreignAccount = (victim: string) =>
-  fc.oneof(
-    fc.constantFrom(victim, 'acc-alice', 'acc-bob', 'acc-carol', 'ACC-ALICE', victim.toUpperCase()),
-    fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/),
-  );
-
-const unknownSymbol = fc.stringMatching(/^[A-Z]{1,8}$/).filter((s) => s !== 'CASH' && !SYMBOLS.includes(s));
-
-const json = { 'content-type': 'application/json' };
 
 // ---------------------------------------------------------------------------------------------
 // The system under test: an attacker, a victim, and the demo customers.
