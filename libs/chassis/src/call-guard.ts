@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import CircuitBreaker from 'opossum';
+import { retryDelay } from './backoff.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -38,15 +39,6 @@ export interface BreakerOptions {
 
 export type BreakerState = 'closed' | 'half_open' | 'open';
 const STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
-
-/**
- * Waits before retry number `retry` (1, 2, …): exponential back-off with jitter. Half the delay is
- * fixed and half random, so the delays grow and retries of many callers spread out. Pure.
- */
-export function retryDelay(retry: number, backoff: { baseMs: number; maxMs: number }, random: () => number) {
-  const ceiling = Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.max(0, retry - 1));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
-}
 
 export interface CallGuardOptions {
   /** The target, as metrics and logs name it: `exchange`, `rpc-orders`. */

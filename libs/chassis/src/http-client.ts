@@ -12,7 +12,6 @@ import type { Metrics } from './metrics.ts';
 export {
   type BreakerOptions,
   type BreakerState,
-  retryDelay,
   type UnavailableReason,
   UpstreamUnavailable,
 } from './call-guard.ts';

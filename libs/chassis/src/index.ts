@@ -1,3 +1,4 @@
+export { retryDelay } from './backoff.ts';
 export { brokerUser, provisionBrokerUsers, rabbitmqctl } from './broker-admin.ts';
 export {
   type CliContext,
@@ -39,7 +40,6 @@ export {
   HttpClient,
   type HttpClientOptions,
   type HttpResponse,
-  retryDelay,
   type UnavailableReason,
   UpstreamUnavailable,
 } from './http-client.ts';

@@ -142,7 +142,8 @@ export type Metrics = ReturnType<typeof createMetrics>;
 
 /**
  * `saga_compensations_total{compensation,reason}`: the compensations a service ran that undid
- * something (C1 orders, C2 account-transactions, C3 fees), by the OrderFailed reason or `expired`.
+ * something (the contracts' SagaStep C1 orders, C2 account-transactions, C3 fees), by the
+ * OrderFailed reason or `expired`.
  * One definition for the three services that run one, so the boards and alerts read one metric.
  */
 export const compensationsCounter = (registry: Metrics['registry']) =>

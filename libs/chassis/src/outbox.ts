@@ -194,13 +194,13 @@ export class OutboxDispatcher {
     private readonly returnedRetry = DEFAULT_RELAY_OPTIONS.returnedRetry,
   ) {}
 
-  /** Sends a committed transaction's events; returns at once (`settle` waits for them). */
+  /** Sends a committed transaction's events; returns at once (`drain` waits for them). */
   dispatch(buffer: OutboxBuffer): void {
     for (const message of buffer.live) this.sendLive(message);
     const rows = buffer.saga.filter((m) => m.id !== undefined);
     if (rows.length === 0) return;
     const sending = this.sendAll(rows)
-      .then((outcomes) => this.settleRows(rows, outcomes))
+      .then((outcomes) => this.recordOutcomes(rows, outcomes))
       .catch((error: unknown) => {
         // the rows stay in the outbox: the sweeper sends them once the broker is back
         this.log.warn({ error, events: rows.length }, 'events not sent after commit; the relay will');
@@ -218,7 +218,7 @@ export class OutboxDispatcher {
   }
 
   /** Deletes what was confirmed; keeps what came back, to relay again after a pause. */
-  async settleRows(
+  async recordOutcomes(
     rows: readonly OutboxMessage[],
     outcomes: readonly ('confirmed' | 'returned')[],
     tx?: Tx,
@@ -243,7 +243,7 @@ export class OutboxDispatcher {
   }
 
   /** Resolves once every dispatch so far has been sent and its rows deleted. */
-  async settle(): Promise<void> {
+  async drain(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.all(this.inFlight);
     while (this.deleting) await this.deleting;
   }
@@ -374,9 +374,9 @@ export class OutboxRelay implements Worker {
 
   /** Sends everything committed so far; resolves when the outbox is empty or the broker fails. */
   async flush(): Promise<void> {
-    await this.dispatcher.settle();
+    await this.dispatcher.drain();
     this.sweepAll = true;
-    await this.poller.settle();
+    await this.poller.runUntilIdle();
   }
 
   async stop(): Promise<void> {
@@ -396,7 +396,7 @@ export class OutboxRelay implements Worker {
       );
       if (rows.length === 0) return 0;
       const messages = rows.map(messageOf);
-      await this.dispatcher.settleRows(messages, await this.dispatcher.sendAll(messages), tx);
+      await this.dispatcher.recordOutcomes(messages, await this.dispatcher.sendAll(messages), tx);
       return rows.length;
     });
   }

@@ -23,6 +23,19 @@ export class Poller implements Worker {
     private readonly log: Logger,
   ) {}
 
+  /** Runs `tick` every `intervalMs` (and when woken): periodic work with nothing left over after a tick. */
+  static every(what: string, intervalMs: number, log: Logger, tick: () => unknown): Poller {
+    return new Poller(
+      what,
+      intervalMs,
+      async () => {
+        await tick();
+        return false;
+      },
+      log,
+    );
+  }
+
   start(): void {
     this.stopped = false;
     this.timer = setInterval(() => this.wake(), this.intervalMs);
@@ -31,7 +44,7 @@ export class Poller implements Worker {
   }
 
   /** Runs passes until one finds nothing more to do (or fails); resolves when it is idle. */
-  async settle(): Promise<void> {
+  async runUntilIdle(): Promise<void> {
     this.wake();
     while (this.running) await this.running;
   }

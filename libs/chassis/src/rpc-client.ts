@@ -61,7 +61,7 @@ export class DirectReplyClient {
       this.pending.set(correlationId, { queue, resolve, reject, timer });
     });
     void this.send(queue, body, correlationId, properties).catch((error: unknown) =>
-      this.settle(correlationId, (call) =>
+      this.resolvePending(correlationId, (call) =>
         call.reject(
           error instanceof UpstreamUnavailable
             ? error
@@ -121,19 +121,19 @@ export class DirectReplyClient {
     // No server queue to route to: fail now rather than at the timeout.
     channel.on('basic.return', (returned) => {
       if (returned.correlationId) {
-        this.settle(returned.correlationId, (call) =>
+        this.resolvePending(returned.correlationId, (call) =>
           call.reject(new UpstreamUnavailable(call.queue, 'network', `no queue ${returned.routingKey}`)),
         );
       }
     });
     await channel.basicConsume({ queue: 'amq.rabbitmq.reply-to', noAck: true }, (message) => {
-      if (message.correlationId) this.settle(message.correlationId, (call) => call.resolve(message));
+      if (message.correlationId) this.resolvePending(message.correlationId, (call) => call.resolve(message));
     });
     this.channel = channel;
     return channel;
   }
 
-  private settle(correlationId: string, action: (call: PendingCall) => void): void {
+  private resolvePending(correlationId: string, action: (call: PendingCall) => void): void {
     const call = this.pending.get(correlationId);
     if (!call) return;
     this.pending.delete(correlationId);
@@ -143,6 +143,8 @@ export class DirectReplyClient {
 
   private failAll(why: string): void {
     for (const correlationId of [...this.pending.keys()])
-      this.settle(correlationId, (call) => call.reject(new UpstreamUnavailable(call.queue, 'network', why)));
+      this.resolvePending(correlationId, (call) =>
+        call.reject(new UpstreamUnavailable(call.queue, 'network', why)),
+      );
   }
 }

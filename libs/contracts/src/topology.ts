@@ -59,6 +59,22 @@ const sub = (service: string, handler: string, event: EventDefinition): Subscrip
 });
 
 /**
+ * The saga's steps by the codes the book gives them (ch.5; docs/saga.md): the `// T3`, `// C2`
+ * beside the handlers, and `saga_compensations_total`'s `compensation` label, mean these.
+ */
+export const SagaStep = {
+  T1: 'orders creates the order (OrderCreated)',
+  T2: 'account-transactions holds the shares or the cash (PositionReserved)',
+  T3: 'fees charges the fee (FeeCharged)',
+  T4: 'market places the order on the exchange (OrderPlaced)',
+  T5: 'orders marks the order placed',
+  C1: 'orders ends the order failed or canceled',
+  C2: 'account-transactions releases the hold',
+  C3: 'fees refunds the fee',
+} as const;
+export type SagaStep = keyof typeof SagaStep;
+
+/**
  * Who consumes what: the contract each service's handlers are held to (the e2e contract test
  * compares the queues every running service declares with this list, through docs/asyncapi.json).
  */

@@ -86,7 +86,7 @@ export const GatewayConfig = Type.Object({
 export type GatewayConfig = Static<typeof GatewayConfig>;
 
 /** What the gateway's routes and workers get from the chassis. */
-export type Gateway = ServiceContext<GatewayConfig>;
+export type GatewayContext = ServiceContext<GatewayConfig>;
 
 /**
  * An estimate of a secret's entropy: its length times the Shannon entropy of its characters'

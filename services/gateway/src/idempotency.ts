@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { HttpError, type Logger } from '@simplebank/chassis';
 import { ErrorCode } from '@simplebank/contracts';
 import type { Redis } from 'ioredis';
+import { v5 as uuidV5 } from 'uuid';
 
 /** How long a key is kept: a retry within a day gets the first answer. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -147,11 +148,5 @@ const ORDER_ID_NAMESPACE = 'a3f1c2d4-5b6e-4f70-8a9b-0c1d2e3f4a5b';
  * names the same order and a retry after a timeout cannot create a second one (orders' T1 is
  * idempotent on the id). Another customer's same key names another order.
  */
-export function orderIdFor(customer: string, key: string): string {
-  const namespace = Buffer.from(ORDER_ID_NAMESPACE.replaceAll('-', ''), 'hex');
-  const hash = createHash('sha1').update(namespace).update(`${customer}\n${key}`).digest();
-  hash[6] = ((hash[6] as number) & 0x0f) | 0x50; // version 5
-  hash[8] = ((hash[8] as number) & 0x3f) | 0x80; // RFC 4122 variant
-  const hex = hash.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
+export const orderIdFor = (customer: string, key: string): string =>
+  uuidV5(`${customer}\n${key}`, ORDER_ID_NAMESPACE);

@@ -1,5 +1,6 @@
 import { HttpError } from '@simplebank/chassis';
 import { ErrorCode } from '@simplebank/contracts';
+import { LRUCache } from 'lru-cache';
 import { segment, type Upstream } from './upstream.ts';
 
 /** How many account → owner pairs are remembered (an account's owner never changes). */
@@ -11,19 +12,15 @@ const CACHE_SIZE = 10_000;
  * customer's account exactly as one that does not exist, so nobody learns which account ids exist.
  */
 export class Owners {
-  /** In order of use, the least recently used first: the one forgotten when it is full. */
-  private readonly known = new Map<string, string>();
+  /** The least recently used is forgotten when it is full. */
+  private readonly known = new LRUCache<string, string>({ max: CACHE_SIZE });
 
   constructor(private readonly accounts: Upstream) {}
 
   /** The account's owner; undefined when there is no such account. */
   async ownerOf(accountId: string): Promise<string | undefined> {
     const cached = this.known.get(accountId);
-    if (cached !== undefined) {
-      this.known.delete(accountId);
-      this.known.set(accountId, cached);
-      return cached;
-    }
+    if (cached !== undefined) return cached;
     const missing = new HttpError(404, ErrorCode.unknownAccount, `no account ${accountId}`);
     const account = await this.accounts
       .get<{ owner: string }>(`/accounts/${segment(accountId)}`, { notFound: missing })
@@ -37,8 +34,6 @@ export class Owners {
 
   /** Records an owner seen in an answer of account-transactions. */
   remember(accountId: string, owner: string): void {
-    this.known.delete(accountId);
-    if (this.known.size >= CACHE_SIZE) this.known.delete(this.known.keys().next().value as string);
     this.known.set(accountId, owner);
   }
 

@@ -1,6 +1,6 @@
 import { infrastructureError, type Worker } from '@simplebank/chassis';
 import { Redis } from 'ioredis';
-import type { Gateway } from './config.ts';
+import type { GatewayContext } from './config.ts';
 
 const CONNECT_TIMEOUT_MS = 5000;
 
@@ -8,7 +8,7 @@ const CONNECT_TIMEOUT_MS = 5000;
  * The gateway's Redis client. It connects only when `redisLifecycle` starts: setup runs before
  * the broker connects, and a start that fails before the workers would leave it reconnecting.
  */
-export function createRedis(svc: Gateway): Redis {
+export function createRedis(svc: GatewayContext): Redis {
   const redis = new Redis(svc.config.REDIS_URL, {
     keyPrefix: svc.config.REDIS_PREFIX,
     lazyConnect: true,
@@ -24,7 +24,7 @@ export function createRedis(svc: Gateway): Redis {
 }
 
 /** Waits for Redis at start (a clear error when it is not there) and closes the client on stop. */
-export function redisLifecycle(svc: Gateway, redis: Redis): Worker {
+export function redisLifecycle(svc: GatewayContext, redis: Redis): Worker {
   return {
     async start() {
       if (redis.status === 'ready') return;

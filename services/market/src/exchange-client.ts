@@ -10,7 +10,7 @@ import { explain } from '@simplebank/contracts';
 import { type Static, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { Answer, ExchangeOrderState } from './placement-steps.ts';
-import type { OrderTerms } from './prerequisites.ts';
+import type { PlacementTerms } from './prerequisites.ts';
 
 // The stock exchange's HTTP API (docs/saga.md), as far as market uses it. Answers are checked:
 // the exchange is outside the system, and a bad answer should fail here, not in the database.
@@ -109,7 +109,7 @@ export class ExchangeClient {
    * is retried like a GET. An exchange that times out, fails (5xx), cannot be reached or whose
    * circuit is open is `unavailable`: the order may go through later. Only its refusal is final.
    */
-  async place(clientOrderId: string, order: OrderTerms): Promise<PlacementAnswer> {
+  async place(clientOrderId: string, order: PlacementTerms): Promise<PlacementAnswer> {
     let response: HttpResponse;
     try {
       response = await this.http.post(

@@ -104,7 +104,7 @@ export function executionFeed(
         const problem =
           execution.kind === 'invalid'
             ? execution.problem
-            : await settle(tx, publish, execution, free.get(execution.client_order_id));
+            : await applyExecution(tx, publish, execution, free.get(execution.client_order_id));
         if (problem !== undefined) {
           const entry = execution.kind === 'invalid' ? execution.entry : execution;
           skipped.push({ seq: execution.seq, entry, problem });
@@ -123,7 +123,7 @@ export function executionFeed(
   };
 
   /** Applies one execution; a problem that makes it unusable is returned before anything is written. */
-  const settle = async (
+  const applyExecution = async (
     tx: Tx,
     publish: Publish,
     execution: Execution,

@@ -1,6 +1,6 @@
 import type { Pool, Tx } from '@simplebank/chassis';
 import { type OrderSide, UUID } from '@simplebank/contracts';
-import type { Arrival, OrderTerms, PlacementStatus, Prerequisites } from './prerequisites.ts';
+import type { Arrival, PlacementStatus, PlacementTerms, Prerequisites } from './prerequisites.ts';
 
 export interface Placement extends Prerequisites {
   orderId: string;
@@ -19,7 +19,7 @@ export interface Placement extends Prerequisites {
 }
 
 /** A placement whose order is known: OrderCreated has arrived. */
-export type KnownPlacement = Placement & OrderTerms;
+export type KnownPlacement = Placement & PlacementTerms;
 
 interface PlacementRow {
   order_id: string;

@@ -16,7 +16,7 @@ export interface Prerequisites {
 }
 
 /** What OrderCreated tells market: what to place on the exchange. */
-export interface OrderTerms {
+export interface PlacementTerms {
   side: OrderSide;
   symbol: string;
   quantity: number;
@@ -24,7 +24,7 @@ export interface OrderTerms {
 }
 
 export type Arrival =
-  | { kind: 'order_created'; order: OrderTerms }
+  | { kind: 'order_created'; order: PlacementTerms }
   | { kind: 'position_reserved' }
   | { kind: 'fee_charged'; feeCents: number }
   | { kind: 'reservation_failed'; reason: string }

@@ -1,4 +1,4 @@
-import { type Logger, Poller, type Pool, type Worker } from '@simplebank/chassis';
+import { type Logger, Poller, type Pool } from '@simplebank/chassis';
 import type { ExchangeClient } from './exchange-client.ts';
 import { type QuoteBoard, quoteStore } from './quotes.ts';
 
@@ -6,24 +6,15 @@ import { type QuoteBoard, quoteStore } from './quotes.ts';
 export function quotePoller(
   deps: { exchange: ExchangeClient; board: QuoteBoard; pool: Pool; log: Logger },
   intervalMs: number,
-): Worker {
+): Poller {
   const { exchange, board, pool, log } = deps;
-  const poller = new Poller(
-    'polling quotes',
-    intervalMs,
-    async () => {
-      const changed = board.update(await exchange.quotes());
-      await quoteStore.save(pool, changed);
-      return false;
-    },
-    log,
-  );
-  return {
-    async start() {
-      // the prices the last run saw, until the exchange answers
+  let loaded = false;
+  return Poller.every('polling quotes', intervalMs, log, async () => {
+    // first, the prices the last run saw, until the exchange answers
+    if (!loaded) {
       board.update(await quoteStore.load(pool));
-      poller.start();
-    },
-    stop: () => poller.stop(),
-  };
+      loaded = true;
+    }
+    await quoteStore.save(pool, board.update(await exchange.quotes()));
+  });
 }

@@ -1,4 +1,5 @@
 /** When to try the exchange again after it could not take an order, and when to give up. Pure. */
+import { retryDelay } from '@simplebank/chassis/backoff';
 
 export interface RetryPolicy {
   /** The first retry waits about this long; each later one up to twice as long as the last. */
@@ -11,9 +12,8 @@ export interface RetryPolicy {
 export type NextAttempt = { kind: 'retry'; at: number } | { kind: 'give_up' };
 
 /**
- * After the `attempts`-th attempt failed at `now`: back off exponentially with jitter (half the
- * delay fixed, half random, so retries of many orders spread out), never past the deadline, and
- * give up once the deadline has passed. `random` is uniform in [0, 1).
+ * After the `attempts`-th attempt failed at `now`: back off as every retry does (`retryDelay`),
+ * never past the deadline, and give up once the deadline has passed. `random` is uniform in [0, 1).
  */
 export function nextAttempt(
   policy: RetryPolicy,
@@ -23,8 +23,7 @@ export function nextAttempt(
 ): NextAttempt {
   const deadline = placement.readyAt + policy.deadlineMs;
   if (now >= deadline) return { kind: 'give_up' };
-  const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, placement.attempts - 1));
-  const delay = Math.round(ceiling / 2 + (random() * ceiling) / 2);
+  const delay = retryDelay(placement.attempts, policy, random);
   // the last attempt lands on the deadline itself
   return { kind: 'retry', at: Math.min(deadline, now + delay) };
 }

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConfigError, defineService, HttpError, type Logger, Poller } from '@simplebank/chassis';
+import { ConfigError, defineService, HttpError, Poller } from '@simplebank/chassis';
 import { ErrorCode } from '@simplebank/contracts';
 import { type Static, Type } from 'typebox';
 import { type BookOrder, book } from './book.ts';
-import { type Faults, isOutage, isRejected } from './faults.ts';
+import { type ExchangeFaults, isOutage, isRejected } from './faults.ts';
 import { PriceBoard } from './price-board.ts';
 import { DEFAULT_SYMBOLS, parseSymbols } from './prices.ts';
 
@@ -52,7 +52,7 @@ const ExecutionsQuery = Type.Object({
 const MATCH_EVERY_MS = 20;
 
 /** The simulated exchange's prices at their opening, and the faults it starts with. */
-function openExchange(config: ExchangeConfig): { prices: PriceBoard; faults: Faults } {
+function openExchange(config: ExchangeConfig): { prices: PriceBoard; faults: ExchangeFaults } {
   let openings: Map<string, number>;
   try {
     openings = parseSymbols(config.SYMBOLS);
@@ -82,15 +82,6 @@ const orderView = (order: BookOrder) => ({
   placed_at: order.placedAt?.toISOString() ?? null,
 });
 
-/** Runs `tick` every `ms`; a tick leaves nothing over, so a pass never asks to run again at once. */
-const every = (what: string, ms: number, log: Logger, tick: () => unknown): Poller => {
-  const pass = async () => {
-    await tick();
-    return false;
-  };
-  return new Poller(what, ms, pass, log);
-};
-
 /**
  * The external stock exchange, simulated: its book and execution feed in its own database (they
  * survive its restarts, as a real exchange's do), its prices and injected faults in memory.
@@ -109,8 +100,10 @@ export default defineService({
   setup: (svc) => openExchange(svc.config),
 
   workers: ({ config, log, pool }, { prices }) => [
-    every('stepping prices', config.PRICE_STEP_MS, log, () => prices.step(Date.now(), Math.random)),
-    every('matching open orders', MATCH_EVERY_MS, log, () => book.match(pool, prices.cents(), new Date())),
+    Poller.every('stepping prices', config.PRICE_STEP_MS, log, () => prices.step(Date.now(), Math.random)),
+    Poller.every('matching open orders', MATCH_EVERY_MS, log, () =>
+      book.match(pool, prices.cents(), new Date()),
+    ),
   ],
 
   routes: (app, { pool }, exchange) => {
