@@ -138,7 +138,10 @@ export interface ServiceDefinition<P extends TProperties, S = undefined> {
   broker?: boolean;
   /** Every event the service publishes; publishing another one throws (docs/asyncapi.json). */
   publishes?: EventDefinition[];
-  /** Builds, once per start, what handlers, routes and workers share: clients, caches, workers. */
+  /**
+   * Builds, once per start, what handlers, routes and workers share: clients, caches, workers.
+   * `svc.pool` and `svc.broker` exist by then (the broker declares its topology just after).
+   */
   setup?: (svc: Context<P>) => S;
   handlers?: (svc: Context<P>, shared: S) => Record<string, EventHandler>;
   /** Listeners of `live` events, one queue per running instance (`listen`). */
