@@ -5,6 +5,7 @@
 // Says which path ran; SIMPLEBANK_CONTAINERS=never|always overrides the choice.
 import { spawn } from 'node:child_process';
 import { ensureInfrastructure, type RunInfrastructure } from '@simplebank/stack';
+import { containers } from './containers.ts';
 
 const [command, ...args] = process.argv.slice(2);
 if (!command) {
@@ -14,7 +15,7 @@ if (!command) {
 
 let servers: RunInfrastructure;
 try {
-  servers = await ensureInfrastructure();
+  servers = await ensureInfrastructure(containers);
 } catch (error) {
   console.error((error as Error).message);
   process.exit(1);

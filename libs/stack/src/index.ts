@@ -6,6 +6,7 @@ export {
   rabbitPasswordMatches,
 } from './broker-definitions.ts';
 export {
+  type ContainerStarter,
   type ContainersSetting,
   chooseInfrastructure,
   containersSetting,
