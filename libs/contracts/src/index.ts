@@ -3,5 +3,6 @@ export * from './event.ts';
 export * from './events.ts';
 export * from './fee-schedule.ts';
 export * from './money.ts';
+export * from './ports.ts';
 export * from './rpc.ts';
 export * from './topology.ts';

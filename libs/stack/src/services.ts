@@ -1,17 +1,19 @@
+import { GATEWAY_OPS_PORT, PORTS } from '@simplebank/contracts';
+
 /**
  * Every process of the system, in start order, with its default port, and the port of its
  * operations routes (health, metrics) when they have a listener of their own: the gateway's
  * (it faces the public; OPS_PORT, chassis service.ts).
  */
 export const SERVICES = [
-  { name: 'stock-exchange', port: 8090 },
-  { name: 'account-transactions', port: 8082 },
-  { name: 'fees', port: 8083 },
-  { name: 'market', port: 8084 },
-  { name: 'orders', port: 8081 },
-  { name: 'gateway', port: 8080, opsPort: 9080 },
+  { name: 'stock-exchange', port: PORTS['stock-exchange'] },
+  { name: 'account-transactions', port: PORTS['account-transactions'] },
+  { name: 'fees', port: PORTS.fees },
+  { name: 'market', port: PORTS.market },
+  { name: 'orders', port: PORTS.orders },
+  { name: 'gateway', port: PORTS.gateway, opsPort: GATEWAY_OPS_PORT },
   // Alertmanager's webhook receiver: not part of the saga
-  { name: 'alerts', port: 8095 },
+  { name: 'alerts', port: PORTS.alerts },
 ] as const;
 
 /** The services an order passes through (the ones its trace spans). */

@@ -10,6 +10,7 @@ import {
   OrderCreated,
   OrderExpired,
   OrderFailed,
+  PORTS,
   PositionReserved,
   ReservationFailed,
   TradeExecuted,
@@ -26,7 +27,7 @@ import { routes } from './routes.ts';
 export default defineService({
   name: 'account-transactions',
   version: '0.1.0',
-  port: 8082,
+  port: PORTS['account-transactions'],
   config: AccountTransactionsConfig,
   migrations: new URL('../migrations/', import.meta.url),
   // Demo customers only where asked for, and never in production (demo.ts).

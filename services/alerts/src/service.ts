@@ -1,4 +1,5 @@
 import { defineService, prometheus } from '@simplebank/chassis';
+import { PORTS } from '@simplebank/contracts';
 import { type Static, Type } from 'typebox';
 
 const Labels = Type.Record(Type.String(), Type.String());
@@ -40,7 +41,7 @@ export type AlertmanagerWebhook = Static<typeof AlertmanagerWebhook>;
 export default defineService({
   name: 'alerts',
   version: '0.1.0',
-  port: 8095,
+  port: PORTS.alerts,
   broker: false,
 
   setup: (svc) => ({

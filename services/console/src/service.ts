@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { defineService, HttpError } from '@simplebank/chassis';
+import { localUrl, PORTS } from '@simplebank/contracts';
 import { type Static, Type } from 'typebox';
 import { links } from './links.ts';
 import { type FaultTarget, isOn, SCENARIOS, scenarioNamed } from './scenarios.ts';
@@ -9,8 +10,8 @@ const ConsoleConfig = Type.Object({
   PUBLIC_HOST: Type.String({ default: 'localhost' }),
   /** k6's REST API in the load generator (`k6 run --address`). */
   LOADGEN_URL: Type.String({ default: 'http://127.0.0.1:6565' }),
-  EXCHANGE_URL: Type.String({ default: 'http://127.0.0.1:8090' }),
-  FEES_URL: Type.String({ default: 'http://127.0.0.1:8083' }),
+  EXCHANGE_URL: Type.String({ default: localUrl('stock-exchange') }),
+  FEES_URL: Type.String({ default: localUrl('fees') }),
 });
 
 const LoadChange = Type.Object({ paused: Type.Boolean() }, { additionalProperties: false });
@@ -45,7 +46,7 @@ async function call(what: string, url: string, init: RequestInit = {}): Promise<
 export default defineService({
   name: 'console',
   version: '0.1.0',
-  port: 8070,
+  port: PORTS.console,
   broker: false,
   adminFaults: false,
   config: ConsoleConfig,

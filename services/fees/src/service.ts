@@ -14,6 +14,7 @@ import {
   OrderExpired,
   OrderFailed,
   OrderSide,
+  PORTS,
   QuantityParam,
   SymbolParam,
 } from '@simplebank/contracts';
@@ -47,7 +48,7 @@ const scheduleOf = (config: Static<typeof FeesConfig>): FeeSchedule => ({
 export default defineService({
   name: 'fees',
   version: '0.1.0',
-  port: 8083,
+  port: PORTS.fees,
   config: FeesConfig,
   migrations: new URL('../migrations/', import.meta.url),
   publishes: [FeeCharged, ChargeFailed],

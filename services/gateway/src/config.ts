@@ -1,4 +1,5 @@
 import { ConfigError, isProduction, type ServiceContext } from '@simplebank/chassis';
+import { localUrl } from '@simplebank/contracts';
 import { type Static, Type } from 'typebox';
 
 const BaseUrl = (fallback: string) => Type.String({ pattern: '^https?://', default: fallback });
@@ -25,10 +26,10 @@ export const GatewayConfig = Type.Object({
   REDIS_URL: Type.String({ pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' }),
   /** Every key the gateway writes starts with this, so instances and test runs can share a Redis. */
   REDIS_PREFIX: Type.String({ default: 'gateway:' }),
-  ORDERS_URL: BaseUrl('http://127.0.0.1:8081'),
-  ACCOUNTS_URL: BaseUrl('http://127.0.0.1:8082'),
-  FEES_URL: BaseUrl('http://127.0.0.1:8083'),
-  MARKET_URL: BaseUrl('http://127.0.0.1:8084'),
+  ORDERS_URL: BaseUrl(localUrl('orders')),
+  ACCOUNTS_URL: BaseUrl(localUrl('account-transactions')),
+  FEES_URL: BaseUrl(localUrl('fees')),
+  MARKET_URL: BaseUrl(localUrl('market')),
   UPSTREAM_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 2000 }),
   /** How often the quote board is fetched from market (it polls the exchange every 500 ms). */
   QUOTES_REFRESH_MS: Type.Integer({ minimum: 50, default: 250 }),

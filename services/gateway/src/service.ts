@@ -1,5 +1,5 @@
 import { type App, defineService, listen } from '@simplebank/chassis';
-import { OrderStatusChanged } from '@simplebank/contracts';
+import { OrderStatusChanged, PORTS } from '@simplebank/contracts';
 import { apiDocs } from './api-docs.ts';
 import { Tokens } from './auth.ts';
 import { checkSecrets, GatewayConfig } from './config.ts';
@@ -33,7 +33,7 @@ import { Upstream } from './upstream.ts';
 export default defineService({
   name: 'gateway',
   version: '0.1.0',
-  port: 8080,
+  port: PORTS.gateway,
   config: GatewayConfig,
   // no migrations: the gateway keeps nothing durable; Redis holds short-lived data only
   // it faces the outside: no /admin routes, and no caller's x-budget-ms is trusted

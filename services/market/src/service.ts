@@ -4,11 +4,13 @@ import {
   centsToDecimal,
   ErrorCode,
   FeeCharged,
+  localUrl,
   OrderCanceled,
   OrderCreated,
   OrderExpired,
   OrderFailed,
   OrderPlaced,
+  PORTS,
   PositionReserved,
   Quote,
   Quotes,
@@ -27,7 +29,7 @@ import { QuoteBoard } from './quotes.ts';
 import { placementMetrics, tradeBreaks } from './trade-breaks.ts';
 
 const MarketConfig = Type.Object({
-  EXCHANGE_URL: Type.String({ default: 'http://127.0.0.1:8090' }),
+  EXCHANGE_URL: Type.String({ default: localUrl('stock-exchange') }),
   /** Each attempt of a call to the exchange gives up after this long. */
   EXCHANGE_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 2000 }),
   /** Attempts after the first, with back-off (every call to the exchange is idempotent). */
@@ -104,7 +106,7 @@ const quoteOf = (quote: ExchangeQuote): Quote => ({
 export default defineService({
   name: 'market',
   version: '0.1.0',
-  port: 8084,
+  port: PORTS.market,
   config: MarketConfig,
   migrations: new URL('../migrations/', import.meta.url),
   publishes: [OrderPlaced, OrderFailed, TradeExecuted, OrderExpired],

@@ -11,6 +11,7 @@ import {
   OrderPlaced,
   OrderStatusChanged,
   OrdersQuery,
+  PORTS,
   TradeExecuted,
 } from '@simplebank/contracts';
 import { Type } from 'typebox';
@@ -39,7 +40,7 @@ const OrdersConfig = Type.Object({
 export default defineService({
   name: 'orders',
   version: '0.1.0',
-  port: 8081,
+  port: PORTS.orders,
   migrations: new URL('../migrations/', import.meta.url),
   publishes: [OrderCreated, OrderCanceled, OrderStatusChanged],
 

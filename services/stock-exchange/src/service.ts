@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, defineService, HttpError, Poller } from '@simplebank/chassis';
-import { ErrorCode } from '@simplebank/contracts';
+import { ErrorCode, PORTS } from '@simplebank/contracts';
 import { type Static, Type } from 'typebox';
 import { type BookOrder, book } from './book.ts';
 import { type ExchangeFaults, isOutage, isRejected } from './faults.ts';
@@ -89,7 +89,7 @@ const orderView = (order: BookOrder) => ({
 export default defineService({
   name: 'stock-exchange',
   version: '0.1.0',
-  port: 8090,
+  port: PORTS['stock-exchange'],
   config: ExchangeConfig,
   broker: false,
   migrations: new URL('../migrations/', import.meta.url),
