@@ -5,6 +5,7 @@ import {
   type RunInfrastructure,
   SERVER_IMAGES,
   type ServerName,
+  withoutCredentials,
 } from '@simplebank/stack';
 
 async function dockerAnswers(): Promise<boolean> {
@@ -29,7 +30,7 @@ async function start(names: ServerName[]): Promise<RunInfrastructure> {
           .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections/, 2))
           .start();
         const url = `postgres://postgres@${container.getHost()}:${container.getMappedPort(5432)}`;
-        return { name, container, env: { PGHOST_URL: url, TEST_PG_URL: url } };
+        return { name, container, url, env: { PGHOST_URL: url, TEST_PG_URL: url } };
       }
       if (name === 'RabbitMQ') {
         const container = await new GenericContainer(SERVER_IMAGES.RabbitMQ)
@@ -42,11 +43,13 @@ async function start(names: ServerName[]): Promise<RunInfrastructure> {
           .start();
         const host = container.getHost();
         const management = `${host}:${container.getMappedPort(15672)}`;
+        const url = `amqp://guest:guest@${host}:${container.getMappedPort(5672)}`;
         return {
           name,
           container,
+          url,
           env: {
-            AMQP_URL: `amqp://guest:guest@${host}:${container.getMappedPort(5672)}`,
+            AMQP_URL: url,
             // vhosts and users for suites and services, as with the local broker
             RABBITMQCTL: `docker exec -i ${container.getId()} rabbitmqctl`,
             RABBITMQ_MANAGEMENT_URL: `http://guest:guest@${management}`,
@@ -58,18 +61,12 @@ async function start(names: ServerName[]): Promise<RunInfrastructure> {
         .withExposedPorts(6379)
         .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/))
         .start();
-      return {
-        name,
-        container,
-        env: { REDIS_URL: `redis://${container.getHost()}:${container.getMappedPort(6379)}` },
-      };
+      const url = `redis://${container.getHost()}:${container.getMappedPort(6379)}`;
+      return { name, container, url, env: { REDIS_URL: url } };
     }),
   );
   const where = started
-    .map(
-      ({ name, env }) =>
-        `${name} (${SERVER_IMAGES[name]}) at ${Object.values(env)[0]?.replace(/\/\/[^@/]*@/, '//')}`,
-    )
+    .map(({ name, url }) => `${name} (${SERVER_IMAGES[name]}) at ${withoutCredentials(url)}`)
     .join(', ');
   return {
     path: 'containers',

@@ -246,14 +246,17 @@ export class Broker {
   }
 
   get publisher(): ConfirmedPublisher {
-    if (!this.publishers) throw new Error(`${this.service}: publishing before declareTopology`);
-    return this.publishers.confirmed;
+    return this.declared().confirmed;
   }
 
   /** For live news: no confirms (it is lossy by contract, and nobody may be listening). */
   get livePublisher(): LivePublisher {
+    return this.declared().live;
+  }
+
+  private declared(): { confirmed: ConfirmedPublisher; live: LivePublisher } {
     if (!this.publishers) throw new Error(`${this.service}: publishing before declareTopology`);
-    return this.publishers.live;
+    return this.publishers;
   }
 
   /**

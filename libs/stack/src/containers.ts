@@ -1,7 +1,13 @@
 // Where `pnpm start` and `pnpm test` find RabbitMQ, PostgreSQL and Redis: the servers answering at
 // their local addresses (this machine, CI), or, for a developer with Docker and nothing else, the
 // missing ones started in containers (scripts/containers.ts, with testcontainers), the images compose runs.
-import { infrastructure, type MissingServer, missingServers, type ServerName } from './infrastructure.ts';
+import {
+  infrastructure,
+  type MissingServer,
+  missingServers,
+  type ServerName,
+  withoutCredentials,
+} from './infrastructure.ts';
 
 /** SIMPLEBANK_CONTAINERS: `auto` (containers for what does not answer), `never`, `always`. */
 export type ContainersSetting = 'auto' | 'never' | 'always';
@@ -85,7 +91,7 @@ export async function ensureInfrastructure(
   if (choice.path === 'none') throw new Error(choice.problems.join('\n'));
   if (choice.path === 'local') {
     const where = infrastructure(env)
-      .map((s) => `${s.name} at ${s.url.replace(/\/\/[^@/]*@/, '//')}`)
+      .map((s) => `${s.name} at ${withoutCredentials(s.url)}`)
       .join(', ');
     return { path: 'local', env: {}, summary: `infrastructure: local (${where})`, stop: async () => {} };
   }

@@ -22,6 +22,7 @@ export {
   missingServers,
   reachable,
   type ServerName,
+  withoutCredentials,
 } from './infrastructure.ts';
 export { readableLine } from './logs.ts';
 export { SAGA_SERVICES, SERVICES, type ServiceName } from './services.ts';

@@ -30,6 +30,9 @@ export function infrastructure(env: NodeJS.ProcessEnv = process.env): Infrastruc
   ];
 }
 
+/** A server's URL as it may be printed: without its user and password. */
+export const withoutCredentials = (url: string): string => url.replace(/\/\/[^@/]*@/, '//');
+
 const DEFAULT_PORTS: Record<string, number> = { 'postgres:': 5432, 'amqp:': 5672, 'redis:': 6379 };
 
 /**
@@ -71,7 +74,7 @@ export async function missingServers(env: NodeJS.ProcessEnv = process.env): Prom
         await reachable(server.url);
         return undefined;
       } catch (error) {
-        const where = server.url.replace(/\/\/[^@/]*@/, '//');
+        const where = withoutCredentials(server.url);
         return {
           name: server.name,
           line: `${server.name} is not reachable at ${where} (${(error as Error).message}). Start it with: ${server.howToStart}`,
