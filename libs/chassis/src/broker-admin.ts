@@ -24,12 +24,18 @@ export function rabbitmqctl(args: string[], input?: string): Promise<{ stdout: s
  * URL with the user's credentials. Through `rabbitmqctl`, so on the broker's own machine (or in its
  * container), as the local stack's other set-up (the vhosts) is.
  */
-export async function brokerUser(amqpUrl: string, user: string, grant: BrokerGrant): Promise<string> {
+export async function brokerUser(
+  amqpUrl: string,
+  user: string,
+  grant: BrokerGrant,
+  password = randomBytes(18).toString('base64url'),
+): Promise<string> {
   const url = new URL(amqpUrl);
   const vhost = decodeURIComponent(url.pathname.slice(1)) || '/';
-  const password = randomBytes(18).toString('base64url');
-  await rabbitmqctl(['-q', 'add_user', user, password]).catch(() =>
-    rabbitmqctl(['-q', 'change_password', user, password]),
+  // `--`: a password may begin with `-` (one in 64 base64url ones do), which rabbitmqctl would
+  // take for an option
+  await rabbitmqctl(['-q', 'add_user', '--', user, password]).catch(() =>
+    rabbitmqctl(['-q', 'change_password', '--', user, password]),
   );
   const { configure, write, read, topic } = grant;
   await rabbitmqctl(['-q', 'set_permissions', '-p', vhost, user, configure, write, read]);

@@ -8,6 +8,7 @@ import {
   defineService,
   RpcError,
   type RunningService,
+  rabbitmqctl,
   startService,
 } from '@simplebank/chassis';
 import { testEnvironment } from '@simplebank/chassis/testing';
@@ -99,5 +100,20 @@ describe('an RPC server, to callers the contracts do not name (rpcRoutes)', () =
     expect(await gateway.call('orders', 'touch', { orderId }, 5000)).toEqual({ touched: orderId });
     expect(ran).toContain(orderId);
     expect(await effectsFor(orderId)).toBe(1);
+  });
+});
+
+describe('a broker user', () => {
+  it('is made with a password that begins with "-", which rabbitmqctl would otherwise read as an option', async () => {
+    const user = `${PREFIX}.dash`;
+    const url = await brokerUser(
+      env.AMQP_URL as string,
+      user,
+      { configure: '^$', write: '^$', read: '^$' },
+      '-dash-pw',
+    );
+    expect(new URL(url).password).toBe('-dash-pw');
+    await expect(rabbitmqctl(['-q', 'authenticate_user', '--', user, '-dash-pw'])).resolves.toBeDefined();
+    await expect(rabbitmqctl(['-q', 'authenticate_user', '--', user, 'wrong'])).rejects.toThrow();
   });
 });

@@ -44,11 +44,11 @@ describe('broker definitions imported into the real RabbitMQ', () => {
     await rabbitmqctl(['-q', 'import_definitions', '--format', 'json'], JSON.stringify(definitions));
 
     await expect(
-      rabbitmqctl(['-q', 'authenticate_user', market.name, market.password]),
+      rabbitmqctl(['-q', 'authenticate_user', '--', market.name, market.password]),
     ).resolves.toBeDefined();
-    await expect(rabbitmqctl(['-q', 'authenticate_user', market.name, 'wrong'])).rejects.toThrow();
+    await expect(rabbitmqctl(['-q', 'authenticate_user', '--', market.name, 'wrong'])).rejects.toThrow();
     await expect(
-      rabbitmqctl(['-q', 'authenticate_user', administrator.name, administrator.password]),
+      rabbitmqctl(['-q', 'authenticate_user', '--', administrator.name, administrator.password]),
     ).resolves.toBeDefined();
 
     const permissions = await rabbitmqctl([
