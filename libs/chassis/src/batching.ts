@@ -1,8 +1,8 @@
 import { type Context, context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { type Pool, statementsSent, type Tx, transaction } from './database.ts';
+import type { AfterCommit } from './definition.ts';
 import type { Metrics } from './metrics.ts';
 import type { Cause, OutboxBuffer, OutboxDispatcher, Publish } from './outbox.ts';
-import type { AfterCommit } from './service.ts';
 import type { Slots } from './slots.ts';
 
 /** What a job's work gets: the batch's transaction, and a `publish` bound to the job's cause. */

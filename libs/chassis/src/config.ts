@@ -25,7 +25,7 @@ export const BaseConfig = Type.Object({
   /**
    * The producers' broker users, `{service}` standing for the producer's name (e.g.
    * `simplebank.{service}`): an event whose `user_id` is not its producer's is parked. Unset: derived
-   * from this service's own user (messaging.ts, `publisherUser`).
+   * from this service's own user (senders.ts, `publisherUser`).
    */
   AMQP_PUBLISHER_USERS: Type.Optional(Type.String({ minLength: 1 })),
   /**

@@ -1,7 +1,7 @@
 import { registerDebugRoutes } from './debug.ts';
+import type { ServiceContext } from './definition.ts';
 import type { App } from './http.ts';
 import type { RecentEntries } from './logger.ts';
-import type { ServiceContext } from './service.ts';
 
 /** A dependency check: resolves true while the dependency answers. */
 export type Check = () => Promise<boolean>;
@@ -25,14 +25,9 @@ export function registerChassisRoutes<C>(
   recent: RecentEntries,
   extra: { hard?: Record<string, Check>; soft?: Record<string, Check> },
   env: NodeJS.ProcessEnv = process.env,
-  /** False while the handlers are paused for a database outage (database-gate.ts). */
-  handlersRunning: () => boolean = () => true,
 ) {
   const hard: Record<string, Check> = { ...extra.hard };
   const soft: Record<string, Check> = { ...extra.soft };
-  if (svc.pool)
-    hard.database = async () => handlersRunning() && (await svc.pool.query('SELECT 1').then(() => true));
-  if (svc.broker) soft.broker = async () => svc.broker.ready;
 
   const run = async (check: Check) =>
     Promise.race([

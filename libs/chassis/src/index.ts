@@ -1,4 +1,6 @@
+export { OPS_PORT_OFFSET, operationsPort } from './apps.ts';
 export { retryDelay } from './backoff.ts';
+export { Broker } from './broker.ts';
 export { brokerUser, provisionBrokerUsers, rabbitmqctl } from './broker-admin.ts';
 export {
   type CliContext,
@@ -17,6 +19,23 @@ export {
   type Tx,
   transaction,
 } from './database.ts';
+export {
+  type AfterCommit,
+  command,
+  defineService,
+  type EventHandler,
+  type EventListener,
+  type HandlerContext,
+  listen,
+  on,
+  type RpcContext,
+  type RpcMethod,
+  type RunningService,
+  type ServiceContext,
+  type ServiceDefinition,
+  type Worker,
+} from './definition.ts';
+export { PoisonMessageError } from './event-consumer.ts';
 export { FaultSwitch, Faults, InjectedFault } from './faults.ts';
 export {
   ADMIN,
@@ -43,17 +62,8 @@ export {
   type UnavailableReason,
   UpstreamUnavailable,
 } from './http-client.ts';
+export { InfrastructureError, infrastructureError } from './infrastructure.ts';
 export { createLogger, type Logger } from './logger.ts';
-export {
-  Broker,
-  brokerUserOf,
-  ConfirmedPublisher,
-  LivePublisher,
-  PoisonMessageError,
-  PUBLISHER_HEADER,
-  publisherUser,
-  RpcError,
-} from './messaging.ts';
 export { compensationsCounter, createMetrics, type Metrics, prometheus } from './metrics.ts';
 export type { Cause, Publish } from './outbox.ts';
 export {
@@ -66,30 +76,19 @@ export {
   vhostOf,
 } from './parking.ts';
 export { Poller } from './poller.ts';
-export {
-  type AfterCommit,
-  command,
-  defineService,
-  type EventHandler,
-  type EventListener,
-  type HandlerContext,
-  InfrastructureError,
-  infrastructureError,
-  listen,
-  OPS_PORT_OFFSET,
-  on,
-  operationsPort,
-  type RpcContext,
-  type RpcMethod,
-  type RunningService,
-  runService,
-  type ServiceContext,
-  type ServiceDefinition,
-  startService,
-  undescribedTopology,
-  type Worker,
-} from './service.ts';
+export { ConfirmedPublisher, LivePublisher } from './publishers.ts';
+export { RpcError } from './rpc-client.ts';
+export { runService } from './run.ts';
+export { brokerUserOf, PUBLISHER_HEADER, publisherUser } from './senders.ts';
+export { startService } from './service.ts';
 export { Slots, SlotsFull } from './slots.ts';
 export { createStatsd, type StatsdOptions, type Timers } from './statsd.ts';
-export { deadLetterExchange, deadLetterQueue, handlerQueue, liveQueue, rpcQueue } from './topology.ts';
+export {
+  deadLetterExchange,
+  deadLetterQueue,
+  handlerQueue,
+  liveQueue,
+  rpcQueue,
+  undescribedTopology,
+} from './topology.ts';
 export { activeTraceId, flushTelemetry } from './tracing.ts';

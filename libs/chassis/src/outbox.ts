@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { context, propagation } from '@opentelemetry/api';
 import type { Envelope, EventDefinition, PayloadOf } from '@simplebank/contracts';
 import { type Pool, type Tx, transaction } from './database.ts';
+import type { Worker } from './definition.ts';
 import type { Logger } from './logger.ts';
-import type { ConfirmedPublisher, LivePublisher } from './messaging.ts';
 import type { Metrics } from './metrics.ts';
 import { Poller } from './poller.ts';
-import type { Worker } from './service.ts';
+import type { ConfirmedPublisher, LivePublisher } from './publishers.ts';
 import {
   contextFromHeaders,
   failSpan,

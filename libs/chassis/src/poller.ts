@@ -1,6 +1,6 @@
 import { type Context, context, trace } from '@opentelemetry/api';
+import type { Worker } from './definition.ts';
 import type { Logger } from './logger.ts';
-import type { Worker } from './service.ts';
 
 /**
  * Runs `pass` every `intervalMs` and whenever woken, one pass at a time; a pass that returns true

@@ -1,7 +1,7 @@
 import type { Pool } from './database.ts';
+import type { Worker } from './definition.ts';
 import type { Logger } from './logger.ts';
 import { Poller } from './poller.ts';
-import type { Worker } from './service.ts';
 
 /**
  * Deletes inbox rows older than the retention window, `batchSize` rows per statement, again at

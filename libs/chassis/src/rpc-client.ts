@@ -1,150 +1,194 @@
 import { randomUUID } from 'node:crypto';
-import type { AsyncMessage, Channel, Connection } from 'rabbitmq-client';
-import { UpstreamUnavailable } from './call-guard.ts';
-import { RPC_EXCHANGE } from './topology.ts';
+import { context } from '@opentelemetry/api';
+import type { RpcReply } from '@simplebank/contracts';
+import { type BreakerState, CallGuard, type CallGuardOptions, UpstreamUnavailable } from './call-guard.ts';
+import { DirectReplyClient } from './direct-reply-client.ts';
+import { BUDGET_HEADER } from './http.ts';
+import { observe } from './metrics.ts';
+import type { BrokerLink } from './senders.ts';
+import { rpcQueue } from './topology.ts';
+import { failSpan, messagingAttributes, SpanKind, traceHeaders, tracer } from './tracing.ts';
 
-interface RequestProperties {
-  messageId: string;
-  type: string;
-  appId: string;
-  headers: Record<string, unknown>;
-  /** Per-message TTL (ms, as text): the broker drops the request if it waits longer in the queue. */
-  expiration?: string;
+export class RpcError extends Error {
+  override name = 'RpcError';
+  constructor(
+    readonly code: string,
+    message: string,
+    /** `cause`: the chassis' `UpstreamUnavailable` when the call got no reply. */
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 
-interface PendingCall {
-  queue: string;
-  resolve: (message: AsyncMessage) => void;
-  reject: (error: Error) => void;
-  timer: NodeJS.Timeout;
+export interface RpcCallOptions {
+  /** The saga's correlation id (e.g. the order id); the request's message id otherwise. */
+  correlationId?: string;
+  /**
+   * A repeat changes nothing (the params carry what makes it so, e.g. a caller-chosen order id):
+   * the call is tried again, with exponential back-off and jitter, after a timeout or a request
+   * that could not be delivered. Never after a reply, whatever it says.
+   */
+  idempotent?: boolean;
+  /** Attempts after the first, idempotent calls only. Default: the broker's (2). */
+  retries?: number;
+  /**
+   * Each attempt gives up after this long. Default: the whole `timeoutMs` for a call that is not
+   * idempotent; for an idempotent one, `timeoutMs` shared out evenly over its attempts, so that a
+   * retry after a timeout still fits.
+   */
+  attemptTimeoutMs?: number;
+  /** When the caller stops waiting (epoch ms), if sooner than `timeoutMs` from now. */
+  deadline?: number;
 }
+
+/** The synchronous-call settings of RPC calls, the same for every target (`rpc-<service>`). */
+export type RpcClientOptions = Omit<CallGuardOptions, 'name'>;
 
 /**
- * RPC over direct reply-to (book ch.7 §7.3.1): one channel consumes `amq.rabbitmq.reply-to` and
- * publishes the requests, to the `rpc` exchange (routing key: the server's queue), never the default
- * one, stamped with the caller's broker user (`user_id`). Unlike rabbitmq-client's RPCClient, no request is published before the
- * reply consumer exists, even when hundreds of calls arrive while the channel is being (re)made.
+ * Calls other services' RPC methods over direct reply-to, each target behind a `CallGuard` of its
+ * own (timeouts, retries and the circuit breaker, as for HTTP: `call-guard.ts` says what counts as
+ * a failure).
  */
-export class DirectReplyClient {
-  private channel: Channel | undefined;
-  private opening: Promise<Channel> | undefined;
-  private readonly pending = new Map<string, PendingCall>();
+export class RpcClient {
+  private replies: DirectReplyClient | undefined;
+  /** One guard per target, made at its first call. */
+  private readonly guards = new Map<string, CallGuard>();
 
   constructor(
-    private readonly connection: Connection,
-    /** The connection's broker user: every request's `user_id`. */
-    private readonly user: string,
+    private readonly link: BrokerLink,
+    private readonly options: RpcClientOptions = {},
   ) {}
 
   /**
-   * Publishes `body` to `queue` and resolves with the reply. Rejects with `UpstreamUnavailable`
-   * (target `queue`) when no reply came within `timeoutMs` — which covers getting a channel too —
-   * (`timeout`, with `timeoutDetail`), or when the request could not be delivered: no queue to
-   * route it to, the channel closed, the publish failed (`network`). A reply, whatever it says,
-   * resolves.
+   * Resolves with the result of `service.method`, or rejects with an `RpcError`: the server's, or
+   * `service_unavailable` (its `cause` the `UpstreamUnavailable`) when no reply came in time. The
+   * saga's correlation id travels in a header (AMQP's own property matches replies); every attempt
+   * carries its budget as `x-budget-ms` and as its expiration.
    */
-  async call(
-    queue: string,
-    body: unknown,
+  async call<T>(
+    service: string,
+    method: string,
+    params: unknown,
     timeoutMs: number,
-    properties: RequestProperties,
-    timeoutDetail = `no reply within ${timeoutMs} ms`,
-  ): Promise<AsyncMessage> {
-    const correlationId = randomUUID();
-    const unavailable = (reason: 'timeout' | 'network', detail: string, cause?: unknown) =>
-      new UpstreamUnavailable(queue, reason, detail, undefined, cause === undefined ? undefined : { cause });
-    const reply = new Promise<AsyncMessage>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(correlationId);
-        reject(unavailable('timeout', timeoutDetail));
-      }, timeoutMs);
-      this.pending.set(correlationId, { queue, resolve, reject, timer });
-    });
-    void this.send(queue, body, correlationId, properties).catch((error: unknown) =>
-      this.resolvePending(correlationId, (call) =>
-        call.reject(
-          error instanceof UpstreamUnavailable
-            ? error
-            : unavailable('network', (error as Error)?.message ?? String(error), error),
-        ),
-      ),
+    options: RpcCallOptions = {},
+  ): Promise<T> {
+    this.replies ??= new DirectReplyClient(this.link.connection, this.link.user);
+    const replies = this.replies;
+    const caller = context.active();
+    const queue = rpcQueue(service);
+    const guard = this.guardFor(queue);
+    const started = performance.now();
+    const idempotent = options.idempotent === true;
+    const retries = idempotent ? (options.retries ?? this.options.retries ?? 2) : 0;
+    const attemptTimeoutMs = Math.min(
+      timeoutMs,
+      options.attemptTimeoutMs ?? Math.max(1, Math.ceil(timeoutMs / (retries + 1))),
     );
-    return reply;
+    // One attempt of timeoutMs needs no deadline of its own; several share timeoutMs.
+    const deadline = Math.min(
+      retries > 0 ? Date.now() + timeoutMs : Number.POSITIVE_INFINITY,
+      options.deadline ?? Number.POSITIVE_INFINITY,
+    );
+    let outcome = 'ok';
+    try {
+      const response = await guard.run(
+        {
+          method,
+          idempotent,
+          retries,
+          timeoutMs: attemptTimeoutMs,
+          ...(Number.isFinite(deadline) ? { deadline } : {}),
+        },
+        (attemptMs, timeoutDetail) => {
+          const messageId = randomUUID();
+          // one CLIENT span per attempt; the server's span is its child
+          const span = tracer.startSpan(
+            `${queue} ${method}`,
+            {
+              kind: SpanKind.CLIENT,
+              attributes: messagingAttributes({
+                operation: 'send',
+                destination: queue,
+                routingKey: queue,
+                messageId,
+                correlationId: options.correlationId,
+                extra: { 'rpc.system': 'rabbitmq', 'rpc.service': service, 'rpc.method': method },
+              }),
+            },
+            caller,
+          );
+          const reply = replies.call(
+            queue,
+            { method, params },
+            attemptMs,
+            {
+              messageId,
+              type: method,
+              appId: this.link.service,
+              expiration: String(attemptMs),
+              headers: {
+                ...traceHeaders(span, caller),
+                [BUDGET_HEADER]: attemptMs,
+                'x-correlation-id': options.correlationId ?? messageId,
+              },
+            },
+            timeoutDetail,
+          );
+          reply.then(
+            () => span.end(),
+            (error: unknown) => {
+              failSpan(span, error);
+              span.end();
+            },
+          );
+          return reply;
+        },
+        (message) => ((message.body as RpcReply<T> | undefined)?.ok === true ? 'ok' : 'client_error'),
+      );
+      const reply = response.body as RpcReply<T>;
+      if (!reply.ok) {
+        outcome = reply.error.code;
+        throw new RpcError(reply.error.code, reply.error.message);
+      }
+      return reply.result;
+    } catch (error) {
+      if (!(error instanceof RpcError)) {
+        outcome = 'unavailable';
+        const detail = error instanceof UpstreamUnavailable ? error.detail : (error as Error).message;
+        throw new RpcError('service_unavailable', `${service}.${method} did not answer: ${detail}`, {
+          cause: error,
+        });
+      }
+      throw error;
+    } finally {
+      observe(
+        this.link.metrics.rpcCalls,
+        { queue, method, side: 'client', outcome },
+        (performance.now() - started) / 1000,
+      );
+    }
+  }
+
+  /** The state of the circuit breaker around `rpc-<service>`: closed until a call says otherwise. */
+  circuit(service: string): BreakerState {
+    return this.guards.get(rpcQueue(service))?.state ?? 'closed';
   }
 
   async close(): Promise<void> {
-    await this.channel?.close();
-    this.failAll('RPC client closed');
+    await this.replies?.close();
+    for (const guard of this.guards.values()) guard.shutdown();
   }
 
-  /** Publishes the request once there is a channel, unless its caller has given up meanwhile. */
-  private async send(
-    queue: string,
-    body: unknown,
-    correlationId: string,
-    properties: RequestProperties,
-  ): Promise<void> {
-    const channel = await this.open();
-    if (!this.pending.has(correlationId)) return;
-    await channel.basicPublish(
-      {
-        exchange: RPC_EXCHANGE,
-        routingKey: queue,
-        userId: this.user,
-        replyTo: 'amq.rabbitmq.reply-to',
-        correlationId,
-        contentType: 'application/json',
-        mandatory: true,
-        ...properties,
-      },
-      body as object,
-    );
-  }
-
-  private open(): Promise<Channel> {
-    if (this.channel?.active) return Promise.resolve(this.channel);
-    this.opening ??= this.connect().finally(() => {
-      this.opening = undefined;
-    });
-    return this.opening;
-  }
-
-  private async connect(): Promise<Channel> {
-    const channel = await this.connection.acquire();
-    // Publishing to an exchange that does not exist closes the channel: declare it (the server does
-    // too), so that a server not yet started is a request no queue takes, refused at once.
-    await channel.exchangeDeclare({ exchange: RPC_EXCHANGE, type: 'topic', durable: true });
-    channel.on('close', () => {
-      if (this.channel === channel) this.channel = undefined;
-      this.failAll('RPC channel closed');
-    });
-    // No server queue to route to: fail now rather than at the timeout.
-    channel.on('basic.return', (returned) => {
-      if (returned.correlationId) {
-        this.resolvePending(returned.correlationId, (call) =>
-          call.reject(new UpstreamUnavailable(call.queue, 'network', `no queue ${returned.routingKey}`)),
-        );
-      }
-    });
-    await channel.basicConsume({ queue: 'amq.rabbitmq.reply-to', noAck: true }, (message) => {
-      if (message.correlationId) this.resolvePending(message.correlationId, (call) => call.resolve(message));
-    });
-    this.channel = channel;
-    return channel;
-  }
-
-  private resolvePending(correlationId: string, action: (call: PendingCall) => void): void {
-    const call = this.pending.get(correlationId);
-    if (!call) return;
-    this.pending.delete(correlationId);
-    clearTimeout(call.timer);
-    action(call);
-  }
-
-  private failAll(why: string): void {
-    for (const correlationId of [...this.pending.keys()])
-      this.resolvePending(correlationId, (call) =>
-        call.reject(new UpstreamUnavailable(call.queue, 'network', why)),
+  private guardFor(queue: string): CallGuard {
+    let guard = this.guards.get(queue);
+    if (!guard) {
+      guard = new CallGuard(
+        { log: this.link.log, metrics: this.link.metrics },
+        { name: queue, ...this.options },
       );
+      this.guards.set(queue, guard);
+    }
+    return guard;
   }
 }

@@ -6,7 +6,8 @@ import pg from 'pg';
 import { Connection, type Consumer } from 'rabbitmq-client';
 import type { TProperties } from 'typebox';
 import { rabbitmqctl } from './broker-admin.ts';
-import { type RunningService, type ServiceDefinition, startService } from './service.ts';
+import type { RunningService, ServiceDefinition } from './definition.ts';
+import { startService } from './service.ts';
 
 export { metricNames } from './promql.ts';
 

@@ -9,6 +9,7 @@ import {
   SpanStatusCode,
   trace,
 } from '@opentelemetry/api';
+import type { AsyncMessage } from 'rabbitmq-client';
 
 /**
  * Spans the chassis makes by hand: RabbitMQ has no instrumentation for rabbitmq-client, so the
@@ -73,6 +74,41 @@ export async function inSpan<T>(span: Span, parent: Context, work: () => Promise
   } finally {
     span.end();
   }
+}
+
+/**
+ * Runs the handling of `message` in a span whose parent is the context of its `traceparent`
+ * header: CONSUMER for an event (child of the relay's PRODUCER span), SERVER for an RPC request
+ * (child of the caller's CLIENT span). Logs, queries and the events it publishes join its trace.
+ */
+export function processingSpan<T>(
+  message: AsyncMessage,
+  queue: string,
+  kind: SpanKind.CONSUMER | SpanKind.SERVER,
+  work: () => Promise<T>,
+): Promise<T> {
+  const parent = contextFromHeaders(message.headers);
+  const rpc = kind === SpanKind.SERVER;
+  const span = tracer.startSpan(
+    rpc ? `${queue} ${String(message.type)}` : `process ${message.exchange || queue}`,
+    {
+      kind,
+      attributes: messagingAttributes({
+        operation: 'process',
+        destination: message.exchange || queue,
+        routingKey: message.routingKey,
+        messageId: message.messageId,
+        correlationId: message.correlationId,
+        extra: {
+          'messaging.destination.subscription.name': queue,
+          ...(message.type ? { 'messaging.message.type': message.type } : {}),
+          ...(rpc ? { 'rpc.system': 'rabbitmq', 'rpc.method': String(message.type) } : {}),
+        },
+      }),
+    },
+    parent,
+  );
+  return inSpan(span, parent, work);
 }
 
 export function failSpan(span: Span, error: unknown): void {

@@ -2,12 +2,13 @@ import { Writable } from 'node:stream';
 import { startService } from '@simplebank/chassis';
 import { testEnvironment } from '@simplebank/chassis/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { operationsPort } from '../src/apps.ts';
 import { tokenMatches } from '../src/debug.ts';
+import type { ServiceContext } from '../src/definition.ts';
 import { registerChassisRoutes } from '../src/health.ts';
 import { type App, createApp } from '../src/http.ts';
 import { createLogger, RecentEntries } from '../src/logger.ts';
 import { createMetrics } from '../src/metrics.ts';
-import { operationsPort, type ServiceContext } from '../src/service.ts';
 import counter from './fixtures/counter-service.ts';
 
 const TOKEN = 'a-debug-token-for-tests';

@@ -8,7 +8,7 @@ import { OrderCreated } from '@simplebank/contracts';
 import pg from 'pg';
 import { Connection } from 'rabbitmq-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DirectReplyClient } from '../src/rpc-client.ts';
+import { DirectReplyClient } from '../src/direct-reply-client.ts';
 import counter, { ALWAYS_FAILS, FAILS_TWICE } from './fixtures/counter-service.ts';
 
 const queue = handlerQueue(OrderCreated, 'chassis-fixture', 'count');

@@ -6,7 +6,7 @@ import {
   TradeExecuted,
 } from '@simplebank/contracts';
 import { describe, expect, it } from 'vitest';
-import { brokerUserOf, publisherUser } from '../src/messaging.ts';
+import { brokerUserOf, publisherUser } from '../src/senders.ts';
 
 describe('publisherUser: whom an event must come from', () => {
   it('a user named after the service: every service has its own, named alike', () => {
