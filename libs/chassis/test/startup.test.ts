@@ -47,6 +47,33 @@ describe('an instance starting before RabbitMQ answers', () => {
   }, 30_000);
 });
 
+describe('what a service declared it does without', () => {
+  it('names the missing database or broker when its code reaches for one', async () => {
+    const service = await startService(
+      { name: 'bare', version: '0', port: 0, broker: false },
+      { env, listen: false },
+    );
+    try {
+      expect(() => service.context.pool).toThrow(
+        'bare has no database: its definition declares no migrations',
+      );
+      expect(() => service.context.broker).toThrow('bare has no broker: its definition says broker: false');
+    } finally {
+      await service.stop();
+    }
+  });
+
+  it('refuses to start RPC methods without a database to run them in', async () => {
+    const started = startService(
+      { ...counter, name: 'no-database', migrations: undefined, handlers: undefined },
+      { env, listen: false },
+    );
+    await expect(started).rejects.toThrow(
+      'no-database declares event handlers or RPC methods but no migrations',
+    );
+  });
+});
+
 describe('dropSuiteVhosts (before the whole-system suites)', () => {
   it('deletes the virtual hosts suites left behind, and only those', async () => {
     // a prefix of this test's own: the default one names the suites running beside it
