@@ -1,4 +1,4 @@
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -73,4 +73,45 @@ describe('the design the code refers to', () => {
     }
     expect(cited.length).toBeGreaterThanOrEqual(10);
   });
+});
+
+describe("a service's domain folder", () => {
+  it('may import the contracts and its siblings, not I/O: the lint rule refuses pg, the chassis, node:fs, the store', async () => {
+    // the repository's Biome configuration, on probe files in a scratch tree of the same shape
+    const dir = await mkdtemp(join(tmpdir(), 'domain-rule-'));
+    try {
+      await cp(repoPath('biome.json'), join(dir, 'biome.json'));
+      const domain = join(dir, 'services', 'fees', 'src', 'domain');
+      await mkdir(domain, { recursive: true });
+      const probe = (imports: string) => `${imports}\nexport const used = [a];\n`;
+      const cases: [string, string, boolean][] = [
+        ['pg', "import a from 'pg';", false],
+        ['chassis', "import { Poller as a } from '@simplebank/chassis';", false],
+        ['node-fs', "import { readFile as a } from 'node:fs/promises';", false],
+        ['store', "import { charges as a } from '../charges.ts';", false],
+        ['contracts', "import { FailureReason as a } from '@simplebank/contracts';", true],
+        ['backoff', "import { retryDelay as a } from '@simplebank/chassis/backoff';", true],
+        ['sibling', "import { fee as a } from './fee-schedule.ts';", true],
+      ];
+      for (const [name, line] of cases) await writeFile(join(domain, `${name}.ts`), probe(line));
+      // outside the domain folder the same import is fine
+      await writeFile(join(domain, '..', 'store.ts'), probe("import a from 'pg';"));
+      const lint = await run(
+        repoPath('node_modules', '.bin', 'biome'),
+        ['lint', '--vcs-enabled=false', '--max-diagnostics=none', '.'],
+        { cwd: dir },
+      ).then(
+        ({ stdout, stderr }) => `${stdout}${stderr}`,
+        (error: { stdout: string; stderr: string }) => `${error.stdout}${error.stderr}`,
+      );
+      const refused = (file: string) =>
+        new RegExp(`${file.replaceAll('/', '[/\\\\]')}:1:\\d+ lint/style/noRestrictedImports`).test(lint);
+      for (const [name, , allowed] of cases) {
+        expect(refused(`services/fees/src/domain/${name}.ts`), `${name}\n${lint}`).toBe(!allowed);
+      }
+      expect(refused('services/fees/src/store.ts'), lint).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -130,7 +130,7 @@ export function feeVerdict(params: Params): Outcome[] {
   return SYMBOLS.includes(symbol) ? [ok()] : [fail(422, 'unknown_symbol')];
 }
 
-/** orders' cursor check (services/orders/src/cursor.ts): only the canonical text of a position. */
+/** orders' cursor check (services/orders/src/domain/cursor.ts): only the canonical text of a position. */
 export function isCanonicalCursor(cursor: string): boolean {
   let value: unknown;
   try {

@@ -1,6 +1,6 @@
 import type { Pool, Tx } from '@simplebank/chassis';
+import { type Bucket, CASH, opening } from './domain/ledger.ts';
 import { journal } from './journal.ts';
-import { type Bucket, CASH, opening } from './ledger.ts';
 
 export interface AccountBalances {
   account_id: string;

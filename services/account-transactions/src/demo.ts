@@ -1,6 +1,6 @@
 import { ConfigError, type Pool, transaction } from '@simplebank/chassis';
 import { accounts } from './accounts.ts';
-import { CASH } from './ledger.ts';
+import { CASH } from './domain/ledger.ts';
 
 /**
  * The demo customers, whose passwords the README publishes (`alice-password`, …): stored as the

@@ -1,6 +1,6 @@
 import type { Tx } from '@simplebank/chassis';
+import { CASH, release } from './domain/ledger.ts';
 import { journal } from './journal.ts';
-import { CASH, release } from './ledger.ts';
 import { holdOf, reservations } from './reservations.ts';
 
 /**

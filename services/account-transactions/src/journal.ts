@@ -8,7 +8,7 @@ import {
   FEES,
   isBalanced,
   type Posting,
-} from './ledger.ts';
+} from './domain/ledger.ts';
 
 export type EntryKind = 'opening' | 'reserve' | 'release' | 'settle';
 

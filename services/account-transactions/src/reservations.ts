@@ -1,6 +1,6 @@
 import { lockUntilCommit, type Tx } from '@simplebank/chassis';
 import type { OrderSide } from '@simplebank/contracts';
-import type { Hold } from './ledger.ts';
+import type { Hold } from './domain/ledger.ts';
 
 export type ReservationStatus = 'held' | 'released' | 'settled' | 'declined' | 'void';
 

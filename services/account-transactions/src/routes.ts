@@ -18,8 +18,8 @@ import {
 } from './api.ts';
 import type { AccountTransactionsContext } from './config.ts';
 import { Customers } from './customers.ts';
+import { CASH } from './domain/ledger.ts';
 import { journal } from './journal.ts';
-import { CASH } from './ledger.ts';
 
 const accountView = ({ account_id, owner, balances }: AccountBalances) => {
   const cash = balances.get(CASH) ?? { available: 0, reserved: 0 };

@@ -6,7 +6,6 @@ import {
   PoisonMessageError,
 } from '@simplebank/chassis';
 import {
-  FailureReason,
   OrderCreated,
   OrderExpired,
   OrderFailed,
@@ -18,9 +17,9 @@ import {
 import { accounts } from './accounts.ts';
 import { AccountTransactionsConfig } from './config.ts';
 import { refuseDemoCustomers, writeDemoData } from './demo.ts';
+import { CASH, reserve, settle } from './domain/ledger.ts';
 import { releaseHold } from './holds.ts';
 import { journal } from './journal.ts';
-import { CASH, reserve, settle } from './ledger.ts';
 import { holdOf, reservations } from './reservations.ts';
 import { routes } from './routes.ts';
 
@@ -49,9 +48,10 @@ export default defineService({
           const { orderId, accountId } = order;
           await reservations.lockOrder(tx, orderId);
           if (await reservations.find(tx, orderId)) return; // reserved already, or released before it arrived
-          const outcome = (await accounts.exists(tx, accountId))
-            ? reserve(order, await journal.lockBalances(tx, accountId, [CASH, order.symbol]))
-            : ({ ok: false, reason: FailureReason.unknownAccount } as const);
+          const balances = (await accounts.exists(tx, accountId))
+            ? await journal.lockBalances(tx, accountId, [CASH, order.symbol])
+            : null;
+          const outcome = reserve(order, balances);
           if (!outcome.ok) {
             log.info({ reason: outcome.reason }, 'nothing reserved');
             await reservations.decline(tx, order, outcome.reason);

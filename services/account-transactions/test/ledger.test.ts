@@ -15,7 +15,7 @@ import {
   reserve,
   settle,
   totalsByAsset,
-} from '../src/ledger.ts';
+} from '../src/domain/ledger.ts';
 
 const sell: OrderTerms = {
   accountId: 'acc-1',
@@ -80,6 +80,11 @@ describe('ledger: reserve (T2)', () => {
       ok: false,
       reason: 'insufficient_shares',
     });
+  });
+
+  it('refuses an order for an account that does not exist', () => {
+    expect(reserve(sell, null)).toEqual({ ok: false, reason: 'unknown_account' });
+    expect(reserve(buy, null)).toEqual({ ok: false, reason: 'unknown_account' });
   });
 
   it('refuses a sell without the cash for its fee, and a buy without the cash for its cost', () => {

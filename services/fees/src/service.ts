@@ -20,7 +20,7 @@ import {
 } from '@simplebank/contracts';
 import { type Static, Type } from 'typebox';
 import { charges } from './charges.ts';
-import { decideCharge } from './fee-schedule.ts';
+import { decideCharge } from './domain/fee-schedule.ts';
 
 const FeesConfig = Type.Object({
   FEE_FIXED_CENTS: Type.Integer({ minimum: 0, default: 100 }),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideCharge } from '../src/fee-schedule.ts';
+import { decideCharge } from '../src/domain/fee-schedule.ts';
 
 const schedule = { fixedCents: 100, rateBasisPoints: 25, minimumCents: 250 };
 

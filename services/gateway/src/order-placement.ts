@@ -13,8 +13,8 @@ import {
   type PlaceOrderResult,
   RpcErrorCode,
 } from '@simplebank/contracts';
+import { limitPriceCents, placeOrderCommand } from './domain/order-terms.ts';
 import { keyReused } from './idempotency.ts';
-import { limitPriceCents, placeOrderCommand } from './order-terms.ts';
 import type { Owners } from './owners.ts';
 import type { QuoteBook } from './quotes.ts';
 import type { Refreshed } from './refreshed.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { limitPriceCents, placeOrderCommand } from '../src/order-terms.ts';
+import { limitPriceCents, placeOrderCommand } from '../src/domain/order-terms.ts';
 
 describe('limit price', () => {
   it('lets a buy fill up to the quote plus the collar, rounded up to the cent', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pricesOf, valuePositions } from '../src/portfolio.ts';
+import { pricesOf, valuePositions } from '../src/domain/portfolio.ts';
 
 describe('portfolio valuation', () => {
   const prices = pricesOf({

@@ -13,9 +13,9 @@ import {
   type PayloadOf,
   TradeExecuted,
 } from '@simplebank/contracts';
+import { assessExecution } from './domain/executions.ts';
 import type { ExchangeClient, Execution } from './exchange-client.ts';
 import { recordOutcome } from './exchange-outcomes.ts';
-import { assessExecution } from './executions.ts';
 import { type KnownPlacement, type Placement, placements } from './placements.ts';
 import { tradeBreaks } from './trade-breaks.ts';
 

@@ -6,8 +6,6 @@ import {
   type Tx,
   type Worker,
 } from '@simplebank/chassis';
-import type { ExchangeClient } from './exchange-client.ts';
-import { type Final, recordOutcome } from './exchange-outcomes.ts';
 import {
   type Answer,
   afterAnswer,
@@ -15,7 +13,9 @@ import {
   nextStep,
   type OpenPlacement,
   type Timing,
-} from './placement-steps.ts';
+} from './domain/placement-steps.ts';
+import type { ExchangeClient } from './exchange-client.ts';
+import { type Final, recordOutcome } from './exchange-outcomes.ts';
 import { type KnownPlacement, placements } from './placements.ts';
 
 /**

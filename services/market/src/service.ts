@@ -19,11 +19,11 @@ import {
   TradeExecuted,
 } from '@simplebank/contracts';
 import { type Static, Type } from 'typebox';
+import { type Arrival, afterArrival } from './domain/prerequisites.ts';
 import { ExchangeClient, type ExchangeQuote } from './exchange-client.ts';
 import { executionFeed } from './execution-feed.ts';
 import { PlacementWorker } from './placement-worker.ts';
 import { placements } from './placements.ts';
-import { type Arrival, afterArrival } from './prerequisites.ts';
 import { quotePoller } from './quote-poller.ts';
 import { QuoteBoard } from './quotes.ts';
 import { placementMetrics, tradeBreaks } from './trade-breaks.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { afterAnswer, nextStep, type OpenPlacement, type Step } from '../src/placement-steps.ts';
+import { afterAnswer, nextStep, type OpenPlacement, type Step } from '../src/domain/placement-steps.ts';
 
 const timing = { baseMs: 100, maxMs: 1_000, deadlineMs: 60_000, recheckMs: 60_000 };
 const readyAt = 1_000_000;

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { assessExecution } from '../src/executions.ts';
+import { assessExecution } from '../src/domain/executions.ts';
 import {
   type Arrival,
   afterArrival,
   type PlacementStatus,
   type Prerequisites,
-} from '../src/prerequisites.ts';
+} from '../src/domain/prerequisites.ts';
 
 const nothingYet: Prerequisites = {
   status: 'waiting',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nextAttempt } from '../src/retry-schedule.ts';
+import { nextAttempt } from '../src/domain/retry-schedule.ts';
 
 const policy = { baseMs: 100, maxMs: 1_000, deadlineMs: 60_000 };
 const readyAt = 1_000_000;

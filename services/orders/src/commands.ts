@@ -12,7 +12,7 @@ import {
   RpcErrorCode,
 } from '@simplebank/contracts';
 import type { OrderAdmission } from './admission.ts';
-import { isCancelable } from './order-status.ts';
+import { isCancelable } from './domain/order-status.ts';
 import { type NewOrder, type OrderRow, orders } from './orders.ts';
 
 const sameOrder = (row: OrderRow, order: NewOrder): boolean =>

@@ -1,6 +1,6 @@
 import { type HandlerContext, PoisonMessageError } from '@simplebank/chassis';
 import { OrderStatusChanged } from '@simplebank/contracts';
-import type { OrderStatus } from './order-status.ts';
+import type { OrderStatus } from './domain/order-status.ts';
 import { type OrderFacts, orders } from './orders.ts';
 import type { SagaMetrics } from './saga-metrics.ts';
 

@@ -1,7 +1,7 @@
 import type { Pool, Tx } from '@simplebank/chassis';
 import type { OrderSide } from '@simplebank/contracts';
-import type { PagePosition } from './cursor.ts';
-import { isCancelable, type OrderStatus, type StatusChange, statusChange } from './order-status.ts';
+import type { PagePosition } from './domain/cursor.ts';
+import { isCancelable, type OrderStatus, type StatusChange, statusChange } from './domain/order-status.ts';
 
 export interface OrderRow {
   order_id: string;

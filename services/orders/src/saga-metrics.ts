@@ -1,6 +1,6 @@
 import { prometheus as client, compensationsCounter, type Metrics, type Pool } from '@simplebank/chassis';
 import type { OrderSide } from '@simplebank/contracts';
-import { isTerminal, type OrderStatus } from './order-status.ts';
+import { isTerminal, type OrderStatus } from './domain/order-status.ts';
 
 /** Seconds from an order's creation to a step: placement takes ms, a fill seconds, an expiry minutes. */
 const stepBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800];

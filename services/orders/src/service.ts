@@ -17,9 +17,9 @@ import {
 import { Type } from 'typebox';
 import { OrderAdmission } from './admission.ts';
 import { cancelOrder, placeOrder } from './commands.ts';
-import { decodeCursor, encodeCursor } from './cursor.ts';
+import { decodeCursor, encodeCursor } from './domain/cursor.ts';
+import { statusOnFailure } from './domain/order-status.ts';
 import { moveOrder } from './order-moves.ts';
-import { statusOnFailure } from './order-status.ts';
 import { orders } from './orders.ts';
 import { sagaMetrics } from './saga-metrics.ts';
 import { orderView } from './views.ts';

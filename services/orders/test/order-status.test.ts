@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isTerminal, type OrderStatus, statusChange, statusOnFailure } from '../src/order-status.ts';
+import { isTerminal, type OrderStatus, statusChange, statusOnFailure } from '../src/domain/order-status.ts';
 
 const terminal: OrderStatus[] = ['executed', 'expired', 'failed', 'canceled'];
 

@@ -3,9 +3,9 @@ import { ConfigError, defineService, HttpError, Poller } from '@simplebank/chass
 import { ErrorCode, PORTS } from '@simplebank/contracts';
 import { type Static, Type } from 'typebox';
 import { type BookOrder, book } from './book.ts';
-import { type ExchangeFaults, isOutage, isRejected } from './faults.ts';
-import { PriceBoard } from './price-board.ts';
-import { DEFAULT_SYMBOLS, parseSymbols } from './prices.ts';
+import { type ExchangeFaults, isOutage, isRejected } from './domain/faults.ts';
+import { PriceBoard } from './domain/price-board.ts';
+import { DEFAULT_SYMBOLS, parseSymbols } from './domain/prices.ts';
 
 const Rate = Type.Number({ minimum: 0, maximum: 1 });
 const Millis = Type.Integer({ minimum: 0, maximum: 3_600_000 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PriceBoard } from '../src/price-board.ts';
+import { PriceBoard } from '../src/domain/price-board.ts';
 
 describe('price board', () => {
   it('holds a pinned price through the random walk, and walks again once unpinned', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isOutage, isRejected } from '../src/faults.ts';
-import { DEFAULT_SYMBOLS, nextPrice, parseSymbols } from '../src/prices.ts';
+import { isOutage, isRejected } from '../src/domain/faults.ts';
+import { DEFAULT_SYMBOLS, nextPrice, parseSymbols } from '../src/domain/prices.ts';
 
 const always = (value: number) => () => value;
 

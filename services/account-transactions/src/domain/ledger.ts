@@ -58,6 +58,7 @@ export interface Fill {
 }
 
 export type ReservationRefused =
+  | typeof FailureReason.unknownAccount
   | typeof FailureReason.insufficientShares
   | typeof FailureReason.insufficientCash;
 export type ReserveOutcome =
@@ -85,8 +86,9 @@ export function holdFor(order: OrderTerms): Hold | undefined {
 
 const availableOf = (buckets: Buckets, asset: string): number => buckets.get(asset)?.available ?? 0;
 
-/** T2: move the hold from available to reserved, when the account has it. */
-export function reserve(order: OrderTerms, buckets: Buckets): ReserveOutcome {
+/** T2: move the hold from available to reserved, when the account has it (`null`: no such account). */
+export function reserve(order: OrderTerms, buckets: Buckets | null): ReserveOutcome {
+  if (!buckets) return { ok: false, reason: FailureReason.unknownAccount };
   const hold = holdFor(order);
   if (!hold) return { ok: false, reason: FailureReason.insufficientCash };
   if (hold.shares > availableOf(buckets, hold.symbol))
