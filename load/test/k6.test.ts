@@ -11,7 +11,7 @@ const scripts = readdirSync(k6).filter((f) => f.endsWith('.js') && f !== 'lib.js
 
 describe('the k6 scripts', () => {
   it('are the scenarios the README promises', () => {
-    expect(scripts.sort()).toEqual(['browse.js', 'burst.js', 'buy.js', 'demo.js', 'sell.js', 'soak.js']);
+    expect(scripts.sort()).toEqual(['browse.js', 'burst.js', 'demo.js', 'soak.js', 'trade.js']);
   });
 
   it.each(scripts)('%s passes inspection', (script) => {
@@ -30,15 +30,15 @@ describe('the k6 scripts', () => {
 describe('the inspection fails', () => {
   const dir = mkdtempSync(join(tmpdir(), 'k6-inspect-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const sell = readFileSync(join(k6, 'sell.js'), 'utf8');
+  const trade = readFileSync(join(k6, 'trade.js'), 'utf8');
 
-  /** sell.js with one change, beside a copy of lib.js; answers its problems. */
+  /** trade.js with one change, beside a copy of lib.js; answers its problems. */
   const problemsOf = (name: string, change: (source: string) => string) => {
     cpSync(k6, join(dir, name), { recursive: true });
-    const changed = change(sell);
-    expect(changed).not.toBe(sell);
-    writeFileSync(join(dir, name, 'sell.js'), changed);
-    return inspectK6Script(join(dir, name, 'sell.js')).join('\n');
+    const changed = change(trade);
+    expect(changed).not.toBe(trade);
+    writeFileSync(join(dir, name, 'trade.js'), changed);
+    return inspectK6Script(join(dir, name, 'trade.js')).join('\n');
   };
 
   it('a script without an error-rate threshold', () => {
@@ -79,14 +79,14 @@ describe('the inspection fails', () => {
   });
 
   it('a scenario whose exec function is not exported, or with an unknown executor', () => {
-    expect(problemsOf('no-exec', (s) => s.replace('export function sell(', 'function sell('))).toContain(
-      'scenario sell runs sell, which the script does not export',
-    );
+    expect(
+      problemsOf('no-exec', (s) => s.replace('export function steadyTrade(', 'function steadyTrade(')),
+    ).toContain('scenario trade runs steadyTrade, which the script does not export');
     expect(problemsOf('executor', (s) => s.replace("'constant-arrival-rate'", "'constant-rate'"))).toContain(
-      'scenario sell has no known executor (constant-rate)',
+      'scenario trade has no known executor (constant-rate)',
     );
     expect(problemsOf('no-duration', (s) => s.replace("duration: __ENV.DURATION || '2m',", ''))).toContain(
-      'scenario sell (constant-arrival-rate) needs duration',
+      'scenario trade (constant-arrival-rate) needs duration',
     );
   });
 

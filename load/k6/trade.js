@@ -1,12 +1,17 @@
-// Customers selling shares at a steady rate (the book's siege, as k6): each order is followed to
-// its end. k6 run load/k6/sell.js -e BASE_URL=http://127.0.0.1:8080 -e RATE=50 -e DURATION=2m
+// Customers selling (the book's siege, as k6) or buying shares at a steady rate; each order is
+// followed to its end. A buy reserves its limit price (quote plus collar) times the quantity plus
+// the fee, so seeded cash must cover it.
+// k6 run load/k6/trade.js -e BASE_URL=http://127.0.0.1:8080 -e SIDE=sell -e RATE=50 -e DURATION=2m
 import { signInAll, trade } from './lib.js';
+
+const SIDE = __ENV.SIDE || 'sell';
+if (SIDE !== 'sell' && SIDE !== 'buy') throw new Error(`SIDE must be sell or buy, not ${SIDE}`);
 
 export const options = {
   scenarios: {
-    sell: {
+    trade: {
       executor: 'constant-arrival-rate',
-      exec: 'sell',
+      exec: 'steadyTrade',
       rate: Number(__ENV.RATE || 50),
       timeUnit: '1s',
       duration: __ENV.DURATION || '2m',
@@ -27,6 +32,6 @@ export function setup() {
   return signInAll();
 }
 
-export function sell(data) {
-  trade(data, 'sell');
+export function steadyTrade(data) {
+  trade(data, SIDE);
 }
