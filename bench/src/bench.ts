@@ -1,7 +1,7 @@
-// pnpm bench (issue 7): the whole system on this machine under load from a separate process,
+// pnpm bench: the whole system on this machine under load from a separate process,
 // then one table of what it did and what it cost, the two reference measurements beside it, and
 // the chassis' own cost over bare fastify. BENCH_SECONDS, BENCH_CLIENTS, BENCH_RATES,
-// BENCH_RATE_SECONDS change the load; see the README's "Benchmark" section. Issue 12: it also
+// BENCH_RATE_SECONDS change the load; see the README's "Benchmark" section. It also
 // says what an order costs in work (CPU by process, transactions, statements, messages, spans).
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -19,8 +19,9 @@ import { chassisCost } from './chassis-cost.ts';
 import type { DriverConfig, DriverResult } from './driver.ts';
 import { recordPeaks } from './memory-record.ts';
 import { captureStatements, pgFloor } from './pg-floor.ts';
-import { groupCpuSeconds, machineBusySeconds, peakResidentMib, pidsNamed } from './processes.ts';
+import { cpuReadings, cpuSpent, peakResidentMib } from './processes.ts';
 import { pgbench, rabbitmqRoundTrip } from './references.ts';
+import { ms, print, refusals, round } from './report.ts';
 import { executedPerSecond, ordersInFlight, QueueDepth, sagaFigures } from './saga-readings.ts';
 import { SpanSink } from './span-sink.ts';
 import {
@@ -58,7 +59,6 @@ const BY_CPU_ROW = [
 const VHOST = 'simplebank_bench';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
-const round = (n: number, digits = 0) => n.toFixed(digits);
 
 const missing = await missingInfrastructure();
 if (missing.length > 0) {
@@ -144,7 +144,7 @@ try {
   const benchTransactionsBefore = benchTransactions;
 
   say(`throughput: ${clients} clients placing orders for ${seconds} s…`);
-  const cpuBefore = cpuReadings();
+  const cpuBefore = cpuReadings((name) => stack.pids(name));
   const cpuFrom = performance.now();
   const loadStart = new Date();
   const capturing = sleep(Math.max(0, (seconds - captureSeconds) / 2) * 1000).then(() =>
@@ -164,7 +164,7 @@ try {
   const leftInQueues = await queues.total();
   const leftInFlight = await ordersInFlight(ordersDb);
   const drainMs = await drained();
-  const cpuAfter = cpuReadings();
+  const cpuAfter = cpuReadings((name) => stack.pids(name));
   const cpuWallSeconds = (performance.now() - cpuFrom) / 1000; // the load, the readings, the drain
   // The same settle at this end, so the window's last transactions and spans are in; the work
   // counters' window is this one's, plus the settles' idle pollers and scrapes (a few a second).
@@ -338,60 +338,6 @@ try {
   await ordersDb.end();
   await queues.close();
   sink.close();
-}
-
-function ms(p: { p50: number; p95: number; p99: number }): string {
-  return [p.p50, p.p95, p.p99].map((v) => round(v)).join(' / ');
-}
-
-function print(title: string, rows: [string, string][]) {
-  const width = Math.max(...rows.map(([k]) => k.length));
-  console.log(`\n${title}`);
-  console.log('-'.repeat(width + 24));
-  for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
-}
-
-/** `503 overloaded: 12, 429 rate_limited: 3`, the driver's refusals by status and error code. */
-function refusals(refused: Record<string, number>): string {
-  const entries = Object.entries(refused).sort(([, a], [, b]) => b - a);
-  return entries.length === 0 ? 'none' : entries.map(([code, n]) => `${code.trim()}: ${n}`).join(', ');
-}
-
-interface CpuReading {
-  machine: number;
-  bench: number;
-  rabbitmq: number;
-  postgres: number;
-  redis: number;
-  /** Every instance of the service, summed. */
-  byService: Record<string, number>;
-}
-
-/** CPU seconds so far: the machine, this process, each service, and each piece of infrastructure. */
-function cpuReadings(): CpuReading {
-  const own = process.cpuUsage();
-  return {
-    machine: machineBusySeconds(),
-    bench: (own.user + own.system) / 1e6,
-    rabbitmq: groupCpuSeconds(pidsNamed('beam.smp')),
-    postgres: groupCpuSeconds(pidsNamed('postgres')),
-    redis: groupCpuSeconds(pidsNamed('redis-server')),
-    byService: Object.fromEntries(SERVICES.map(({ name }) => [name, groupCpuSeconds(stack.pids(name))])),
-  };
-}
-
-/** CPU seconds spent between two readings. */
-function cpuSpent(before: CpuReading, after: CpuReading): CpuReading {
-  return {
-    machine: after.machine - before.machine,
-    bench: after.bench - before.bench,
-    rabbitmq: after.rabbitmq - before.rabbitmq,
-    postgres: after.postgres - before.postgres,
-    redis: after.redis - before.redis,
-    byService: Object.fromEntries(
-      Object.entries(after.byService).map(([name, s]) => [name, s - (before.byService[name] ?? 0)]),
-    ),
-  };
 }
 
 /** Every running instance of every service: its service, its name in the figures, its operations URL. */

@@ -1,4 +1,4 @@
-// The PostgreSQL half of the exact-work floor (issue 12): the statements the services sent for some
+// The PostgreSQL half of the exact-work floor: the statements the services sent for some
 // orders, captured under load (/debug/statements), sent again by a bare client with nothing else
 // to do, so the system's database cost per order can be read as a ratio to what the statements
 // themselves cost. Each captured transaction is replayed as it was (same text, values, prepared

@@ -1,6 +1,7 @@
 // CPU and memory as Linux accounts them (/proc), for the processes of the system under load.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { SERVICES, type ServiceName } from '@simplebank/stack';
 
 const TICKS_PER_SECOND = 100; // USER_HZ, 100 on every Linux this runs on
 
@@ -46,3 +47,40 @@ export function pidsNamed(name: string): number[] {
 
 /** CPU seconds of a group of processes, read now. */
 export const groupCpuSeconds = (pids: number[]) => pids.reduce((sum, pid) => sum + processCpuSeconds(pid), 0);
+
+export interface CpuReading {
+  machine: number;
+  bench: number;
+  rabbitmq: number;
+  postgres: number;
+  redis: number;
+  /** Every instance of the service, summed. */
+  byService: Record<string, number>;
+}
+
+/** CPU seconds so far: the machine, this process, each service, and each piece of infrastructure. */
+export function cpuReadings(pidsOf: (service: ServiceName) => number[]): CpuReading {
+  const own = process.cpuUsage();
+  return {
+    machine: machineBusySeconds(),
+    bench: (own.user + own.system) / 1e6,
+    rabbitmq: groupCpuSeconds(pidsNamed('beam.smp')),
+    postgres: groupCpuSeconds(pidsNamed('postgres')),
+    redis: groupCpuSeconds(pidsNamed('redis-server')),
+    byService: Object.fromEntries(SERVICES.map(({ name }) => [name, groupCpuSeconds(pidsOf(name))])),
+  };
+}
+
+/** CPU seconds spent between two readings. */
+export function cpuSpent(before: CpuReading, after: CpuReading): CpuReading {
+  return {
+    machine: after.machine - before.machine,
+    bench: after.bench - before.bench,
+    rabbitmq: after.rabbitmq - before.rabbitmq,
+    postgres: after.postgres - before.postgres,
+    redis: after.redis - before.redis,
+    byService: Object.fromEntries(
+      Object.entries(after.byService).map(([name, s]) => [name, s - (before.byService[name] ?? 0)]),
+    ),
+  };
+}

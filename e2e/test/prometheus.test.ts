@@ -21,7 +21,7 @@ import {
 } from './system.ts';
 
 /**
- * Issue 4, acceptance 2: the real Prometheus (Debian's `prometheus`) with the repository's scrape
+ * The real Prometheus (Debian's `prometheus`) with the repository's scrape
  * configuration, its targets moved to this run's services, scrapes the system while orders run
  * through it; then every query of every provisioned Grafana panel must answer data, and every
  * metric an alert or recording rule reads must exist.

@@ -2,7 +2,8 @@ import { type Context, context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { type Pool, statementsSent, type Tx, transaction } from './database.ts';
 import type { AfterCommit } from './definition.ts';
 import type { Metrics } from './metrics.ts';
-import type { Cause, OutboxBuffer, OutboxDispatcher, Publish } from './outbox.ts';
+import type { Cause, OutboxBuffer, Publish } from './outbox.ts';
+import type { OutboxDispatcher } from './outbox-relay.ts';
 import type { Slots } from './slots.ts';
 
 /** What a job's work gets: the batch's transaction, and a `publish` bound to the job's cause. */
@@ -44,7 +45,7 @@ interface Queued {
 }
 
 /**
- * Handles a service's messages and RPC requests many per transaction (issue 12): what arrives
+ * Handles a service's messages and RPC requests many per transaction: what arrives
  * while a batch runs waits and forms the next one, so batches grow with the load and add no
  * latency when it is light. A batch is one transaction: one multi-row inbox insert (which says
  * which messages are new), each job's work in arrival order, one multi-row outbox insert, one

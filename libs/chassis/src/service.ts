@@ -24,7 +24,8 @@ import { type Check, registerChassisRoutes } from './health.ts';
 import { infrastructureError, isConnectionError } from './infrastructure.ts';
 import { createLogger, type Logger, RecentEntries } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { OutboxBuffer, OutboxDispatcher, OutboxRelay } from './outbox.ts';
+import { OutboxBuffer } from './outbox.ts';
+import { OutboxDispatcher, OutboxRelay } from './outbox-relay.ts';
 import { InboxRetention } from './retention.ts';
 import { Slots } from './slots.ts';
 import { createStatsd } from './statsd.ts';
@@ -75,7 +76,7 @@ export async function startService<P extends TProperties, S>(
     await broker?.connection.close().catch(() => undefined);
     await pool?.end();
   };
-  // sends what each transaction published once it has committed (outbox.ts); made with the relay
+  // sends what each transaction published once it has committed (outbox-relay.ts); made with the relay
   const outbound: { dispatcher?: OutboxDispatcher } = {};
   const outbox = () => new OutboxBuffer(name, publishes);
   const svc: Context<P> = {

@@ -7,7 +7,7 @@
  * No ESM loader hook (import-in-the-middle) and no node:http instrumentation: every call the
  * services make goes through undici (its own diagnostics channel) and every server is fastify
  * (@fastify/otel, the same), so the hook patched nothing we use. It cost each process a loader
- * thread, 48 MB resident at rest, and a tenth of a chassis route's throughput (issue 12).
+ * thread, 48 MB resident at rest, and a tenth of a chassis route's throughput (pnpm bench).
  *
  * The SDK reads the standard variables: OTEL_EXPORTER_OTLP_ENDPOINT (default
  * http://127.0.0.1:4318, Jaeger v2's OTLP/HTTP), OTEL_EXPORTER_OTLP_PROTOCOL (`http/protobuf`,
@@ -18,7 +18,7 @@
  * Spans: one per HTTP request served or made, per message handled or published, per RPC. What a
  * transaction did is counted on its span (`db.statements`, `db.duration_ms`: database.ts), not
  * a span per statement or Redis command: those were most of an order's ~95 spans and of what
- * tracing cost (issue 12, pnpm bench).
+ * tracing cost (pnpm bench).
  * OTEL_SDK_DISABLED=true leaves tracing off: no SDK, the API stays a no-op.
  */
 import { readFileSync } from 'node:fs';

@@ -4,6 +4,7 @@ import {
   adminHeaders,
   type EventProbe,
   metricValue,
+  outboxDrained,
   publishEvent,
   type ServiceUnderTest,
   serviceUnderTest,
@@ -78,19 +79,8 @@ const handled = (envelope: Envelope) =>
 const statusOf = (orderId: string, status: string) =>
   waitFor(`reservation ${orderId} ${status}`, async () => (await reservationOf(orderId))?.status === status);
 
-/**
- * Everything account-transactions has published so far has reached the probe: its outbox is empty
- * (relayed and confirmed), and a marker published after that has arrived (a queue delivers in order).
- */
-async function drained(): Promise<void> {
-  await waitFor('the outbox to be empty', async () => {
-    const { rows } = await service.context.pool.query('SELECT count(*)::int AS n FROM outbox');
-    return rows[0].n === 0;
-  });
-  const marker = { ...PositionReserved.example, orderId: randomUUID() };
-  await publishEvent(amqpUrl, PositionReserved, marker);
-  await probe.next(PositionReserved, (p) => p.orderId === marker.orderId);
-}
+/** Everything account-transactions has published so far has reached the probe. */
+const drained = () => outboxDrained(service, probe, amqpUrl, PositionReserved);
 
 const eventsAbout = (orderId: string) =>
   probe.received.filter((e) => (e.payload as { orderId: string }).orderId === orderId);

@@ -3,6 +3,7 @@ import { type RunningService, transaction } from '@simplebank/chassis';
 import {
   type EventProbe,
   metricValue,
+  outboxDrained,
   publishEvent,
   type ServiceUnderTest,
   serviceUnderTest,
@@ -35,19 +36,8 @@ const chargeOf = async (orderId: string) => {
   return response.statusCode === 200 ? response.json() : undefined;
 };
 
-/**
- * Everything fees has published so far has reached the probe: its outbox is empty (relayed and
- * confirmed), and a marker published after that has arrived (a queue delivers in order).
- */
-async function drained(): Promise<void> {
-  await waitFor('the outbox to be empty', async () => {
-    const { rows } = await service.context.pool.query('SELECT count(*)::int AS n FROM outbox');
-    return rows[0].n === 0;
-  });
-  const marker = { ...FeeCharged.example, orderId: randomUUID() };
-  await publishEvent(amqpUrl, FeeCharged, marker);
-  await probe.next(FeeCharged, (p) => p.orderId === marker.orderId);
-}
+/** Everything fees has published so far has reached the probe. */
+const drained = () => outboxDrained(service, probe, amqpUrl, FeeCharged);
 
 describe('fees service (real RabbitMQ and PostgreSQL)', () => {
   it('T3: charges the fee for a new order and announces it', async () => {

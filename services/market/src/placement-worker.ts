@@ -55,7 +55,7 @@ export class PlacementWorker implements Worker {
 
   /**
    * One pass over what is due: one transaction claims it and records the calls about to be made,
-   * the calls go out together, and one transaction records their answers (issue 12: two
+   * the calls go out together, and one transaction records their answers (two
    * transactions a pass, where it took two an order).
    */
   private async actOnDue(): Promise<boolean> {

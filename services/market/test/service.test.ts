@@ -6,6 +6,7 @@ import {
   EventProbe,
   freshDatabase,
   metricValue,
+  outboxDrained,
   publishEvent,
   testEnvironment,
   waitFor,
@@ -114,19 +115,8 @@ async function deliver([event, payload]: Delivery): Promise<Envelope> {
   return envelope;
 }
 
-/**
- * Everything market has published so far has reached the probe: its outbox is empty (relayed and
- * confirmed), and a marker published after that has arrived (a queue delivers in order).
- */
-async function drained(): Promise<void> {
-  await waitFor('the outbox to be empty', async () => {
-    const { rows } = await service.context.pool.query('SELECT count(*)::int AS n FROM outbox');
-    return rows[0].n === 0;
-  });
-  const marker = { orderId: randomUUID(), accountId: 'marker' };
-  await publishEvent(amqpUrl, OrderExpired, marker);
-  await probe.next(OrderExpired, (p) => p.orderId === marker.orderId);
-}
+/** Everything market has published so far has reached the probe. */
+const drained = () => outboxDrained(service, probe, amqpUrl, OrderExpired);
 
 const eventsOf = (orderId: string) =>
   probe.received.filter((e) => (e.payload as { orderId: string }).orderId === orderId).map((e) => e.type);

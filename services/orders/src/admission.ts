@@ -21,7 +21,7 @@ export interface InFlight {
 }
 
 /**
- * The next limit on orders in flight, from the last one and what is in flight now (issue 12). The
+ * The next limit on orders in flight, from the last one and what is in flight now. The
  * limit that keeps the wait bounded is the system's rate times the wait (Little's law), and the
  * rate is what this machine does today, so it is found rather than configured: while the median
  * order in flight is older than the target the limit shrinks by a tenth; while orders fill it and

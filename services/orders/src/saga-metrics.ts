@@ -6,7 +6,7 @@ import { isTerminal, type OrderStatus } from './domain/order-status.ts';
 const stepBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800];
 
 /**
- * The saga seen from orders, which holds every order's status (issue 4, "Metrics"):
+ * The saga seen from orders, which holds every order's status (README, "Metrics and alerts"):
  * - `saga_orders_total{side,status}`: orders that reached a terminal status;
  * - `saga_step_seconds{step}`: time from the order's creation to each status it reached;
  * - `saga_orders_in_flight` and `saga_oldest_order_in_flight_age_seconds`: orders not yet

@@ -46,7 +46,7 @@ export default defineService({
 
   config: OrdersConfig,
 
-  // saga_* metrics (issue 4); the in-flight gauges read the pool at each scrape
+  // saga_* metrics; the in-flight gauges read the pool at each scrape
   setup: (svc) => ({
     saga: sagaMetrics(svc.metrics.registry, () => svc.pool),
     admission: new OrderAdmission(
