@@ -285,19 +285,43 @@ export async function outboxDrained(
 }
 
 /**
- * The value of the first sample of `name` in a running service's /metrics whose labels include
- * `labels`; 0 when there is none yet (a counter before its first increment).
+ * The samples of `name` in a running service's registry (prom-client's, which /metrics shows) whose
+ * labels include `labels`. A histogram's samples are `<name>_bucket`, `_sum` and `_count`.
  */
+async function metricSamples(
+  service: RunningService,
+  name: string,
+  labels: Record<string, string>,
+): Promise<number[]> {
+  const { registry } = service.context.metrics;
+  const metric =
+    registry.getSingleMetric(name) ?? registry.getSingleMetric(name.replace(/_(bucket|sum|count)$/, ''));
+  if (!metric) throw new Error(`${service.context.name} registers no metric ${name}`);
+  const { name: metricName, values } = await metric.get();
+  // a histogram's samples carry their own names; a counter's and a gauge's are the metric's
+  return (values as { value: number; labels: Record<string, unknown>; metricName?: string }[])
+    .filter(
+      (v) =>
+        (v.metricName ?? metricName) === name &&
+        Object.entries(labels).every(([key, value]) => String(v.labels[key]) === value),
+    )
+    .map((v) => v.value);
+}
+
+/** The first sample of `name` whose labels include `labels`; 0 before there is one (a counter before its first increment). */
 export async function metricValue(
   service: RunningService,
   name: string,
   labels: Record<string, string> = {},
 ): Promise<number> {
-  const text = (await service.ops.inject({ url: '/metrics' })).body;
-  const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`);
-  const line = text
-    .split('\n')
-    .find((l) => l.startsWith(`${name}{`) && wanted.every((w) => l.slice(0, l.indexOf('}')).includes(w)));
-  // `name{…} value`, in OpenMetrics possibly followed by ` # {traceID="…"} value timestamp`
-  return line === undefined ? 0 : Number(line.split(' # ')[0]?.split(' ').at(-1));
+  return (await metricSamples(service, name, labels))[0] ?? 0;
+}
+
+/** The sum of the samples of `name` whose labels include `labels` (every route, every outcome, …). */
+export async function metricSum(
+  service: RunningService,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  return (await metricSamples(service, name, labels)).reduce((sum, value) => sum + value, 0);
 }

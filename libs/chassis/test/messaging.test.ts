@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { deadLetterQueue, handlerQueue, type RunningService, startService } from '@simplebank/chassis';
-import { publishEvent, publishRaw, testEnvironment, waitFor } from '@simplebank/chassis/testing';
+import { metricValue, publishEvent, publishRaw, testEnvironment, waitFor } from '@simplebank/chassis/testing';
 import { OrderCreated } from '@simplebank/contracts';
 import pg from 'pg';
 import { Connection } from 'rabbitmq-client';
@@ -99,8 +99,9 @@ describe('consuming against real RabbitMQ and PostgreSQL', () => {
       const order = { ...OrderCreated.example, orderId: randomUUID(), quantity: FAILS_TWICE };
       await publishEvent(env.AMQP_URL as string, OrderCreated, order);
       await waitFor('the third attempt to succeed', async () => (await effectsFor(order.orderId)) === 1);
-      const metrics = (await service.app.inject({ url: '/metrics' })).body;
-      expect(metrics).toMatch(/message_handler_duration_seconds_count\{[^}]*outcome="retry"\} [2-9]/);
+      expect(
+        await metricValue(service, 'message_handler_duration_seconds_count', { outcome: 'retry' }),
+      ).toBeGreaterThanOrEqual(2);
     });
 
     it('parks a message whose handler fails every attempt, with the error and the attempt count', async () => {
@@ -186,10 +187,14 @@ describe('consuming against real RabbitMQ and PostgreSQL', () => {
       await expect(
         service.context.broker.call('chassis-fixture', 'slowCount', { orderId, ms: 600 }, 200),
       ).rejects.toMatchObject({ code: 'service_unavailable' });
-      await waitFor('the server to finish and refuse to commit', async () =>
-        /rpc_call_duration_seconds_count\{[^}]*method="slowCount",side="server",outcome="service_unavailable"\} 1/.test(
-          (await service.app.inject({ url: '/metrics' })).body,
-        ),
+      await waitFor(
+        'the server to finish and refuse to commit',
+        async () =>
+          (await metricValue(service, 'rpc_call_duration_seconds_count', {
+            method: 'slowCount',
+            side: 'server',
+            outcome: 'service_unavailable',
+          })) === 1,
       );
       expect(await effectsFor(orderId)).toBe(0);
     });

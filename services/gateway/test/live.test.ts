@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { adminHeaders, testEnvironment, waitFor } from '@simplebank/chassis/testing';
+import { adminHeaders, metricSum, testEnvironment, waitFor } from '@simplebank/chassis/testing';
 import type { Account, Order, PlaceOrderCommand } from '@simplebank/contracts';
 import { Redis } from 'ioredis';
 import { decodeJwt } from 'jose';
@@ -499,19 +499,8 @@ describe('DELETE /orders/{order_id}: the customer cancel', () => {
 
 describe('queries passed on to the services that own the data', () => {
   /** How many times market has served GET /market/quotes, by its own metrics. */
-  const askedMarket = async (): Promise<number> => {
-    const text = (await system.market.app.inject({ method: 'GET', url: '/metrics' })).body;
-    let count = 0;
-    for (const line of text.split('\n')) {
-      if (
-        line.startsWith('http_request_duration_seconds_count{') &&
-        line.includes('route="/market/quotes"')
-      ) {
-        count += Number(line.slice(line.lastIndexOf(' ') + 1));
-      }
-    }
-    return count;
-  };
+  const askedMarket = () =>
+    metricSum(system.market, 'http_request_duration_seconds_count', { route: '/market/quotes' });
   const get = (url: string, token?: string) => send('GET', url, token === undefined ? {} : { token });
   const QUOTES_REFRESH_MS = 250; // the gateway's default
 
@@ -602,14 +591,7 @@ describe('queries passed on to the services that own the data', () => {
 
 describe("the order path's round trips", () => {
   /** How many calls the gateway has made to `target`, by its own metrics. */
-  const gatewayCalls = async (target: string): Promise<number> => {
-    const text = (await system.gateway.ops.inject({ method: 'GET', url: '/metrics' })).body;
-    let count = 0;
-    for (const line of text.split('\n'))
-      if (line.startsWith(`http_client_calls_total{target="${target}",`))
-        count += Number(line.slice(line.lastIndexOf(' ') + 1));
-    return count;
-  };
+  const gatewayCalls = (target: string) => metricSum(system.gateway, 'http_client_calls_total', { target });
 
   const QUOTES_REFRESH_MS = 250; // the gateway's default
 

@@ -253,11 +253,9 @@ describe('market service (real RabbitMQ, PostgreSQL and stock-exchange simulator
   it('counts an open circuit as the exchange being unavailable, not as a refusal', async () => {
     await pin('ACME', 10_012);
     await setFaults({ error_rate: 1 });
-    const breakerState = async () =>
-      /circuit_breaker_state\{target="exchange"[^}]*\} (\d)/.exec(
-        (await service.app.inject({ url: '/metrics' })).body,
-      )?.[1];
-    await waitFor('the circuit around the exchange to open', async () => (await breakerState()) === '2');
+    // circuit_breaker_state: 0 closed, 1 half-open, 2 open
+    const breakerState = () => metricValue(service, 'circuit_breaker_state', { target: 'exchange' });
+    await waitFor('the circuit around the exchange to open', async () => (await breakerState()) === 2);
 
     const order = newOrder();
     for (const event of [created, reserved, charged]) await deliver(event(order));
@@ -275,7 +273,7 @@ describe('market service (real RabbitMQ, PostgreSQL and stock-exchange simulator
     await setFaults({ error_rate: 0 });
     await probe.next(OrderPlaced, (p) => p.orderId === order.orderId);
     await probe.next(TradeExecuted, (p) => p.orderId === order.orderId);
-    await waitFor('the circuit to close', async () => (await breakerState()) === '0');
+    await waitFor('the circuit to close', async () => (await breakerState()) === 0);
     expect(eventsOf(order.orderId)).toEqual(['OrderPlaced', 'TradeExecuted']);
   });
 
