@@ -1,3 +1,4 @@
+import { createParser } from 'eventsource-parser';
 import { describe, expect, it } from 'vitest';
 import { call, newAccount, placeOrder, tokenOf, url } from './system.ts';
 
@@ -26,25 +27,25 @@ async function readStream(
   const reader = (response.body as ReadableStream<Uint8Array>)
     .pipeThrough(new TextDecoderStream())
     .getReader();
-  let buffer = '';
+  // the gateway's first words, a comment, once the stream is subscribed to the account's news
+  let said = false;
+  const parser = createParser({
+    onEvent: ({ event, data }) => events.push({ event: event ?? 'message', data: JSON.parse(data) }),
+    onComment: (comment) => {
+      if (comment.trim() === 'stream open') said = true;
+    },
+  });
   let opened = false;
   try {
     for (;;) {
       const { value, done: ended } = await reader.read();
       if (ended) throw new Error('the stream ended');
-      buffer += value;
-      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const event = /^event: (.+)$/m.exec(block)?.[1];
-        const data = /^data: (.+)$/m.exec(block)?.[1];
-        if (event && data) events.push({ event, data: JSON.parse(data) });
-        if (!opened) {
-          opened = true;
-          await onOpen();
-        }
-        if (done(events)) return events;
+      parser.feed(value);
+      if (said && !opened) {
+        opened = true;
+        await onOpen();
       }
+      if (done(events)) return events;
     }
   } finally {
     await reader.cancel().catch(() => undefined);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { adminHeaders, metricValue, testEnvironment, waitFor } from '@simplebank/chassis/testing';
+import { createParser } from 'eventsource-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type System, startSystem, urlOf } from './system.ts';
 
@@ -131,20 +132,15 @@ async function readStream(
     .pipeThrough(new TextDecoderStream())
     .getReader();
   const timer = setTimeout(() => reader.cancel(new Error('the stream did not end in time')), timeoutMs);
-  let buffer = '';
+  const parser = createParser({
+    onEvent: ({ event, data }) => events.push({ event: event ?? 'message', data: JSON.parse(data) }),
+  });
   try {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return { events, ended: true };
-      buffer += value;
-      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const event = /^event: (.+)$/m.exec(block)?.[1];
-        const data = /^data: (.+)$/m.exec(block)?.[1];
-        if (event && data) events.push({ event, data: JSON.parse(data) });
-        if (until(events)) return { events, ended: false };
-      }
+      parser.feed(value);
+      if (until(events)) return { events, ended: false };
     }
   } finally {
     clearTimeout(timer);

@@ -1,5 +1,8 @@
 // The account's live stream (GET /accounts/{id}/stream): server-sent events read with fetch, which
-// can send the bearer token (EventSource cannot). Reconnects with back-off until stopped.
+// can send the bearer token (EventSource cannot), parsed by eventsource-parser. Reconnects with
+// back-off until stopped.
+
+import { EventSourceParserStream } from 'eventsource-parser/stream';
 
 export interface StreamHandlers {
   onEvent(event: string, data: unknown): void;
@@ -20,18 +23,14 @@ export function openStream(path: string, token: string, handlers: StreamHandlers
         if (!response.ok || !response.body) throw new Error(`stream answered ${response.status}`);
         attempt = 0;
         handlers.onState('open');
-        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-        let buffer = '';
+        const events = response.body
+          .pipeThrough(new TextDecoderStream())
+          .pipeThrough(new EventSourceParserStream())
+          .getReader();
         for (;;) {
-          const { value, done } = await reader.read();
+          const { value, done } = await events.read();
           if (done) break;
-          buffer += value;
-          let end = buffer.indexOf('\n\n');
-          while (end >= 0) {
-            dispatch(buffer.slice(0, end), handlers);
-            buffer = buffer.slice(end + 2);
-            end = buffer.indexOf('\n\n');
-          }
+          dispatch(value.event ?? 'message', value.data, handlers);
         }
       } catch {
         if (controller.signal.aborted) break;
@@ -47,17 +46,9 @@ export function openStream(path: string, token: string, handlers: StreamHandlers
   return () => controller.abort();
 }
 
-function dispatch(block: string, handlers: StreamHandlers): void {
-  let event = 'message';
-  const data: string[] = [];
-  for (const line of block.split('\n')) {
-    if (line.startsWith(':')) continue; // a comment: keep-alive
-    if (line.startsWith('event:')) event = line.slice(6).trim();
-    else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
-  }
-  if (data.length === 0) return;
+function dispatch(event: string, data: string, handlers: StreamHandlers): void {
   try {
-    handlers.onEvent(event, JSON.parse(data.join('\n')));
+    handlers.onEvent(event, JSON.parse(data));
   } catch {
     // not JSON: not ours
   }
