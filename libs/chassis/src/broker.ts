@@ -11,7 +11,7 @@ import {
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import { ConfirmedPublisher, LivePublisher } from './publishers.ts';
-import { type RpcCallOptions, RpcClient, type RpcClientOptions } from './rpc-client.ts';
+import { RpcClient, type RpcClientOptions } from './rpc-client.ts';
 import { type RpcHandling, serveRpc } from './rpc-server.ts';
 import { type BrokerLink, brokerUserOf, Senders } from './senders.ts';
 import { deadLetterExchange, deadLetterQueue, retryQueue } from './topology.ts';
@@ -144,15 +144,9 @@ export class Broker {
     return this.watchReadiness(serveRpc(this.link, options, handle), `rpc-${this.service}`);
   }
 
-  /** Calls `service.method` (`RpcClient.call`). */
-  call<T>(
-    service: string,
-    method: string,
-    params: unknown,
-    timeoutMs: number,
-    options: RpcCallOptions = {},
-  ): Promise<T> {
-    return this.rpc.call<T>(service, method, params, timeoutMs, options);
+  /** Calls `service.method` (`RpcClient.call`: its arguments, its answer). */
+  call<T>(...args: Parameters<RpcClient['call']>): Promise<T> {
+    return this.rpc.call<T>(...args);
   }
 
   /** The state of the circuit breaker around `rpc-<service>`: closed until a call says otherwise. */
