@@ -1,27 +1,27 @@
 import { type App, defineService, listen } from '@simplebank/chassis';
 import { OrderStatusChanged, PORTS } from '@simplebank/contracts';
-import { apiDocs } from './api-docs.ts';
-import { Tokens } from './auth.ts';
+import { orderCancel } from './commands/order-cancel.ts';
+import { orderPlacement } from './commands/order-placement.ts';
 import { checkSecrets, GatewayConfig } from './config.ts';
-import { credentialChecker } from './credentials.ts';
-import { feeSchedule } from './fee-schedule.ts';
-import { IdempotencyKeys } from './idempotency.ts';
-import { liveRoutes, OrderNewsHub } from './live.ts';
-import { orderCancel } from './order-cancel.ts';
-import { orderPlacement } from './order-placement.ts';
-import { Owners } from './owners.ts';
-import { protect } from './protection.ts';
-import { QuoteBook } from './quotes.ts';
+import { Tokens } from './edge/auth.ts';
+import { IdempotencyKeys } from './edge/idempotency.ts';
+import { protect } from './edge/protection.ts';
+import { TokenVersions } from './edge/revocation.ts';
+import { SignInGuard } from './edge/sign-in-guard.ts';
 import { createRedis, redisAnswers, redisLifecycle } from './redis.ts';
-import { TokenVersions } from './revocation.ts';
 import { accountRoutes } from './routes/accounts.ts';
+import { apiDocs } from './routes/api-docs.ts';
 import { authRoutes } from './routes/auth.ts';
 import { feeRoutes } from './routes/fees.ts';
+import { liveRoutes, OrderNewsHub } from './routes/live.ts';
 import { marketRoutes } from './routes/market.ts';
 import { orderRoutes } from './routes/orders.ts';
-import { screen } from './screen.ts';
-import { SignInGuard } from './sign-in-guard.ts';
-import { Upstream } from './upstream.ts';
+import { screen } from './routes/screen.ts';
+import { credentialChecker } from './upstream/credentials.ts';
+import { feeSchedule } from './upstream/fee-schedule.ts';
+import { Owners } from './upstream/owners.ts';
+import { QuoteBook } from './upstream/quotes.ts';
+import { Upstream } from './upstream/upstream.ts';
 
 /**
  * The public API and the system's edge: signs customers in, checks their tokens, rate limits and

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { TOKEN_AUDIENCE, TOKEN_ISSUER, Tokens } from '../src/auth.ts';
 import { checkSecrets, DEVELOPMENT_JWT_SECRET, secretStrength } from '../src/config.ts';
+import { TOKEN_AUDIENCE, TOKEN_ISSUER, Tokens } from '../src/edge/auth.ts';
 
 const SECRET = 'a secret of at least thirty-two characters';
 

@@ -3,12 +3,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Broker, createLogger, HttpError, isStale } from '@simplebank/chassis';
 import { feeScheduleBody, type Quotes } from '@simplebank/contracts';
 import { describe, expect, it } from 'vitest';
-import { feeSchedule } from '../src/fee-schedule.ts';
-import { orderPlacement } from '../src/order-placement.ts';
-import { Owners } from '../src/owners.ts';
-import { QuoteBook } from '../src/quotes.ts';
-import { Refreshed } from '../src/refreshed.ts';
-import type { Upstream } from '../src/upstream.ts';
+import { orderPlacement } from '../src/commands/order-placement.ts';
+import { feeSchedule } from '../src/upstream/fee-schedule.ts';
+import { Owners } from '../src/upstream/owners.ts';
+import { QuoteBook } from '../src/upstream/quotes.ts';
+import { Refreshed } from '../src/upstream/refreshed.ts';
+import type { Upstream } from '../src/upstream/upstream.ts';
 
 // What the order path keeps in memory (quote board, fee schedule, owners), against upstreams that
 // count what they are asked: a hit asks nobody, a miss asks once, a failed fetch keeps the last.

@@ -2,8 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { createLogger, createMetrics, HttpError } from '@simplebank/chassis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { credentialChecker } from '../src/credentials.ts';
-import { isUnavailable, Upstream } from '../src/upstream.ts';
+import { credentialChecker } from '../src/upstream/credentials.ts';
+import { isUnavailable, Upstream } from '../src/upstream/upstream.ts';
 
 // A stand-in for account-transactions' POST /customers/authenticate, answering as each test says.
 interface Hit {

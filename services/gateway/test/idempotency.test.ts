@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fingerprintOf, orderIdFor } from '../src/idempotency.ts';
+import { fingerprintOf, orderIdFor } from '../src/edge/idempotency.ts';
 
 describe('order ids from idempotency keys', () => {
   it('names the same order for the same customer and key, every time', () => {

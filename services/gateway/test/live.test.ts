@@ -4,8 +4,8 @@ import type { Account, Order, PlaceOrderCommand } from '@simplebank/contracts';
 import { Redis } from 'ioredis';
 import { decodeJwt } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { TOKEN_AUDIENCE, TOKEN_ISSUER } from '../src/auth.ts';
-import { fingerprintOf, IDEMPOTENCY_TTL_MS, orderIdFor, UNANSWERED_MAX_MS } from '../src/idempotency.ts';
+import { TOKEN_AUDIENCE, TOKEN_ISSUER } from '../src/edge/auth.ts';
+import { fingerprintOf, IDEMPOTENCY_TTL_MS, orderIdFor, UNANSWERED_MAX_MS } from '../src/edge/idempotency.ts';
 import { type System, startSystem } from './system.ts';
 
 // A gateway in front of the real services of the saga (system.ts), on real RabbitMQ, PostgreSQL

@@ -1,6 +1,6 @@
 import { RpcError } from '@simplebank/chassis';
 import { describe, expect, it } from 'vitest';
-import { httpErrorOf, type OrderPlacementDeps, orderPlacement } from '../src/order-placement.ts';
+import { httpErrorOf, type OrderPlacementDeps, orderPlacement } from '../src/commands/order-placement.ts';
 
 describe('errors orders replies with', () => {
   it.each([

@@ -7,11 +7,11 @@ import { freshDatabase, testEnvironment, waitFor } from '@simplebank/chassis/tes
 import marketService from '@simplebank/market';
 import stockExchange from '@simplebank/stock-exchange';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Tokens } from '../src/auth.ts';
 import { DEVELOPMENT_JWT_SECRET } from '../src/config.ts';
-import { QuoteBook } from '../src/quotes.ts';
+import { Tokens } from '../src/edge/auth.ts';
 import gateway from '../src/service.ts';
-import { Upstream } from '../src/upstream.ts';
+import { QuoteBook } from '../src/upstream/quotes.ts';
+import { Upstream } from '../src/upstream/upstream.ts';
 import { closedPort } from './network.ts';
 
 // The gateway in front of the real market (quoting a real stock exchange) and the real

@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { type Broker, createLogger } from '@simplebank/chassis';
 import { feeScheduleBody } from '@simplebank/contracts';
 import { describe, expect, it } from 'vitest';
-import { feeSchedule } from '../src/fee-schedule.ts';
-import { orderCancel } from '../src/order-cancel.ts';
-import { orderPlacement } from '../src/order-placement.ts';
-import { Owners } from '../src/owners.ts';
-import type { QuoteBook } from '../src/quotes.ts';
-import type { Upstream } from '../src/upstream.ts';
+import { orderCancel } from '../src/commands/order-cancel.ts';
+import { orderPlacement } from '../src/commands/order-placement.ts';
+import { feeSchedule } from '../src/upstream/fee-schedule.ts';
+import { Owners } from '../src/upstream/owners.ts';
+import type { QuoteBook } from '../src/upstream/quotes.ts';
+import type { Upstream } from '../src/upstream/upstream.ts';
 
 // What the gateway asks of Broker.call; the retries, timeouts and breaker behind it are the
 // chassis' (libs/chassis/test/rpc-reliability.test.ts).

@@ -7,8 +7,8 @@ import feesService from '@simplebank/fees';
 import marketService from '@simplebank/market';
 import ordersService from '@simplebank/orders';
 import stockExchange from '@simplebank/stock-exchange';
-import { Tokens } from '../src/auth.ts';
 import { DEVELOPMENT_JWT_SECRET } from '../src/config.ts';
+import { Tokens } from '../src/edge/auth.ts';
 import gateway from '../src/service.ts';
 
 export const urlOf = ({ app }: RunningService): string =>

@@ -1,7 +1,7 @@
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { createApp, createLogger, createMetrics, HttpError } from '@simplebank/chassis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isUnavailable, Upstream } from '../src/upstream.ts';
+import { isUnavailable, Upstream } from '../src/upstream/upstream.ts';
 import { closedPort } from './network.ts';
 
 const quiet = { log: createLogger('gateway', 'silent'), metrics: createMetrics('gateway') };

@@ -1,11 +1,11 @@
 import { type App, HttpError, type Logger } from '@simplebank/chassis';
 import { Account, AccountIdParams, AccountList, ErrorCode } from '@simplebank/contracts';
 import { Type } from 'typebox';
-import { requireCustomer, signedIn } from '../auth.ts';
 import { type HeldPosition, pricesOf, valuePositions } from '../domain/portfolio.ts';
-import type { Owners } from '../owners.ts';
-import type { QuoteBook } from '../quotes.ts';
-import { segment, type Upstream } from '../upstream.ts';
+import { requireCustomer, signedIn } from '../edge/auth.ts';
+import type { Owners } from '../upstream/owners.ts';
+import type { QuoteBook } from '../upstream/quotes.ts';
+import { segment, type Upstream } from '../upstream/upstream.ts';
 
 type AccountRecord = Omit<Account, 'positions'> & { positions: HeldPosition[] };
 

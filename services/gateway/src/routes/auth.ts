@@ -1,10 +1,10 @@
 import { type App, HttpError, type Logger } from '@simplebank/chassis';
 import { ErrorCode, PasswordChange, TokenRequest, TokenResponse } from '@simplebank/contracts';
 import { Type } from 'typebox';
-import { requireCustomer, signedIn, type Tokens } from '../auth.ts';
-import type { TokenVersions } from '../revocation.ts';
-import type { SignInGuard } from '../sign-in-guard.ts';
-import { segment, type Upstream } from '../upstream.ts';
+import { requireCustomer, signedIn, type Tokens } from '../edge/auth.ts';
+import type { TokenVersions } from '../edge/revocation.ts';
+import type { SignInGuard } from '../edge/sign-in-guard.ts';
+import { segment, type Upstream } from '../upstream/upstream.ts';
 
 export interface AuthRouteOptions {
   tokens: Tokens;

@@ -1,6 +1,6 @@
 import type { App } from '@simplebank/chassis';
 import { Quotes } from '@simplebank/contracts';
-import type { QuoteBook } from '../quotes.ts';
+import type { QuoteBook } from '../upstream/quotes.ts';
 
 export function marketRoutes(app: App, quotes: QuoteBook): void {
   app.get('/market/quotes', { schema: { response: { 200: Quotes } } }, () =>

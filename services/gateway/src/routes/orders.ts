@@ -13,18 +13,18 @@ import {
   PlaceOrderHeaders,
   PlaceOrderRequest,
 } from '@simplebank/contracts';
-import { requireCustomer, signedIn } from '../auth.ts';
+import type { orderCancel } from '../commands/order-cancel.ts';
+import { accepted, isSameOrder, type OrderPlacement } from '../commands/order-placement.ts';
+import { requireCustomer, signedIn } from '../edge/auth.ts';
 import {
   fingerprintOf,
   type IdempotencyKeys,
   inProgress,
   orderIdFor,
   UNANSWERED_MAX_MS,
-} from '../idempotency.ts';
-import type { orderCancel } from '../order-cancel.ts';
-import { accepted, isSameOrder, type OrderPlacement } from '../order-placement.ts';
-import type { Owners } from '../owners.ts';
-import { segment, type Upstream } from '../upstream.ts';
+} from '../edge/idempotency.ts';
+import type { Owners } from '../upstream/owners.ts';
+import { segment, type Upstream } from '../upstream/upstream.ts';
 
 interface Replayable {
   status(code: number): Replayable;

@@ -5,7 +5,7 @@ import type { App } from '@simplebank/chassis';
 import { Type } from 'typebox';
 
 /** Where the build puts the place-order screen (web/, bundled by Vite): dist/public. */
-export const SCREEN_DIR = fileURLToPath(new URL('../dist/public/', import.meta.url));
+export const SCREEN_DIR = fileURLToPath(new URL('../../dist/public/', import.meta.url));
 
 export const ScreenSettings = Type.Object({
   /** Jaeger's UI, where the screen links each order's trace id. */

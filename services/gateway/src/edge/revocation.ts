@@ -1,6 +1,6 @@
 import { HttpError, type Logger } from '@simplebank/chassis';
 import { ErrorCode } from '@simplebank/contracts';
-import { segment, type Upstream } from './upstream.ts';
+import { segment, type Upstream } from '../upstream/upstream.ts';
 
 /** account-transactions' answer about a customer's tokens. */
 interface TokenVersionView {

@@ -13,12 +13,12 @@ import {
   type PlaceOrderResult,
   RpcErrorCode,
 } from '@simplebank/contracts';
-import { limitPriceCents, placeOrderCommand } from './domain/order-terms.ts';
-import { keyReused } from './idempotency.ts';
-import type { Owners } from './owners.ts';
-import type { QuoteBook } from './quotes.ts';
-import type { Refreshed } from './refreshed.ts';
-import { segment, type Upstream } from './upstream.ts';
+import { limitPriceCents, placeOrderCommand } from '../domain/order-terms.ts';
+import { keyReused } from '../edge/idempotency.ts';
+import type { Owners } from '../upstream/owners.ts';
+import type { QuoteBook } from '../upstream/quotes.ts';
+import type { Refreshed } from '../upstream/refreshed.ts';
+import { segment, type Upstream } from '../upstream/upstream.ts';
 
 export interface OrderPlacementDeps {
   quotes: QuoteBook;

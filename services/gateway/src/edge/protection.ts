@@ -4,8 +4,8 @@ import { type App, HttpError, type Logger } from '@simplebank/chassis';
 import { ErrorCode } from '@simplebank/contracts';
 import type { FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
+import type { GatewayConfig } from '../config.ts';
 import { customerOf, identify, refuseRevoked, type Tokens } from './auth.ts';
-import type { GatewayConfig } from './config.ts';
 import { fallbackStore } from './rate-limit-store.ts';
 import type { TokenVersions } from './revocation.ts';
 

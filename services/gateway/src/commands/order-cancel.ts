@@ -7,8 +7,8 @@ import {
   ErrorCode,
   type Order,
 } from '@simplebank/contracts';
+import { segment, type Upstream } from '../upstream/upstream.ts';
 import { httpErrorOf } from './order-placement.ts';
-import { segment, type Upstream } from './upstream.ts';
 
 export type CancelOutcome =
   | { statusCode: 202; body: CancelAccepted }

@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { App } from '@simplebank/chassis';
 import { ErrorCode, ErrorCodeDescription, FailureReason } from '@simplebank/contracts';
 import type { RouteOptions } from 'fastify';
-import { requireCustomer } from './auth.ts';
+import { requireCustomer } from '../edge/auth.ts';
 
 // The OpenAPI 3.1 document of the gateway, made by @fastify/swagger from the routes' own schemas
 // (the ones that validate requests and serialise answers): served at /docs/json, with an

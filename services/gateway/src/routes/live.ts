@@ -10,10 +10,10 @@ import {
   Quotes,
 } from '@simplebank/contracts';
 import { Type } from 'typebox';
-import { requireCustomer, tokenOf } from './auth.ts';
-import type { Owners } from './owners.ts';
-import type { QuoteBook } from './quotes.ts';
-import type { TokenVersions } from './revocation.ts';
+import { requireCustomer, tokenOf } from '../edge/auth.ts';
+import type { TokenVersions } from '../edge/revocation.ts';
+import type { Owners } from '../upstream/owners.ts';
+import type { QuoteBook } from '../upstream/quotes.ts';
 
 /** What the stream sends as `event: order`: an order's new status, as orders holds it. */
 export const OrderNews = Type.Object({
