@@ -1,8 +1,8 @@
 import type { HandlerContext } from '@simplebank/chassis';
 import { OrderFailed } from '@simplebank/contracts';
 import { type Arrival, afterArrival } from './domain/prerequisites.ts';
-import type { PlacementWorker } from './placement-worker.ts';
-import { placements } from './placements.ts';
+import { placements } from './store/placements.ts';
+import type { PlacementWorker } from './workers/placement-worker.ts';
 
 type Ids = { orderId: string; accountId: string };
 

@@ -2,10 +2,10 @@ import { type App, HttpError, type ServiceContext } from '@simplebank/chassis';
 import { centsToDecimal, ErrorCode, Quote, Quotes, SymbolParam } from '@simplebank/contracts';
 import { Type } from 'typebox';
 import type { MarketConfig } from './config.ts';
-import type { ExchangeQuote } from './exchange-client.ts';
-import { placements } from './placements.ts';
-import type { QuoteBoard } from './quotes.ts';
-import { tradeBreaks } from './trade-breaks.ts';
+import type { ExchangeQuote } from './exchange/exchange-client.ts';
+import { placements } from './store/placements.ts';
+import type { QuoteBoard } from './store/quotes.ts';
+import { tradeBreaks } from './store/trade-breaks.ts';
 
 const quoteOf = (quote: ExchangeQuote): Quote => ({
   symbol: quote.symbol,

@@ -14,10 +14,10 @@ import {
 } from '@simplebank/contracts';
 import { trackArrival } from './arrivals.ts';
 import { MarketConfig } from './config.ts';
-import { executionFeed } from './execution-feed.ts';
-import { quotePoller } from './quote-poller.ts';
 import { routes } from './routes.ts';
 import { setUpMarket } from './setup.ts';
+import { executionFeed } from './workers/execution-feed.ts';
+import { quotePoller } from './workers/quote-poller.ts';
 
 // market: the exchange's side of the saga (T4). It waits for an order's three prerequisites, places
 // it at the exchange, follows its fills, and serves the quote board.

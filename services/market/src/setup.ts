@@ -1,9 +1,9 @@
 import type { ServiceContext } from '@simplebank/chassis';
 import type { MarketConfig } from './config.ts';
-import { ExchangeClient } from './exchange-client.ts';
-import { PlacementWorker } from './placement-worker.ts';
-import { QuoteBoard } from './quotes.ts';
-import { placementMetrics } from './trade-breaks.ts';
+import { ExchangeClient } from './exchange/exchange-client.ts';
+import { QuoteBoard } from './store/quotes.ts';
+import { placementMetrics } from './store/trade-breaks.ts';
+import { PlacementWorker } from './workers/placement-worker.ts';
 
 /** What the handlers, routes and workers of one running market share. */
 export function setUpMarket(svc: ServiceContext<MarketConfig>) {

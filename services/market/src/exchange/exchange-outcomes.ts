@@ -1,7 +1,7 @@
 import type { Logger, Publish, Tx } from '@simplebank/chassis';
 import { OrderExpired, OrderFailed, OrderPlaced, TradeExecuted } from '@simplebank/contracts';
-import type { Outcome } from './domain/placement-steps.ts';
-import { type KnownPlacement, placements } from './placements.ts';
+import type { Outcome } from '../domain/placement-steps.ts';
+import { type KnownPlacement, placements } from '../store/placements.ts';
 
 /** An outcome that ends the order or places it: what the exchange said, or what market decided. */
 export type Final = Extract<Outcome, { kind: 'placed' | 'executed' | 'expired' | 'ended' }>;

@@ -1,5 +1,5 @@
 import type { Pool } from '@simplebank/chassis';
-import type { ExchangeQuote } from './exchange-client.ts';
+import type { ExchangeQuote } from '../exchange/exchange-client.ts';
 
 /** The latest price of every symbol, in memory: what `GET /market/quotes` answers from. */
 export class QuoteBoard {

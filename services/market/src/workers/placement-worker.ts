@@ -13,10 +13,10 @@ import {
   nextStep,
   type OpenPlacement,
   type Timing,
-} from './domain/placement-steps.ts';
-import type { ExchangeClient } from './exchange-client.ts';
-import { type Final, recordOutcome } from './exchange-outcomes.ts';
-import { type KnownPlacement, placements } from './placements.ts';
+} from '../domain/placement-steps.ts';
+import type { ExchangeClient } from '../exchange/exchange-client.ts';
+import { type Final, recordOutcome } from '../exchange/exchange-outcomes.ts';
+import { type KnownPlacement, placements } from '../store/placements.ts';
 
 /**
  * T4, the second half: places ready orders on the exchange, withdraws the ones to cancel, and asks

@@ -1,6 +1,6 @@
 import { type Logger, Poller, type Pool } from '@simplebank/chassis';
-import type { ExchangeClient } from './exchange-client.ts';
-import { type QuoteBoard, quoteStore } from './quotes.ts';
+import type { ExchangeClient } from '../exchange/exchange-client.ts';
+import { type QuoteBoard, quoteStore } from '../store/quotes.ts';
 
 /** Keeps the quote board current from the exchange's `GET /quotes`, and the quotes table with it. */
 export function quotePoller(

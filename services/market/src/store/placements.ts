@@ -1,6 +1,6 @@
 import type { Pool, Tx } from '@simplebank/chassis';
 import { type OrderSide, UUID } from '@simplebank/contracts';
-import type { Arrival, PlacementStatus, PlacementTerms, Prerequisites } from './domain/prerequisites.ts';
+import type { Arrival, PlacementStatus, PlacementTerms, Prerequisites } from '../domain/prerequisites.ts';
 
 export interface Placement extends Prerequisites {
   orderId: string;

@@ -13,11 +13,11 @@ import {
   type PayloadOf,
   TradeExecuted,
 } from '@simplebank/contracts';
-import { assessExecution } from './domain/executions.ts';
-import type { ExchangeClient, Execution } from './exchange-client.ts';
-import { recordOutcome } from './exchange-outcomes.ts';
-import { type KnownPlacement, type Placement, placements } from './placements.ts';
-import { tradeBreaks } from './trade-breaks.ts';
+import { assessExecution } from '../domain/executions.ts';
+import type { ExchangeClient, Execution } from '../exchange/exchange-client.ts';
+import { recordOutcome } from '../exchange/exchange-outcomes.ts';
+import { type KnownPlacement, type Placement, placements } from '../store/placements.ts';
+import { tradeBreaks } from '../store/trade-breaks.ts';
 
 const PAGE = 100;
 

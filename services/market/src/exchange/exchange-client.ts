@@ -9,8 +9,8 @@ import {
 import { explain } from '@simplebank/contracts';
 import { type Static, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
-import type { Answer, ExchangeOrderState } from './domain/placement-steps.ts';
-import type { PlacementTerms } from './domain/prerequisites.ts';
+import type { Answer, ExchangeOrderState } from '../domain/placement-steps.ts';
+import type { PlacementTerms } from '../domain/prerequisites.ts';
 
 // The stock exchange's HTTP API (docs/saga.md), as far as market uses it. Answers are checked:
 // the exchange is outside the system, and a bad answer should fail here, not in the database.
