@@ -1,5 +1,5 @@
 import type { Pool, Tx } from '@simplebank/chassis';
-import type { OrderSide } from '@simplebank/contracts';
+import type { OrderCreated, OrderSide, PayloadOf } from '@simplebank/contracts';
 import type { PagePosition } from './domain/cursor.ts';
 import { isCancelable, type OrderStatus, type StatusChange, statusChange } from './domain/order-status.ts';
 
@@ -34,15 +34,8 @@ export interface OrderWithHistory {
   history: HistoryRow[];
 }
 
-export interface NewOrder {
-  orderId: string;
-  accountId: string;
-  side: OrderSide;
-  symbol: string;
-  quantity: number;
-  limitPriceCents: number;
-  maxFeeCents: number;
-}
+/** An order as it is created: what OrderCreated carries. */
+export type NewOrder = PayloadOf<typeof OrderCreated>;
 
 /** What an event tells about an order besides its status. */
 export interface OrderFacts {

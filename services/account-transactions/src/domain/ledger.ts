@@ -6,7 +6,7 @@
  * entry's postings sum to zero per asset, so nothing is created or lost, only moved.
  */
 
-import { FailureReason, type OrderSide } from '@simplebank/contracts';
+import { FailureReason, type OrderCreated, type OrderSide, type PayloadOf } from '@simplebank/contracts';
 
 export const CASH = 'CASH';
 export const EXCHANGE = 'exchange'; // the counterparty of every trade
@@ -31,14 +31,8 @@ export interface Bucket {
 /** A customer account's buckets per asset; an asset that is missing holds nothing. */
 export type Buckets = ReadonlyMap<string, Bucket>;
 
-export interface OrderTerms {
-  accountId: string;
-  side: OrderSide;
-  symbol: string;
-  quantity: number;
-  limitPriceCents: number;
-  maxFeeCents: number;
-}
+/** What T2 holds an order to: the terms OrderCreated carries. */
+export type OrderTerms = Omit<PayloadOf<typeof OrderCreated>, 'orderId'>;
 
 /** What T2 holds for an order: shares for a sell, cash for the worst fill and the fee allowance. */
 export interface Hold {
