@@ -5,7 +5,7 @@ import {
   describeNetworkError,
   UpstreamUnavailable,
 } from './call-guard.ts';
-import { BUDGET_HEADER } from './http.ts';
+import { BUDGET_HEADER } from './deadline.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 

@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { isIP } from 'node:net';
@@ -8,6 +7,7 @@ import { Ajv, type Options as AjvOptions } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import { ConfigError } from './config.ts';
+import { BUDGET_HEADER, deadlineFromBudget, requestContext } from './deadline.ts';
 import type { Logger } from './logger.ts';
 import { type Metrics, observe } from './metrics.ts';
 import { isOperationsRoute, isOperationsUrl } from './operations.ts';
@@ -111,32 +111,8 @@ declare module 'fastify' {
   }
 }
 
-/**
- * The header a caller's deadline travels in (HTTP and RPC alike), as the milliseconds it has left
- * when it sends the request, never as a point in time: the receiver adds it to its own clock on
- * arrival, so no decision compares two hosts' clocks (a skewed one would expire every request, or
- * none). The time on the wire is not counted; the caller's own timeout still covers it.
- */
-export const BUDGET_HEADER = 'x-budget-ms';
-
-/** This host's deadline for a request whose budget header says `value` (ms), counted from `now`. */
-export function deadlineFromBudget(value: unknown, now = Date.now()): number | undefined {
-  const text = Array.isArray(value) ? value[0] : value;
-  if (text === undefined || text === null || String(text).trim() === '') return undefined;
-  const budget = Number(text);
-  return Number.isFinite(budget) ? now + Math.max(0, budget) : undefined;
-}
-
 /** The response header in which a public service (the gateway) returns the request's trace id. */
 export const TRACE_ID_HEADER = 'trace-id';
-
-const requestContext = new AsyncLocalStorage<{ deadline: number | undefined }>();
-
-/**
- * The deadline of the request being handled, wherever in its handling this runs (undefined
- * outside a request, or when the caller sent none): for code that is not handed the request.
- */
-export const requestDeadline = (): number | undefined => requestContext.getStore()?.deadline;
 
 const STALE = Symbol('stale');
 

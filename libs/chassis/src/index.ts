@@ -19,6 +19,7 @@ export {
   type Tx,
   transaction,
 } from './database.ts';
+export { BUDGET_HEADER, deadlineFromBudget, requestDeadline } from './deadline.ts';
 export {
   type AfterCommit,
   command,
@@ -40,15 +41,12 @@ export { FaultSwitch, Faults, InjectedFault } from './faults.ts';
 export {
   ADMIN,
   type App,
-  BUDGET_HEADER,
   createApp,
-  deadlineFromBudget,
   errorBody,
   HttpError,
   isAdmin,
   isStale,
   markStale,
-  requestDeadline,
   TRACE_ID_HEADER,
   trustedProxies,
 } from './http.ts';

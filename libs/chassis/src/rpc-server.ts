@@ -1,7 +1,7 @@
 import type { RpcReply } from '@simplebank/contracts';
 import type { AsyncMessage, Consumer } from 'rabbitmq-client';
+import { BUDGET_HEADER, deadlineFromBudget } from './deadline.ts';
 import type { Consuming } from './event-consumer.ts';
-import { BUDGET_HEADER, deadlineFromBudget } from './http.ts';
 import { observe } from './metrics.ts';
 import { RpcError } from './rpc-client.ts';
 import type { BrokerLink } from './senders.ts';
