@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { dropSuiteVhosts, freshDatabase, freshVhost, waitFor } from '@simplebank/chassis/testing';
 import { seedAccounts } from '@simplebank/load';
-import { instanceLabel, missingInfrastructure, SERVICES, Stack } from '@simplebank/stack';
+import { instanceLabel, missingInfrastructure, ORDER_PATH, SERVICES, Stack } from '@simplebank/stack';
 import pg from 'pg';
 import { amqpFloor } from './amqp-floor.ts';
 import { chassisCost } from './chassis-cost.ts';
@@ -46,16 +46,6 @@ const rateSeconds = Number(process.env.BENCH_RATE_SECONDS ?? 30);
 const captureSeconds = Number(process.env.BENCH_CAPTURE_SECONDS ?? 3);
 const debugToken = process.env.DEBUG_TOKEN || randomUUID(); // yours, to profile a service meanwhile
 const PREFIX = 'simplebank_bench_';
-// the services in the order their CPU and spans are shown: the way an order goes, alerts last
-const BY_CPU_ROW = [
-  'gateway',
-  'orders',
-  'account-transactions',
-  'fees',
-  'market',
-  'stock-exchange',
-  'alerts',
-];
 const VHOST = 'simplebank_bench';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -177,7 +167,8 @@ try {
     spans: [workBefore.spans, workAfter.spans],
     benchTransactions: { database: `${PREFIX}orders`, count: benchTransactionsInWindow },
     prefix: PREFIX,
-    services: BY_CPU_ROW,
+    // CPU and spans are shown the way an order goes, alerts last
+    services: ORDER_PATH,
     completed: 0, // set below, once the saga's figures are read
   };
   const saga = await sagaFigures(ordersDb, loadStart, loadEnd);
@@ -272,7 +263,7 @@ try {
         .map(cpuPerOrder)
         .join(' / '),
     ],
-    ...BY_CPU_ROW.map((name): [string, string] => [
+    ...ORDER_PATH.map((name): [string, string] => [
       `  services, by process: ${name}`,
       cpuPerOrder(cpu.byService[name] ?? 0),
     ]),

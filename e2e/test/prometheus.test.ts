@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { metricNames, waitFor } from '@simplebank/chassis/testing';
+import { ORDER_PATH } from '@simplebank/stack';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import {
@@ -27,15 +28,7 @@ import {
  * metric an alert or recording rule reads must exist.
  */
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const services = [
-  'gateway',
-  'orders',
-  'account-transactions',
-  'fees',
-  'market',
-  'stock-exchange',
-  'alerts',
-] as const;
+const services = ORDER_PATH;
 
 let prometheus: ChildProcess | undefined;
 let prometheusUrl = '';

@@ -25,7 +25,7 @@ export {
   withoutCredentials,
 } from './infrastructure.ts';
 export { readableLine } from './logs.ts';
-export { SAGA_SERVICES, SERVICES, type ServiceName } from './services.ts';
+export { ORDER_PATH, SAGA_SERVICES, SERVICES, type ServiceName } from './services.ts';
 export {
   INSTANCE_PORT_STEP,
   instanceCounts,

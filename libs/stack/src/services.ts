@@ -20,3 +20,14 @@ export const SERVICES = [
 export const SAGA_SERVICES = SERVICES.filter((s) => s.name !== 'alerts');
 
 export type ServiceName = (typeof SERVICES)[number]['name'];
+
+/** The services in the order an order passes through them, alerts last: how figures list them. */
+export const ORDER_PATH = [
+  'gateway',
+  'orders',
+  'account-transactions',
+  'fees',
+  'market',
+  'stock-exchange',
+  'alerts',
+] as const satisfies readonly ServiceName[];
