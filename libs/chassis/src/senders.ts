@@ -36,13 +36,18 @@ export function publisherUser(
  * the publishing connection's user), and whether that sender may send it to this service.
  */
 export class Senders {
+  /** The broker users of the clients the contracts let call this service, worked out once. */
+  private readonly callers: string[];
+
   constructor(
     private readonly service: string,
     /** This service's own broker user. */
     private readonly user: string,
     /** AMQP_PUBLISHER_USERS: `{service}` stands for the producer. */
     private readonly template: string | undefined,
-  ) {}
+  ) {
+    this.callers = rpcRoutes.filter((r) => r.server === service).map((r) => this.userOf(r.client));
+  }
 
   /**
    * A copy this service made itself (a retry, a parked message replayed as this service) carries its
@@ -77,11 +82,8 @@ export class Senders {
    * (`rpcRoutes`), by their broker user. A service no route names (a test fixture) takes any caller.
    */
   callerProblem(message: AsyncMessage): string | undefined {
-    const clients = rpcRoutes.filter((r) => r.server === this.service).map((r) => r.client);
-    if (clients.length === 0) return undefined;
-    if (message.userId !== undefined && clients.map((c) => this.userOf(c)).includes(message.userId)) {
-      return undefined;
-    }
+    if (this.callers.length === 0) return undefined;
+    if (message.userId !== undefined && this.callers.includes(message.userId)) return undefined;
     return `broker user ${message.userId ?? '(none)'} may not call ${this.service}`;
   }
 

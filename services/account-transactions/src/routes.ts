@@ -77,6 +77,11 @@ export function routes(app: App, { config, pool }: AccountTransactionsContext): 
     },
   );
 
+  /** A customer's token version as the routes answer it; `refused` when the store had none to give. */
+  const versionView = (username: string, version: number | undefined, refused: () => HttpError) => {
+    if (version === undefined) throw refused();
+    return { username, token_version: version };
+  };
   // 200 { username, token_version } or 401 invalid_credentials, the same for an unknown username
   // and a wrong password (same answer, same work: see customers.authenticate).
   const wrongCredentials = () =>
@@ -84,48 +89,39 @@ export function routes(app: App, { config, pool }: AccountTransactionsContext): 
   app.post(
     '/customers/authenticate',
     { schema: { body: Credentials, response: { 200: TokenVersionView } } },
-    async ({ body }) => {
-      const version = await customers.authenticate(pool, body.username, body.password);
-      if (version === undefined) throw wrongCredentials();
-      return { username: body.username, token_version: version };
-    },
+    async ({ body }) =>
+      versionView(
+        body.username,
+        await customers.authenticate(pool, body.username, body.password),
+        wrongCredentials,
+      ),
   );
 
   // Revocation (the gateway's sign-out and password change): a token carries the customer's
   // token version, and the gateway refuses those older than this.
-  const unknownCustomer = (username: string) =>
+  const unknownCustomer = (username: string) => () =>
     new HttpError(404, ErrorCode.notFound, `no customer ${username}`);
   app.get(
     '/customers/:username/token-version',
     { schema: { params: UsernameParams, response: { 200: TokenVersionView } } },
-    async ({ params }) => {
-      const version = await customers.tokenVersion(pool, params.username);
-      if (version === undefined) throw unknownCustomer(params.username);
-      return { username: params.username, token_version: version };
-    },
+    async ({ params: { username } }) =>
+      versionView(username, await customers.tokenVersion(pool, username), unknownCustomer(username)),
   );
   app.post(
     '/customers/:username/sign-out',
     { schema: { params: UsernameParams, response: { 200: TokenVersionView } } },
-    async ({ params }) => {
-      const version = await customers.revokeTokens(pool, params.username);
-      if (version === undefined) throw unknownCustomer(params.username);
-      return { username: params.username, token_version: version };
-    },
+    async ({ params: { username } }) =>
+      versionView(username, await customers.revokeTokens(pool, username), unknownCustomer(username)),
   );
   app.post(
     '/customers/:username/password',
     { schema: { params: UsernameParams, body: PasswordChange, response: { 200: TokenVersionView } } },
-    async ({ params, body }) => {
-      const version = await customers.changePassword(
-        pool,
-        params.username,
-        body.old_password,
-        body.new_password,
-      );
-      if (version === undefined) throw wrongCredentials();
-      return { username: params.username, token_version: version };
-    },
+    async ({ params: { username }, body }) =>
+      versionView(
+        username,
+        await customers.changePassword(pool, username, body.old_password, body.new_password),
+        wrongCredentials,
+      ),
   );
 
   // Opens a funded account (and its owner as a customer when a password comes with it): it

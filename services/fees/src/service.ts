@@ -13,6 +13,7 @@ import {
   OrderCreated,
   OrderExpired,
   OrderFailed,
+  OrderIdParams,
   OrderSide,
   PORTS,
   QuantityParam,
@@ -104,20 +105,16 @@ export default defineService({
     app.get('/fees/schedule', { schema: { response: { 200: FeeScheduleBody } } }, async () =>
       feeScheduleBody(schedule),
     );
-    app.get(
-      '/fees/charges/:order_id',
-      { schema: { params: Type.Object({ order_id: Type.String({ format: 'uuid' }) }) } },
-      async ({ params }) => {
-        const charge = await charges.ofOrder(pool, params.order_id);
-        if (!charge) throw new HttpError(404, ErrorCode.notFound, `no charge for order ${params.order_id}`);
-        return {
-          order_id: charge.order_id,
-          account_id: charge.account_id,
-          fee: centsToDecimal(charge.fee_cents),
-          status: charge.status,
-          reason: charge.reason,
-        };
-      },
-    );
+    app.get('/fees/charges/:order_id', { schema: { params: OrderIdParams } }, async ({ params }) => {
+      const charge = await charges.ofOrder(pool, params.order_id);
+      if (!charge) throw new HttpError(404, ErrorCode.notFound, `no charge for order ${params.order_id}`);
+      return {
+        order_id: charge.order_id,
+        account_id: charge.account_id,
+        fee: centsToDecimal(charge.fee_cents),
+        status: charge.status,
+        reason: charge.reason,
+      };
+    });
   },
 });

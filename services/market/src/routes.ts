@@ -1,5 +1,5 @@
 import { type App, HttpError, type ServiceContext } from '@simplebank/chassis';
-import { centsToDecimal, ErrorCode, Quote, Quotes, SymbolParam } from '@simplebank/contracts';
+import { centsToDecimal, ErrorCode, OrderIdParams, Quote, Quotes, SymbolParam } from '@simplebank/contracts';
 import { Type } from 'typebox';
 import type { MarketConfig } from './config.ts';
 import type { ExchangeQuote } from './exchange/exchange-client.ts';
@@ -47,7 +47,7 @@ export function routes(app: App, svc: ServiceContext<MarketConfig>, { board }: {
     '/market/trade-breaks/:order_id/resolve',
     {
       schema: {
-        params: Type.Object({ order_id: Type.String({ format: 'uuid' }) }),
+        params: OrderIdParams,
         body: Type.Object(
           { resolution: Type.String({ minLength: 1, maxLength: 1000 }) },
           { additionalProperties: false },
@@ -60,30 +60,26 @@ export function routes(app: App, svc: ServiceContext<MarketConfig>, { board }: {
       return { order_id: params.order_id, resolved: true };
     },
   );
-  app.get(
-    '/market/placements/:order_id',
-    { schema: { params: Type.Object({ order_id: Type.String({ format: 'uuid' }) }) } },
-    async ({ params }) => {
-      const placement = await placements.find(svc.pool, params.order_id, { lock: false });
-      if (!placement)
-        throw new HttpError(404, ErrorCode.orderNotFound, `no placement for order ${params.order_id}`);
-      return {
-        order_id: placement.orderId,
-        account_id: placement.accountId,
-        status: placement.status,
-        reason: placement.reason,
-        prerequisites: {
-          order_created: placement.orderCreated,
-          position_reserved: placement.positionReserved,
-          fee_charged: placement.feeCharged,
-        },
-        ready_at: placement.readyAt?.toISOString() ?? null,
-        attempts: placement.attempts,
-        in_doubt: placement.inDoubt,
-        cancel_requested: placement.cancelRequested,
-        exchange_order_id: placement.exchangeOrderId,
-        fill_price: placement.fillPriceCents === null ? null : centsToDecimal(placement.fillPriceCents),
-      };
-    },
-  );
+  app.get('/market/placements/:order_id', { schema: { params: OrderIdParams } }, async ({ params }) => {
+    const placement = await placements.find(svc.pool, params.order_id, { lock: false });
+    if (!placement)
+      throw new HttpError(404, ErrorCode.orderNotFound, `no placement for order ${params.order_id}`);
+    return {
+      order_id: placement.orderId,
+      account_id: placement.accountId,
+      status: placement.status,
+      reason: placement.reason,
+      prerequisites: {
+        order_created: placement.orderCreated,
+        position_reserved: placement.positionReserved,
+        fee_charged: placement.feeCharged,
+      },
+      ready_at: placement.readyAt?.toISOString() ?? null,
+      attempts: placement.attempts,
+      in_doubt: placement.inDoubt,
+      cancel_requested: placement.cancelRequested,
+      exchange_order_id: placement.exchangeOrderId,
+      fill_price: placement.fillPriceCents === null ? null : centsToDecimal(placement.fillPriceCents),
+    };
+  });
 }
